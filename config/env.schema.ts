@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable of consent-sync except the per-ESP ones (config/esps.ts).
+ * Each `.describe()` text is the README's documentation of that variable.
+ */
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = z.coerce.number().int().positive();
+
+const redisUrl = z
+  .string()
+  .refine((v) => /^rediss?:\/\/[^\s/]+/.test(v) && URL.canParse(v), 'must be a redis:// or rediss:// URL with a host');
+
+const mongoUri = z
+  .string()
+  .refine((v) => /^mongodb(\+srv)?:\/\/[^/\s]+/.test(v), 'must be a mongodb:// or mongodb+srv:// URI with a host');
+
+export const coreEnvSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'test', 'production'])
+    .default('development')
+    .describe('`development` enables pretty logs and development defaults; anything else is strict.'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level.'),
+  LOG_FORMAT: z
+    .enum(['json', 'pretty'])
+    .optional()
+    .describe('Log output; defaults to `pretty` in development and `json` otherwise.'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('Interface the `web` process listens on.'),
+  PORT: z.coerce.number('must be a number').int().min(1).max(65535).default(3000).describe('HTTP port of the `web` process.'),
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379').describe('Redis used by BullMQ (needs `maxmemory-policy noeviction`).'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9{}_-]+$/, 'letters, digits, _, -, {} only (use {name} as a Redis Cluster hash tag)')
+    .default('consent-sync')
+    .describe('BullMQ key prefix; use a hash tag such as `{consent-sync}` on Redis Cluster.'),
+  MONGODB_URI: mongoUri
+    .default('mongodb://127.0.0.1:27017/consent-sync')
+    .describe('MongoDB connection string, including the database name.'),
+  BOARD_USERNAME: z.string().min(1).default('admin').describe('Bull Board basic-auth user.'),
+  BOARD_PASSWORD: z
+    .string()
+    .default('admin')
+    .describe('Bull Board basic-auth password; an empty or default password is refused outside development.'),
+  BOARD_READ_ONLY: booleanFlag
+    .default(true)
+    .describe('Bull Board is read-only for the consent and ESP queues (no one deletes pending opt-outs from a browser).'),
+  METRICS_TOKEN: z
+    .string()
+    .optional()
+    .describe('When set, `/metrics` requires `Authorization: Bearer <token>`.'),
+  SHUTDOWN_GRACE_MS: positiveInt.default(10_000).describe('How long SIGTERM waits for in-flight jobs and requests.'),
+  WORKER_QUEUES: z
+    .string()
+    .optional()
+    .describe('Comma-separated queue names this `worker` runs; all queues when unset.'),
+  APPLY_CONCURRENCY: positiveInt.default(20).describe('Concurrent consent-apply jobs per worker process.'),
+  CHANNELS: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*$/, 'comma-separated lower-case channel names')
+    .default('email,sms,push')
+    .describe('Canonical marketing channels; `all` in an event means every one of them.'),
+  MAX_EVENTS_PER_REQUEST: positiveInt
+    .max(10_000)
+    .default(500)
+    .describe('Largest batch accepted by `POST /v1/consent-events`.'),
+  SWEEP_DELAY_MS: positiveInt
+    .default(30_000)
+    .describe('Stored events still pending after this long are re-enqueued by the sweeper.'),
+  SWEEP_INTERVAL_MS: positiveInt.default(15_000).describe('How often the sweeper runs.'),
+  MAX_FUTURE_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(300_000)
+    .describe('Event moments further in the future than this are clamped to the receipt time.'),
+  UNSUBSCRIBE_SECRET: z
+    .string()
+    .optional()
+    .describe('HMAC key of one-click unsubscribe tokens; required outside development.'),
+});
+
+export type CoreEnv = z.infer<typeof coreEnvSchema>;

@@ -1,0 +1,103 @@
+import type { z } from 'zod';
+import { type CoreEnv, coreEnvSchema } from './env.schema.js';
+
+export interface Config {
+  readonly env: CoreEnv['NODE_ENV'];
+  readonly log: { readonly level: CoreEnv['LOG_LEVEL']; readonly format: 'json' | 'pretty' };
+  readonly http: { readonly host: string; readonly port: number };
+  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly mongo: { readonly uri: string };
+  readonly board: { readonly username: string; readonly password: string; readonly readOnly: boolean };
+  readonly metrics: { readonly token: string | undefined };
+  readonly shutdownGraceMs: number;
+  readonly worker: { readonly queues: readonly string[] | undefined; readonly applyConcurrency: number };
+  readonly consent: {
+    readonly channels: readonly string[];
+    readonly maxEventsPerRequest: number;
+    readonly maxFutureSkewMs: number;
+  };
+  readonly sweeper: { readonly delayMs: number; readonly intervalMs: number };
+  readonly unsubscribeSecret: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEVELOPMENT_UNSUBSCRIBE_SECRET = 'development-only-unsubscribe-secret';
+
+/** Empty variables count as unset, the way most process managers write "no value". */
+function withoutEmptyValues(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value.trim() !== '') out[key] = value;
+  }
+  return out;
+}
+
+function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+}
+
+function productionProblems(env: CoreEnv, raw: Record<string, string>): string[] {
+  if (env.NODE_ENV === 'development') return [];
+  const problems: string[] = [];
+  if (!raw['BOARD_PASSWORD'] || env.BOARD_PASSWORD === 'admin' || env.BOARD_PASSWORD.length < 12) {
+    problems.push('BOARD_PASSWORD: required outside development, at least 12 characters and not the default');
+  }
+  if (!env.UNSUBSCRIBE_SECRET || env.UNSUBSCRIBE_SECRET.length < 32) {
+    problems.push('UNSUBSCRIBE_SECRET: required outside development, at least 32 characters');
+  }
+  return problems;
+}
+
+/**
+ * Parses and validates every setting once. Throws a ConfigError that lists every bad
+ * variable by name, so an operator fixes them all in one go instead of one per restart.
+ */
+export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
+  const raw = withoutEmptyValues(rawEnv);
+  const parsed = coreEnvSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
+  const env = parsed.data;
+  const problems = productionProblems(env, raw);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    env: env.NODE_ENV,
+    log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'development' ? 'pretty' : 'json') },
+    http: { host: env.HOST, port: env.PORT },
+    redis: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
+    mongo: { uri: env.MONGODB_URI },
+    board: { username: env.BOARD_USERNAME, password: env.BOARD_PASSWORD, readOnly: env.BOARD_READ_ONLY },
+    metrics: { token: env.METRICS_TOKEN },
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    worker: {
+      queues: env.WORKER_QUEUES?.split(',').map((q) => q.trim()).filter(Boolean),
+      applyConcurrency: env.APPLY_CONCURRENCY,
+    },
+    consent: {
+      channels: env.CHANNELS.split(','),
+      maxEventsPerRequest: env.MAX_EVENTS_PER_REQUEST,
+      maxFutureSkewMs: env.MAX_FUTURE_SKEW_MS,
+    },
+    sweeper: { delayMs: env.SWEEP_DELAY_MS, intervalMs: env.SWEEP_INTERVAL_MS },
+    unsubscribeSecret: env.UNSUBSCRIBE_SECRET ?? DEVELOPMENT_UNSUBSCRIBE_SECRET,
+  });
+}
+
+/** Secrets replaced, for the start-up log line. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const mask = (url: string) => url.replace(/\/\/([^@/]*)@/, '//***@');
+  return {
+    ...config,
+    redis: { ...config.redis, url: mask(config.redis.url) },
+    mongo: { uri: mask(config.mongo.uri) },
+    board: { ...config.board, password: '***' },
+    metrics: { token: config.metrics.token ? '***' : undefined },
+    unsubscribeSecret: '***',
+  };
+}

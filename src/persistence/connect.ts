@@ -1,0 +1,28 @@
+import mongoose, { type Connection } from 'mongoose';
+
+/** A dedicated mongoose connection (never the global one), so tests and processes can hold several. */
+export async function connectMongo(uri: string, opts: { serverSelectionTimeoutMS?: number } = {}): Promise<Connection> {
+  const connection = mongoose.createConnection(uri, {
+    serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 5_000,
+    autoIndex: false,
+    autoCreate: true,
+    maxPoolSize: 20,
+  });
+  try {
+    await connection.asPromise();
+    await connection.db!.admin().command({ ping: 1 });
+  } catch (err) {
+    await connection.close().catch(() => {});
+    throw new Error(`MongoDB is unreachable at ${uri.replace(/\/\/([^@/]*)@/, '//***@')}: ${(err as Error).message}`);
+  }
+  return connection;
+}
+
+export async function pingMongo(connection: Connection): Promise<boolean> {
+  try {
+    await connection.db!.admin().command({ ping: 1 });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,43 @@
+import { heartbeatJob } from '../../jobs/heartbeat.job.js';
+import type { AppContext } from '../lib/context.js';
+
+export interface Schedule {
+  id: string;
+  queue: string;
+  every?: number;
+  pattern?: string;
+  job: { name: string; data: Record<string, unknown> };
+}
+
+/** The schedules this release runs; ids not listed here are removed from Redis at start-up. */
+export function schedules(): Schedule[] {
+  return [
+    { id: 'heartbeat', queue: heartbeatJob.queue, every: 60_000, job: { name: heartbeatJob.name, data: { source: 'scheduler' } } },
+  ];
+}
+
+/**
+ * Registers BullMQ job schedulers (idempotent upserts by id) from this single process and
+ * removes stale ones, so a renamed or dropped schedule does not keep firing.
+ */
+export async function startScheduler(ctx: AppContext): Promise<{ stop(): Promise<void> }> {
+  const wanted = schedules();
+  const queueNames = new Set(wanted.map((s) => s.queue));
+  for (const queueName of queueNames) {
+    const queue = ctx.runtime.queue(queueName);
+    const existing = await queue.getJobSchedulers();
+    for (const scheduler of existing) {
+      if (!wanted.some((s) => s.id === scheduler.key && s.queue === queueName)) {
+        await queue.removeJobScheduler(scheduler.key);
+        ctx.log.info({ id: scheduler.key, queue: queueName }, 'removed stale schedule');
+      }
+    }
+  }
+  for (const s of wanted) {
+    await ctx.runtime
+      .queue(s.queue)
+      .upsertJobScheduler(s.id, s.every ? { every: s.every } : { pattern: s.pattern!, tz: 'UTC' }, s.job);
+    ctx.log.info({ id: s.id, queue: s.queue, every: s.every, pattern: s.pattern }, 'schedule registered');
+  }
+  return { stop: async () => {} };
+}

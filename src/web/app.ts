@@ -1,0 +1,15 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AppContext } from '../lib/context.js';
+import { registerHealthRoutes } from './health.routes.js';
+
+/** Builds the HTTP app without listening, so tests drive it with inject() or a real port. */
+export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ component: 'web' }) as FastifyBaseLogger,
+    disableRequestLogging: false,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+  });
+  registerHealthRoutes(app, ctx);
+  return app;
+}
