@@ -1,6 +1,12 @@
 import type { Services } from '../src/lib/context.js';
 import type { JobDefinition } from '../src/queues/define-job.js';
+import { applyConsentEventJob } from './apply-consent-event.job.js';
 import { heartbeatJob } from './heartbeat.job.js';
+import { sweepPendingEventsJob } from './sweep-pending-events.job.js';
 
 /** The job catalog: every job the workers run. */
-export const catalog: readonly JobDefinition<Services>[] = [heartbeatJob as JobDefinition<Services>];
+export const catalog: readonly JobDefinition<Services>[] = [
+  applyConsentEventJob,
+  heartbeatJob,
+  sweepPendingEventsJob,
+] as JobDefinition<Services>[];

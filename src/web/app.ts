@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppContext } from '../lib/context.js';
+import { registerConsentRoutes } from './consent.routes.js';
+import { registerErrorHandler } from './errors.js';
 import { registerHealthRoutes } from './health.routes.js';
 
 /** Builds the HTTP app without listening, so tests drive it with inject() or a real port. */
@@ -10,6 +12,8 @@ export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
   });
+  registerErrorHandler(app);
   registerHealthRoutes(app, ctx);
+  registerConsentRoutes(app, ctx);
   return app;
 }

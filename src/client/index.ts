@@ -1,0 +1,97 @@
+import { consentEventSchema, describeZodIssues, type WireConsentEvent, type WireConsentEventInput } from '../contracts/consent-event.js';
+
+export type { WireConsentEvent as ConsentEvent, WireConsentEventInput as ConsentEventInput } from '../contracts/consent-event.js';
+
+export interface ConsentClientOptions {
+  /** Base URL of the consent-sync `web` process, e.g. http://consent-sync:3000 */
+  baseUrl: string;
+  /** Channels the service is configured with (CHANNELS); validation rejects others before sending. */
+  channels?: readonly string[];
+  /** Largest batch the service accepts (MAX_EVENTS_PER_REQUEST); larger inputs are split. */
+  maxBatch?: number;
+  timeoutMs?: number;
+  /** Attempts per request on network errors and 5xx; safe because eventIds make retries idempotent. */
+  attempts?: number;
+  headers?: Record<string, string>;
+}
+
+export interface RecordedEvent {
+  eventId: string;
+  status: 'accepted' | 'duplicate';
+}
+
+export class ConsentClientError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly problems: readonly { field: string; rule: string }[] = [],
+  ) {
+    super(message);
+    this.name = 'ConsentClientError';
+  }
+}
+
+/**
+ * The typed client app servers import to record consent events. It validates with the same
+ * schema as the API, so a bad event fails in the caller's process with the field named, and
+ * retries transient failures (the eventId makes a retried event a duplicate, never a second change).
+ */
+export class ConsentClient {
+  private readonly schema;
+  private readonly maxBatch: number;
+
+  constructor(private readonly options: ConsentClientOptions) {
+    this.schema = consentEventSchema(options.channels ?? ['email', 'sms', 'push']);
+    this.maxBatch = options.maxBatch ?? 500;
+  }
+
+  validate(event: WireConsentEventInput, index?: number): WireConsentEvent {
+    const parsed = this.schema.safeParse(event);
+    if (parsed.success) return parsed.data;
+    const prefix = index === undefined ? '' : `events.${index}.`;
+    const problems = describeZodIssues(parsed.error).map((p) => ({ field: `${prefix}${p.field}`, rule: p.rule }));
+    throw new ConsentClientError(`invalid consent event: ${problems.map((p) => `${p.field}: ${p.rule}`).join('; ')}`, undefined, problems);
+  }
+
+  async record(event: WireConsentEventInput): Promise<RecordedEvent> {
+    const [result] = await this.recordMany([event]);
+    return result!;
+  }
+
+  /** Records many events, in batches of at most `maxBatch`; all are validated before any is sent. */
+  async recordMany(events: readonly WireConsentEventInput[]): Promise<RecordedEvent[]> {
+    const valid = events.map((e, i) => this.validate(e, i));
+    const results: RecordedEvent[] = [];
+    for (let i = 0; i < valid.length; i += this.maxBatch) {
+      const body = { events: valid.slice(i, i + this.maxBatch) };
+      const response = (await this.post('/v1/consent-events', body)) as { events: RecordedEvent[] };
+      results.push(...response.events);
+    }
+    return results;
+  }
+
+  private async post(path: string, body: unknown): Promise<unknown> {
+    const attempts = this.options.attempts ?? 4;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const res = await fetch(new URL(path, this.options.baseUrl), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...this.options.headers },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        });
+        const payload = (await res.json().catch(() => ({}))) as { message?: string; problems?: { field: string; rule: string }[] };
+        if (res.ok) return payload;
+        const error = new ConsentClientError(payload.message ?? `HTTP ${res.status}`, res.status, payload.problems ?? []);
+        if (res.status < 500) throw error;
+        lastError = error;
+      } catch (err) {
+        if (err instanceof ConsentClientError && err.status !== undefined && err.status < 500) throw err;
+        lastError = err;
+      }
+      if (attempt < attempts) await new Promise((r) => setTimeout(r, Math.random() * 200 * 2 ** attempt));
+    }
+    throw lastError instanceof Error ? lastError : new ConsentClientError(String(lastError), undefined);
+  }
+}

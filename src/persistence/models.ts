@@ -1,0 +1,214 @@
+import { type Connection, type Model, Schema } from 'mongoose';
+import type { ContactIdentity, EffectiveState, Listing, ListingRef } from '../domain/index.js';
+
+/**
+ * MongoDB documents of consent-sync. Only the subset of shared/docs/mongo-compat.md §7 is used
+ * (no transactions, no positional or conditional array updates, no TTL or partial indexes), so
+ * the same code runs on real MongoDB and on the FerretDB test server.
+ */
+
+export type EventStatus = 'pending' | 'done';
+
+/** A stored consent event: written before the API answers 202, applied later by the worker. */
+export interface StoredEventDoc {
+  _id: string; // eventId
+  contact: ContactIdentity; // normalised
+  kind: 'marketing' | 'tracking';
+  channel?: string;
+  value: 'opt_in' | 'opt_out';
+  source: string;
+  force: boolean;
+  moment: string;
+  momentClamped: boolean;
+  way?: Record<string, string>;
+  proof?: Record<string, string>;
+  properties?: Record<string, unknown>;
+  fingerprint: string; // detects a reused eventId with a different body
+  receivedAt: Date;
+  status: EventStatus;
+  outcome?: string;
+  contactId?: string;
+  appliedAt?: Date;
+}
+
+export interface JournalEntry {
+  eventId: string;
+  outcome: string;
+  previous: EffectiveState;
+  next: EffectiveState;
+  version: number;
+  blockedBy?: ListingRef;
+  appliedAt: Date;
+}
+
+export interface OutboxEntry {
+  version: number;
+  since: Date;
+  /** The pending change includes an opt-out: counts toward the compliance SLO. */
+  optOut: boolean;
+}
+
+export type SyncStatus = 'synced' | 'pending' | 'dead_letter';
+
+export interface SyncStatusEntry {
+  status: SyncStatus;
+  version: number;
+  outcome?: string;
+  reason?: string;
+  at: Date;
+  attempts?: number;
+}
+
+export interface ContactDoc {
+  _id: string;
+  identities: ContactIdentity;
+  listings: Listing[];
+  effective: EffectiveState;
+  version: number;
+  /** Bumped by every write; the guard of the optimistic single-document update. */
+  rev: number;
+  outbox: Record<string, OutboxEntry>;
+  sync: Record<string, SyncStatusEntry>;
+  /** The last few applied events, so a retry after a crash audits the original outcome. */
+  journal: JournalEntry[];
+  identityConflicts?: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface IdentityDoc {
+  _id: string; // identity key, e.g. ext:123, email:-:jo@example.com
+  contactId: string;
+}
+
+export interface AuditDoc {
+  _id: string; // eventId: one audit record per event, enforced by the primary key
+  contactId?: string;
+  identity: ContactIdentity;
+  kind: string;
+  channel?: string;
+  value: string;
+  force: boolean;
+  source: string;
+  way?: Record<string, string>;
+  proof?: Record<string, string>;
+  moment: string;
+  momentClamped: boolean;
+  received: Date;
+  applied: Date;
+  previous?: EffectiveState;
+  next?: EffectiveState;
+  version?: number;
+  outcome: string;
+  reason?: string;
+  blockedBy?: ListingRef;
+}
+
+const mixed = Schema.Types.Mixed;
+const options = { versionKey: false, minimize: false, strict: true } as const;
+
+const storedEventSchema = new Schema<StoredEventDoc>(
+  {
+    _id: String,
+    contact: { type: mixed, required: true },
+    kind: { type: String, required: true },
+    channel: String,
+    value: { type: String, required: true },
+    source: { type: String, required: true },
+    force: { type: Boolean, required: true },
+    moment: { type: String, required: true },
+    momentClamped: { type: Boolean, default: false },
+    way: mixed,
+    proof: mixed,
+    properties: mixed,
+    fingerprint: { type: String, required: true },
+    receivedAt: { type: Date, required: true },
+    status: { type: String, required: true },
+    outcome: String,
+    contactId: String,
+    appliedAt: Date,
+  },
+  { ...options, collection: 'consent_events' },
+);
+storedEventSchema.index({ status: 1, receivedAt: 1 });
+
+const contactSchema = new Schema<ContactDoc>(
+  {
+    _id: String,
+    identities: { type: mixed, default: {} },
+    listings: { type: mixed, default: [] },
+    effective: { type: mixed, required: true },
+    version: { type: Number, default: 0 },
+    rev: { type: Number, default: 0 },
+    outbox: { type: mixed, default: {} },
+    sync: { type: mixed, default: {} },
+    journal: { type: mixed, default: [] },
+    identityConflicts: { type: [String], default: undefined },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  { ...options, collection: 'contacts' },
+);
+
+const identitySchema = new Schema<IdentityDoc>(
+  { _id: String, contactId: { type: String, required: true } },
+  { ...options, collection: 'contact_identities' },
+);
+
+const auditSchema = new Schema<AuditDoc>(
+  {
+    _id: String,
+    contactId: String,
+    identity: mixed,
+    kind: String,
+    channel: String,
+    value: String,
+    force: Boolean,
+    source: String,
+    way: mixed,
+    proof: mixed,
+    moment: String,
+    momentClamped: Boolean,
+    received: Date,
+    applied: Date,
+    previous: mixed,
+    next: mixed,
+    version: Number,
+    outcome: String,
+    reason: String,
+    blockedBy: mixed,
+  },
+  { ...options, collection: 'consent_audit' },
+);
+auditSchema.index({ contactId: 1, applied: -1 });
+auditSchema.index({ applied: 1, _id: 1 });
+
+export interface Models {
+  events: Model<StoredEventDoc>;
+  contacts: Model<ContactDoc>;
+  identities: Model<IdentityDoc>;
+  audit: Model<AuditDoc>;
+}
+
+function register<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+}
+
+export function createModels(connection: Connection): Models {
+  return {
+    events: register(connection, 'StoredEvent', storedEventSchema),
+    contacts: register(connection, 'Contact', contactSchema),
+    identities: register(connection, 'ContactIdentity', identitySchema),
+    audit: register(connection, 'ConsentAudit', auditSchema),
+  };
+}
+
+/** Explicit index creation at start-up (autoIndex is off so a bad index never blocks a request). */
+export async function ensureIndexes(models: Models): Promise<void> {
+  await Promise.all(Object.values(models).map((m: Model<unknown>) => m.createIndexes()));
+}
+
+export function isDuplicateKeyError(err: unknown): boolean {
+  const e = err as { code?: number; writeErrors?: { code?: number }[] };
+  return e?.code === 11000 || (Array.isArray(e?.writeErrors) && e.writeErrors.every((w) => w.code === 11000));
+}

@@ -1,0 +1,57 @@
+import { type ContactIdentity, explainSuppression } from '../domain/index.js';
+import { findContactByIdentity } from '../persistence/contacts.repository.js';
+import type { Models } from '../persistence/models.js';
+
+export class IdentityParseError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'IdentityParseError';
+  }
+}
+
+/** `externalId:<id>`, `email:<address>` (+ businessUnit) or `phone:<e164>` → an identity. */
+export function parseIdentityParam(raw: string, businessUnit?: string): ContactIdentity {
+  const colon = raw.indexOf(':');
+  const type = colon > 0 ? raw.slice(0, colon) : '';
+  const value = raw.slice(colon + 1).trim();
+  if (!value) throw new IdentityParseError('identity', 'must be externalId:<id>, email:<address> or phone:<e164>');
+  switch (type) {
+    case 'externalId':
+      return { externalId: value };
+    case 'email':
+      return businessUnit ? { email: value, businessUnit } : { email: value };
+    case 'phone':
+      return { phone: value };
+    default:
+      throw new IdentityParseError('identity', `unknown identity type '${type}'; use externalId:, email: or phone:`);
+  }
+}
+
+/** The per-contact view: what we hold, why, and where each ESP stands. */
+export async function contactView(models: Models, identity: ContactIdentity, auditLimit = 50) {
+  const contact = await findContactByIdentity(models, identity);
+  if (!contact) return null;
+  const audit = await models.audit.find({ contactId: contact._id }).sort({ applied: -1 }).limit(auditLimit).lean();
+  const effective = {
+    marketing: Object.fromEntries(Object.entries(contact.effective.marketing).map(([c, d]) => [c, d.state])),
+    tracking: contact.effective.tracking.state,
+  };
+  return {
+    contactId: contact._id,
+    identities: contact.identities,
+    version: contact.version,
+    effective,
+    decisions: contact.effective,
+    suppressed: explainSuppression(contact.effective),
+    listings: contact.listings,
+    sync: Object.fromEntries(
+      Object.entries(contact.sync).map(([esp, s]) => [esp, { ...s, pending: contact.outbox[esp] ?? null }]),
+    ),
+    identityConflicts: contact.identityConflicts ?? [],
+    audit: audit.map(({ _id, ...rest }) => ({ eventId: _id, ...rest })),
+    createdAt: contact.createdAt,
+    updatedAt: contact.updatedAt,
+  };
+}
+
+export type ContactView = NonNullable<Awaited<ReturnType<typeof contactView>>>;

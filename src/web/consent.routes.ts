@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { consentBatchSchema, consentEventSchema, describeZodIssues } from '../contracts/consent-event.js';
+import { IdentityError } from '../domain/index.js';
+import type { AppContext } from '../lib/context.js';
+import { IdentityParseError, parseIdentityParam } from '../services/contact-view.js';
+import { EventIdConflictError, EventValidationError } from '../services/record-events.js';
+import { errorBody } from './errors.js';
+
+const changesQuery = z.strictObject({
+  since: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time, e.g. 2026-11-01T00:00:00Z' }),
+  cursor: z.string().max(500).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
+});
+
+export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const channels = ctx.config.consent.channels;
+  const single = consentEventSchema(channels);
+  const batch = consentBatchSchema(channels, ctx.config.consent.maxEventsPerRequest);
+
+  app.post('/v1/consent-events', async (request, reply) => {
+    const body = request.body;
+    const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body;
+    const parsed = isBatch ? batch.safeParse(body) : single.safeParse(body);
+    if (!parsed.success) {
+      return reply.code(400).send(errorBody('validation_failed', 'the request was not stored', describeZodIssues(parsed.error)));
+    }
+    const events = 'events' in parsed.data ? parsed.data.events : [parsed.data];
+    try {
+      const results = await ctx.services.recordEvents(events, isBatch ? 'events' : '');
+      return reply.code(202).send({
+        accepted: results.filter((r) => r.status === 'accepted').length,
+        duplicates: results.filter((r) => r.status === 'duplicate').length,
+        events: results,
+      });
+    } catch (err) {
+      if (err instanceof EventValidationError) {
+        return reply.code(400).send(errorBody('validation_failed', 'the request was not stored', err.problems));
+      }
+      if (err instanceof EventIdConflictError) {
+        return reply.code(409).send(
+          errorBody(
+            'event_id_conflict',
+            'these eventIds were already used for different events; nothing in this request was stored',
+            err.eventIds.map((id) => ({ field: 'eventId', rule: `${id} already identifies a different event` })),
+          ),
+        );
+      }
+      throw err;
+    }
+  });
+
+  app.get<{ Params: { identity: string }; Querystring: { businessUnit?: string } }>(
+    '/v1/contacts/:identity',
+    async (request, reply) => {
+      try {
+        const identity = parseIdentityParam(request.params.identity, request.query.businessUnit);
+        const view = await ctx.services.contactView(identity);
+        if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this identity'));
+        return view;
+      } catch (err) {
+        if (err instanceof IdentityParseError || err instanceof IdentityError) {
+          return reply.code(400).send(errorBody('invalid_identity', err.message, [{ field: 'identity', rule: err.message }]));
+        }
+        throw err;
+      }
+    },
+  );
+
+  app.get('/v1/consent-changes', async (request, reply) => {
+    const query = changesQuery.safeParse(request.query);
+    if (!query.success) {
+      return reply.code(400).send(errorBody('validation_failed', 'bad query', describeZodIssues(query.error)));
+    }
+    let page: Awaited<ReturnType<typeof ctx.services.consentChanges>>;
+    try {
+      page = await ctx.services.consentChanges({
+        since: new Date(query.data.since),
+        limit: query.data.limit,
+        ...(query.data.cursor ? { cursor: query.data.cursor } : {}),
+      });
+    } catch (err) {
+      if (err instanceof RangeError) {
+        return reply.code(400).send(errorBody('validation_failed', err.message, [{ field: 'cursor', rule: err.message }]));
+      }
+      throw err;
+    }
+    if (page.nextCursor) reply.header('x-next-cursor', page.nextCursor);
+    reply.type('application/x-ndjson');
+    return page.records.map((r) => `${JSON.stringify(r)}\n`).join('');
+  });
+}

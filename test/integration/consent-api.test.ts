@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTestApp } from '../support/app.js';
+import { waitFor } from '../support/wait-for.js';
+
+type App = Awaited<ReturnType<typeof startTestApp>>;
+
+const base = {
+  contact: { externalId: '88c5a896-28bb-44e9-850c-2bf60f01a0f9', email: 'Jo@Example.com ', businessUnit: 'shop-de' },
+  kind: 'marketing',
+  channel: 'all',
+  value: 'opt_out',
+  source: 'list_unsubscribe',
+  moment: '2026-11-20T10:15:00Z',
+  way: { device: 'mobile', userAgent: 'Mail/1.0' },
+  proof: { url: 'https://example.com/unsub' },
+};
+
+describe('consent API: store, apply, view, export', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startTestApp({ workers: 1 });
+  });
+  afterAll(async () => app?.close());
+
+  it('stores an opt-out on all channels, applies it, and shows it in the contact view', async () => {
+    const res = await app.post('/v1/consent-events', { eventId: 'evt-0001', ...base });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ accepted: 1, events: [{ eventId: 'evt-0001', status: 'accepted' }] });
+    const view = await waitFor(async () => {
+      const r = await app.get('/v1/contacts/externalId:88c5a896-28bb-44e9-850c-2bf60f01a0f9');
+      return r.status === 200 && (r.body['audit'] as unknown[]).length > 0 ? r.body : undefined;
+    });
+    expect(view['effective']).toEqual({ marketing: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' }, tracking: 'unknown' });
+    expect(view['version']).toBe(1);
+    expect(view['identities']).toMatchObject({ email: 'jo@example.com', businessUnit: 'shop-de' });
+    expect((view['suppressed'] as string[]).join(' ')).toContain('list_unsubscribe');
+    expect(view['audit']).toMatchObject([{ eventId: 'evt-0001', outcome: 'applied', source: 'list_unsubscribe' }]);
+    // the same contact by its other identity
+    const byEmail = await app.get('/v1/contacts/email:jo@example.com?businessUnit=shop-de');
+    expect(byEmail.body['contactId']).toBe(view['contactId']);
+  });
+
+  it('a resent event is a duplicate and changes nothing', async () => {
+    const res = await app.post('/v1/consent-events', { eventId: 'evt-0001', ...base });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(await app.ctx.models.audit.countDocuments({ _id: 'evt-0001' })).toBe(1);
+  });
+
+  it('reusing an eventId for a different event is a 409 and stores nothing', async () => {
+    const res = await app.post('/v1/consent-events', { eventId: 'evt-0001', ...base, value: 'opt_in' });
+    expect(res.status).toBe(409);
+    expect(res.body['problems']).toEqual([{ field: 'eventId', rule: 'evt-0001 already identifies a different event' }]);
+  });
+
+  it('a lead re-opt-in is recorded as optin_blocked, naming the blocking listing', async () => {
+    await app.post('/v1/consent-events', {
+      eventId: 'lead-1', contact: { email: 'lead@example.org' }, kind: 'marketing', channel: 'email', value: 'opt_out',
+      source: 'unsubscribe_link', moment: '2026-11-01T00:00:00Z',
+    });
+    await app.post('/v1/consent-events', {
+      eventId: 'lead-2', contact: { email: 'lead@example.org' }, kind: 'marketing', channel: 'email', value: 'opt_in',
+      source: 'form', moment: '2026-11-02T00:00:00Z',
+    });
+    const view = await waitFor(async () => {
+      const r = await app.get('/v1/contacts/email:lead@example.org');
+      return r.status === 200 && (r.body['audit'] as unknown[]).length === 2 ? r.body : undefined;
+    });
+    const audit = view['audit'] as { eventId: string; outcome: string; reason?: string; blockedBy?: { source: string } }[];
+    const blocked = audit.find((a) => a.eventId === 'lead-2')!;
+    expect(blocked.outcome).toBe('optin_blocked');
+    expect(blocked.blockedBy?.source).toBe('unsubscribe_link');
+    expect(blocked.reason).toMatch(/forced opt-in/);
+    expect((view['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_out');
+  });
+
+  it('a lead that gains an externalId stays one contact', async () => {
+    await app.post('/v1/consent-events', {
+      eventId: 'gain-1', contact: { email: 'gain@example.org' }, kind: 'tracking', value: 'opt_out', source: 'preference_center',
+    });
+    await waitFor(async () => (await app.get('/v1/contacts/email:gain@example.org')).status === 200);
+    await app.post('/v1/consent-events', {
+      eventId: 'gain-2', contact: { email: 'gain@example.org', externalId: 'user-77' }, kind: 'marketing', channel: 'sms',
+      value: 'opt_in', source: 'form',
+    });
+    const view = await waitFor(async () => {
+      const r = await app.get('/v1/contacts/externalId:user-77');
+      return r.status === 200 ? r.body : undefined;
+    });
+    const byEmail = await app.get('/v1/contacts/email:gain@example.org');
+    expect(byEmail.body['contactId']).toBe(view['contactId']);
+    expect(view['effective']).toMatchObject({ tracking: 'opted_out', marketing: { sms: 'opted_in' } });
+  });
+
+  it('a marketing event without channel is audited as no_channel and changes nothing', async () => {
+    await app.post('/v1/consent-events', {
+      eventId: 'nochan-1', contact: { externalId: 'nochan' }, kind: 'marketing', value: 'opt_out', source: 'api',
+    });
+    const view = await waitFor(async () => {
+      const r = await app.get('/v1/contacts/externalId:nochan');
+      return r.status === 200 && (r.body['audit'] as unknown[]).length === 1 ? r.body : undefined;
+    });
+    expect(view['audit']).toMatchObject([{ outcome: 'no_channel' }]);
+    expect(view['version']).toBe(0);
+  });
+
+  it('answers 404 for an unknown contact and 400 for a malformed identity', async () => {
+    expect((await app.get('/v1/contacts/externalId:nobody')).status).toBe(404);
+    const bad = await app.get('/v1/contacts/nickname:jo');
+    expect(bad.status).toBe(400);
+    expect(bad.body['problems']).toMatchObject([{ field: 'identity' }]);
+  });
+
+  it('exports consent changes since a time as NDJSON, paged by cursor', async () => {
+    const first = await app.get('/v1/consent-changes?since=2000-01-01T00:00:00Z&limit=2');
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toContain('application/x-ndjson');
+    const lines = first.text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    const cursor = first.headers.get('x-next-cursor');
+    expect(cursor).toBeTruthy();
+    const rest = await app.get(`/v1/consent-changes?since=2000-01-01T00:00:00Z&limit=1000&cursor=${cursor}`);
+    const all = [...lines, ...rest.text.trim().split('\n').map((l) => JSON.parse(l))];
+    const ids = all.map((r) => r.eventId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(expect.arrayContaining(['evt-0001', 'lead-1', 'lead-2', 'gain-1', 'gain-2', 'nochan-1']));
+    expect(all.find((r) => r.eventId === 'evt-0001')).toMatchObject({ way: { device: 'mobile' }, source: 'list_unsubscribe' });
+    expect((await app.get('/v1/consent-changes?since=yesterday')).status).toBe(400);
+  });
+});
+
+describe('consent API: bad input gets a 4xx naming the problem and stores nothing', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startTestApp({ env: { MAX_EVENTS_PER_REQUEST: '3' } });
+  });
+  afterAll(async () => app?.close());
+  beforeEach(async () => {
+    expect(await app.ctx.models.events.countDocuments({})).toBe(0);
+  });
+
+  const ok = { eventId: 'e1', contact: { email: 'x@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'api' };
+  const cases: [string, unknown, number, string][] = [
+    ['malformed JSON', '{"eventId": "e1",', 400, '(body)'],
+    ['wrong type', { ...ok, force: 'yes' }, 400, 'force'],
+    ['unknown channel', { ...ok, channel: 'fax' }, 400, 'channel'],
+    ['missing identity', { ...ok, contact: {} }, 400, 'contact'],
+    ['bad email', { ...ok, contact: { email: 'not-an-email' } }, 400, 'contact.email'],
+    ['bad phone', { ...ok, contact: { phone: '12' } }, 400, 'contact.phone'],
+    ['operator injection in contact', { ...ok, contact: { email: { $ne: null } } }, 400, 'contact.email'],
+    ['operator key in way', { ...ok, way: { $where: 'sleep(1)' } }, 400, 'way.$where'],
+    ['dotted key in properties', { ...ok, properties: { 'a.b': 1 } }, 400, 'properties.a.b'],
+    ['unknown field', { ...ok, extra: true }, 400, 'extra'],
+    ['__proto__ key', `{"eventId":"e1","contact":{"email":"x@example.com"},"kind":"marketing","channel":"email","value":"opt_out","source":"api","__proto__":{"admin":true}}`, 400, ''],
+    ['bad moment', { ...ok, moment: '20/11/2026' }, 400, 'moment'],
+    ['tracking with a channel', { ...ok, kind: 'tracking' }, 400, 'channel'],
+    ['oversized batch', { events: [1, 2, 3, 4].map((i) => ({ ...ok, eventId: `e${i}` })) }, 400, 'events'],
+    ['repeated eventId in a batch', { events: [ok, ok] }, 400, 'events.1.eventId'],
+    ['one bad event in a batch', { events: [ok, { ...ok, eventId: 'e2', value: 'maybe' }] }, 400, 'events.1.value'],
+  ];
+
+  it.each(cases)('%s', async (_name, body, status, field) => {
+    const res = await app.post('/v1/consent-events', body);
+    expect(res.status).toBe(status);
+    const problems = (res.body['problems'] ?? []) as { field: string; rule: string }[];
+    expect(problems.length).toBeGreaterThan(0);
+    if (field) expect(problems.map((p) => p.field)).toContain(field);
+    for (const p of problems) expect(p.rule.length).toBeGreaterThan(3);
+    expect(await app.ctx.models.events.countDocuments({})).toBe(0);
+    expect(await app.ctx.runtime.queue('consent-apply').count()).toBe(0);
+  });
+
+  it('a body over the size limit is refused', async () => {
+    const res = await app.post('/v1/consent-events', { ...ok, properties: { big: 'x'.repeat(1_100_000) } });
+    expect(res.status).toBe(413);
+  });
+});
