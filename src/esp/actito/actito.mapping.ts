@@ -1,0 +1,119 @@
+import type { ActitoSettings } from '../../../config/esps.js';
+import { isDecided, missingIdentity, notApplicable } from '../outcome.js';
+import type { ChannelState, ContactSnapshot, PushOutcome } from '../types.js';
+
+/** Actito profile upsert (esp-contracts.md §3.3, V4 shape known from public clients). */
+export interface ActitoProfileBody {
+  attributes: Array<{ name: string; value: string | boolean }>;
+  subscriptions?: Array<{ name: string; subscribe: boolean }>;
+  /** The consent proof Actito stores with marketingConsent: source, way and moment. */
+  dataCollectionInformation?: { source: string; way: string; date: string };
+}
+
+export const MARKETING_CONSENT_ATTRIBUTE = 'marketingConsent';
+
+type ProfileSettings = Pick<
+  ActitoSettings,
+  'uniqueKeyAttribute' | 'marketingConsentChannel' | 'subscriptions' | 'trackingAttribute' | 'dataCollection'
+>;
+
+/** `yyyy-MM-dd HH:mm:ss` in UTC (INFERENCE §3.3, as a public client sends it) or ISO-8601. */
+export function formatCollectionDate(
+  moment: string | undefined,
+  nowIso: string,
+  format: 'actito' | 'iso',
+): string {
+  const parsed = moment === undefined ? Number.NaN : Date.parse(moment);
+  const date = new Date(Number.isNaN(parsed) ? Date.parse(nowIso) : parsed);
+  const iso = date.toISOString();
+  return format === 'iso' ? iso : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+}
+
+/**
+ * The upsert for one contact, or the outcome when nothing can be sent. `marketingConsent` follows
+ * one configured channel (it gates every campaign of the profile table); other channels map to
+ * subscriptions when configured; tracking goes to its own attribute.
+ */
+export function buildProfileUpsert(
+  snapshot: ContactSnapshot,
+  settings: ProfileSettings,
+  nowIso: string,
+): { body: ActitoProfileBody; skipped: PushOutcome[] } | { outcome: PushOutcome; skipped: PushOutcome[] } {
+  const attributes: ActitoProfileBody['attributes'] = [];
+  const subscriptions: NonNullable<ActitoProfileBody['subscriptions']> = [];
+  const skipped: PushOutcome[] = [];
+  let consentState: ChannelState | undefined;
+
+  for (const [channel, state] of Object.entries(snapshot.marketing)) {
+    const isConsentChannel = channel === settings.marketingConsentChannel;
+    const subscription = Object.hasOwn(settings.subscriptions, channel)
+      ? settings.subscriptions[channel]
+      : undefined;
+    if (!isConsentChannel && !subscription) {
+      skipped.push(notApplicable(`Actito has no ${channel} channel configured`));
+      continue;
+    }
+    if (!isDecided(state)) {
+      skipped.push(notApplicable(`${channel} consent is unknown; nothing to push`));
+      continue;
+    }
+    const optedIn = state.state === 'opted_in';
+    if (isConsentChannel) {
+      attributes.push({ name: MARKETING_CONSENT_ATTRIBUTE, value: optedIn });
+      consentState = state;
+    }
+    if (subscription) subscriptions.push({ name: subscription, subscribe: optedIn });
+  }
+
+  if (isDecided(snapshot.tracking)) {
+    if (settings.trackingAttribute) {
+      attributes.push({ name: settings.trackingAttribute, value: snapshot.tracking.state === 'opted_in' });
+    } else {
+      skipped.push(notApplicable('Actito tracking attribute not configured'));
+    }
+  }
+
+  if (attributes.length === 0 && subscriptions.length === 0) {
+    return { outcome: notApplicable('nothing to push to Actito'), skipped };
+  }
+  const email = snapshot.identities.email;
+  if (!email) return { outcome: missingIdentity('Actito profiles are keyed by email address'), skipped };
+
+  const body: ActitoProfileBody = {
+    attributes: [{ name: settings.uniqueKeyAttribute, value: email }, ...attributes],
+  };
+  if (subscriptions.length > 0) body.subscriptions = subscriptions;
+  if (consentState) {
+    body.dataCollectionInformation = {
+      source: consentState.source ?? settings.dataCollection.source,
+      way: settings.dataCollection.way,
+      date: formatCollectionDate(consentState.moment, nowIso, settings.dataCollection.dateFormat),
+    };
+  }
+  return { body, skipped };
+}
+
+/** Upsert path from the configured template (V5 paths are NOT FOUND, §3.3). */
+export function profilePath(settings: Pick<ActitoSettings, 'profilePath' | 'entity' | 'table'>): string {
+  return settings.profilePath
+    .replace('{entity}', encodeURIComponent(settings.entity))
+    .replace('{table}', encodeURIComponent(settings.table));
+}
+
+/**
+ * Reads `{"accessToken":"…","expiresIn":"900s",…}` (§3.1). The lifetime is the shorter of the
+ * configured TTL and the token's own, less a minute so a token never expires mid-request.
+ */
+export function parseTokenResponse(
+  body: unknown,
+  ttlMs: number,
+): { accessToken: string; lifetimeMs: number } | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const b = body as Record<string, unknown>;
+  if (typeof b['accessToken'] !== 'string' || b['accessToken'] === '') return undefined;
+  const raw = b['expiresIn'];
+  const seconds =
+    typeof raw === 'number' ? raw : typeof raw === 'string' ? Number.parseFloat(raw) : Number.NaN;
+  const own = Number.isFinite(seconds) && seconds > 0 ? Math.max(0, seconds * 1000 - 60_000) : ttlMs;
+  return { accessToken: b['accessToken'], lifetimeMs: Math.min(ttlMs, own) };
+}

@@ -1,0 +1,67 @@
+import type { Logger } from 'pino';
+import type { EspSettings } from '../../config/esps.js';
+import { createPacer, createSemaphore, type Pacer, type Semaphore } from './concurrency.js';
+import { type AxiosInstance, createHttpClient } from './http/client.js';
+import { EspError } from './http/errors.js';
+import { withRetry } from './http/with-retry.js';
+import { deadLetter } from './outcome.js';
+import type { EspName, PushOutcome } from './types.js';
+
+/** What every adapter needs to make a request: one client, one pacer, one concurrency cap. */
+export interface AdapterKit {
+  esp: EspName;
+  http: AxiosInstance;
+  logger: Logger;
+  /**
+   * Runs one ESP request: waits for a concurrency slot and the rate window, then retries it at most
+   * twice for transient failures. Rejects with an EspError.
+   */
+  call<T>(operation: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T>;
+}
+
+export function createAdapterKit(
+  settings: EspSettings,
+  logger: Logger,
+  options: { headers?: Record<string, string>; secrets?: readonly string[] } = {},
+): AdapterKit {
+  const esp = settings.esp;
+  const log = logger.child({ esp });
+  const http = createHttpClient({
+    baseURL: settings.baseUrl,
+    timeoutMs: settings.timeoutMs,
+    logger: log,
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.secrets ? { secrets: options.secrets } : {}),
+  });
+  const semaphore: Semaphore = createSemaphore(settings.concurrency);
+  const pacer: Pacer = createPacer(settings.rateLimit.max, settings.rateLimit.durationMs);
+  return {
+    esp,
+    http,
+    logger: log,
+    call(operation, signal, fn) {
+      return withRetry(
+        () =>
+          semaphore.run(async () => {
+            await pacer.take(signal);
+            return fn();
+          }),
+        { esp, policy: settings.retry, signal, logger: log, operation },
+      );
+    },
+  };
+}
+
+/**
+ * A permanent failure of one contact's request becomes that contact's dead letter; every other
+ * kind (transient, rate-limited, auth) concerns the whole ESP and aborts the push.
+ */
+export function deadLetterOrThrow(err: unknown): PushOutcome {
+  if (EspError.is(err) && err.kind === 'permanent') return deadLetter(err.message);
+  throw err;
+}
+
+/** The HTTP status of a failed call, for the few statuses an ESP gives a meaning of its own. */
+export function statusOf(err: unknown): number | undefined {
+  return EspError.is(err) ? err.status : undefined;
+}

@@ -1,0 +1,226 @@
+import type { Logger } from 'pino';
+import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
+import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js';
+import { mapWithConcurrency } from '../concurrency.js';
+import { basicAuth } from '../http/client.js';
+import { EspError } from '../http/errors.js';
+import { ALREADY_IN_STATE, combineOutcomes, deadLetter, notApplicable, PUSHED } from '../outcome.js';
+import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
+import {
+  type HttpOperation,
+  parseToken,
+  tokenResult,
+  unsuccessfulIds,
+} from './optimizely-campaign.mapping.js';
+import { type OptimizelyOp, planOperations } from './optimizely-campaign.plan.js';
+
+/** DOC esp-contracts.md §1.2: `POST /unsubscribes` takes at most 5000 recipient ids. */
+const BULK_UNSUBSCRIBE_MAX = 5_000;
+
+type BulkOp = Extract<OptimizelyOp, { type: 'unsubscribe' | 'resubscribe' }>;
+type SingleOp = Exclude<OptimizelyOp, BulkOp>;
+interface Owned<T> {
+  contactId: string;
+  op: T;
+}
+
+/**
+ * Optimizely Campaign (esp-contracts.md §1): REST (Basic auth) for bulk unsubscribes, re-subscribes,
+ * blocklist and tracking opt-out; or the HTTP API form service, whose plain-text tokens decide the
+ * outcome. REST statuses with a meaning of their own: 404 on removal = not there (already in
+ * state), 406 on tracking = feature off for the client (not applicable).
+ */
+export function createOptimizelyCampaignAdapter(
+  settings: OptimizelyCampaignSettings,
+  logger: Logger,
+): EspAdapter {
+  const { rest: restCredentials, formAuthCode } = settings.credentials;
+  const kit = createAdapterKit(settings, logger, { secrets: formAuthCode ? [formAuthCode] : [] });
+  const restBase = `/rest/${encodeURIComponent(restCredentials?.clientId ?? '')}`;
+  const restHeaders = restCredentials
+    ? { Authorization: basicAuth(restCredentials.apiUser, restCredentials.apiPassword) }
+    : {};
+  const listParam: Record<string, string> = settings.recipientListId
+    ? { recipientListId: settings.recipientListId }
+    : {};
+
+  async function httpApi(
+    operation: HttpOperation,
+    params: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<PushOutcome> {
+    const path = `/http/form/${encodeURIComponent(formAuthCode ?? '')}/${operation}`;
+    return kit.call(operation, signal, async () => {
+      const res =
+        settings.httpMethod === 'POST'
+          ? await kit.http.post(path, new URLSearchParams(params), { responseType: 'text', signal })
+          : await kit.http.get(path, { params, responseType: 'text', signal });
+      const result = tokenResult(operation, parseToken(res.data), settings);
+      if ('error' in result)
+        throw new EspError('optimizely-campaign', result.error.kind, result.error.reason, {
+          status: res.status,
+        });
+      return result.outcome;
+    });
+  }
+
+  /** A REST call whose listed statuses are outcomes rather than failures. */
+  async function restCall(
+    operation: string,
+    signal: AbortSignal | undefined,
+    send: () => Promise<unknown>,
+    special: Record<number, PushOutcome> = {},
+  ): Promise<PushOutcome> {
+    try {
+      await kit.call(operation, signal, send);
+      return PUSHED;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status !== undefined && special[status]) return special[status];
+      return deadLetterOrThrow(err);
+    }
+  }
+
+  function single(op: SingleOp, signal?: AbortSignal): Promise<PushOutcome> {
+    const cfg = { headers: restHeaders, signal };
+    const form = (fields: Record<string, string>) => new URLSearchParams(fields);
+    const trackingOff = notApplicable('tracking opt-out is not activated for this Optimizely client (406)');
+    if (op.api === 'http') return httpApi(op.operation, op.params, signal).catch(deadLetterOrThrow);
+    switch (op.type) {
+      case 'blacklist':
+        return restCall('blacklist-add', signal, () =>
+          kit.http.post(
+            `${restBase}/blacklistentries`,
+            form({ entry: op.entry, reason: settings.blacklistReason }),
+            cfg,
+          ),
+        );
+      case 'unblacklist':
+        return restCall(
+          'blacklist-remove',
+          signal,
+          () => kit.http.delete(`${restBase}/blacklistentries/${encodeURIComponent(op.entry)}`, cfg),
+          { 404: ALREADY_IN_STATE },
+        );
+      case 'tracking-optout':
+        return restCall(
+          'tracking-optout',
+          signal,
+          () =>
+            kit.http.post(
+              `${restBase}/recipients/trackingoptout`,
+              form({ recipientId: op.recipientId }),
+              cfg,
+            ),
+          { 406: trackingOff },
+        );
+      case 'tracking-optin':
+        return restCall(
+          'tracking-optin',
+          signal,
+          () =>
+            kit.http.delete(`${restBase}/recipients/trackingoptout`, {
+              ...cfg,
+              params: { recipientId: op.recipientId },
+            }),
+          { 404: ALREADY_IN_STATE, 406: trackingOff },
+        );
+    }
+  }
+
+  async function unsubscribeChunk(
+    mediaType: string,
+    chunk: Owned<BulkOp>[],
+    out: Owned<PushOutcome>[],
+    signal?: AbortSignal,
+  ) {
+    const ids = [...new Set(chunk.map((c) => c.op.recipientId))];
+    const body = new URLSearchParams({ recipientIds: ids.join(','), mediaType, ...listParam });
+    try {
+      const res = await kit.call('unsubscribe-bulk', signal, () =>
+        kit.http.post(`${restBase}/unsubscribes`, body, { headers: restHeaders, signal }),
+      );
+      const failed = unsuccessfulIds(res.data);
+      for (const c of chunk) {
+        const rejected = failed.has(c.op.recipientId.toLowerCase());
+        out.push({
+          contactId: c.contactId,
+          op: rejected
+            ? deadLetter(`Optimizely listed the recipient as unsuccessful (${mediaType} unsubscribe)`)
+            : PUSHED,
+        });
+      }
+    } catch (err) {
+      const outcome = deadLetterOrThrow(err);
+      for (const c of chunk) out.push({ contactId: c.contactId, op: outcome });
+    }
+  }
+
+  async function resubscribeChunk(
+    mediaType: string,
+    chunk: Owned<BulkOp>[],
+    out: Owned<PushOutcome>[],
+    signal?: AbortSignal,
+  ) {
+    const ids = [...new Set(chunk.map((c) => c.op.recipientId))];
+    const params = { recipientIds: ids.join(','), mediaType, ...listParam };
+    const outcome = await restCall(
+      'resubscribe',
+      signal,
+      () => kit.http.delete(`${restBase}/unsubscribes`, { headers: restHeaders, params, signal }),
+      { 404: ALREADY_IN_STATE },
+    );
+    // A 404 for several ids may mean only some were absent: ask again one by one.
+    if (outcome === ALREADY_IN_STATE && ids.length > 1) {
+      for (const c of chunk) await resubscribeChunk(mediaType, [c], out, signal);
+      return;
+    }
+    for (const c of chunk) out.push({ contactId: c.contactId, op: outcome });
+  }
+
+  async function runBulk(ops: Owned<BulkOp>[], out: Owned<PushOutcome>[], signal?: AbortSignal) {
+    const groups = new Map<string, Owned<BulkOp>[]>();
+    for (const o of ops) {
+      const key = `${o.op.type} ${o.op.mediaType}`;
+      groups.set(key, [...(groups.get(key) ?? []), o]);
+    }
+    for (const group of groups.values()) {
+      const { type, mediaType } = (group[0] as Owned<BulkOp>).op;
+      const size = type === 'unsubscribe' ? BULK_UNSUBSCRIBE_MAX : settings.resubscribeChunk;
+      for (let i = 0; i < group.length; i += size) {
+        const chunk = group.slice(i, i + size);
+        if (type === 'unsubscribe') await unsubscribeChunk(mediaType, chunk, out, signal);
+        else await resubscribeChunk(mediaType, chunk, out, signal);
+      }
+    }
+  }
+
+  return {
+    name: 'optimizely-campaign',
+    maxBatch: settings.maxBatch,
+    async push(contacts: readonly ContactSnapshot[], signal?: AbortSignal) {
+      const perContact = new Map<string, PushOutcome[]>();
+      const bulk: Owned<BulkOp>[] = [];
+      const singles: Owned<SingleOp>[] = [];
+      for (const contact of contacts) {
+        const { ops, skipped } = planOperations(contact, settings);
+        perContact.set(contact.contactId, skipped);
+        for (const op of ops) {
+          if (op.api === 'rest' && (op.type === 'unsubscribe' || op.type === 'resubscribe'))
+            bulk.push({ contactId: contact.contactId, op });
+          else singles.push({ contactId: contact.contactId, op: op as SingleOp });
+        }
+      }
+      const results: Owned<PushOutcome>[] = [];
+      await runBulk(bulk, results, signal);
+      const singleResults = await mapWithConcurrency(singles, settings.concurrency, (s) =>
+        single(s.op, signal),
+      );
+      for (const [i, s] of singles.entries()) {
+        results.push({ contactId: s.contactId, op: singleResults[i] as PushOutcome });
+      }
+      for (const r of results) perContact.get(r.contactId)?.push(r.op);
+      return new Map([...perContact].map(([id, outcomes]) => [id, combineOutcomes(outcomes)]));
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * The contract between the delivery engine and the ESP adapters.
+ *
+ * Pushes are state-based: an adapter receives the contact's *current* consent and makes the ESP
+ * agree with it, so re-pushing the same snapshot is harmless (the engine relies on that when it
+ * retries a whole batch after a transient failure).
+ */
+
+export type EspName = 'optimizely-campaign' | 'crossengage' | 'actito' | 'dynamic-yield' | 'ometria';
+
+export const ESP_NAMES: readonly EspName[] = Object.freeze([
+  'optimizely-campaign',
+  'crossengage',
+  'actito',
+  'dynamic-yield',
+  'ometria',
+] as const);
+
+export type EffectiveValue = 'opted_in' | 'opted_out' | 'unknown';
+
+export interface ChannelState {
+  state: EffectiveValue;
+  /** Decided by a forced or recipient-sourced listing: Ometria then sends `@force_optin`. */
+  authoritative: boolean;
+  /** ISO-8601 moment of the deciding listing. */
+  moment?: string;
+  source?: string;
+  /** How the consent was collected (device, form id…): Actito's "data collection way". */
+  way?: Record<string, string>;
+}
+
+export interface ContactSnapshot {
+  contactId: string;
+  version: number;
+  identities: {
+    externalId?: string;
+    email?: string;
+    businessUnit?: string;
+    phone?: string;
+    pushId?: string;
+  };
+  /** Keyed by canonical channel (`email`, `sms`, `push`). */
+  marketing: Record<string, ChannelState>;
+  tracking: ChannelState;
+}
+
+export type PushOutcome =
+  | { kind: 'pushed' }
+  | { kind: 'already_in_state' }
+  | { kind: 'not_applicable'; detail: string }
+  | { kind: 'missing_identity'; detail: string }
+  | { kind: 'reactivation_blocked'; reason: string }
+  | { kind: 'dead_letter'; reason: string };
+
+export interface EspAdapter {
+  readonly name: EspName;
+  /** How many contacts the engine may hand to one push() call; 1 = no batching. */
+  readonly maxBatch: number;
+  /**
+   * Pushes the current state of each contact. Per-contact results for outcomes; throws EspError
+   * for whole-request failures (kinds retryable, rate_limited, auth) after the short in-job retries.
+   * Every contact of the input has an entry in the returned map.
+   */
+  push(contacts: readonly ContactSnapshot[], signal?: AbortSignal): Promise<Map<string, PushOutcome>>;
+}

@@ -1,0 +1,119 @@
+/**
+ * `npm run sim`: start the five ESP simulators on basePort..basePort+4 (default 4101), print their URLs and
+ * credentials, and stop cleanly on SIGINT/SIGTERM.
+ *   --base-port <n> | -p <n>   first port (0 = random ports)
+ *   --host <addr>              listen address (default 127.0.0.1)
+ */
+import {
+  ESP_ORDER,
+  type EspName,
+  type RunningSimulators,
+  simulatorCredentials,
+  startSimulators,
+} from './index.js';
+
+export const DEFAULT_BASE_PORT = 4101;
+
+export interface SimulatorsCliIo {
+  /** Where lines go; default console.log. */
+  print?: (line: string) => void;
+  /** Stops the simulators when aborted (in addition to SIGINT/SIGTERM). */
+  signal?: AbortSignal;
+  /** Called once the simulators listen. */
+  onReady?: (running: RunningSimulators) => void;
+}
+
+interface CliArgs {
+  basePort: number;
+  host?: string;
+  help: boolean;
+}
+
+export function parseSimulatorsCliArgs(argv: readonly string[]): CliArgs {
+  const args: CliArgs = { basePort: DEFAULT_BASE_PORT, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const [flag, inline] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--help' || flag === '-h') args.help = true;
+    else if (flag === '--base-port' || flag === '-p') {
+      const port = Number(value());
+      if (!Number.isInteger(port) || port < 0 || port > 65530) throw new Error(`invalid --base-port ${port}`);
+      args.basePort = port;
+    } else if (flag === '--host') args.host = value();
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  return args;
+}
+
+function credentialSummary(name: EspName): string {
+  switch (name) {
+    case 'optimizely-campaign': {
+      const c = simulatorCredentials[name];
+      return `REST Basic ${c.apiUser}:${c.apiPassword} at /rest/${c.clientId}; HTTP API /http/form/${c.formAuthCode}/<op> (list ${c.recipientListId})`;
+    }
+    case 'crossengage':
+      return `X-XNG-AuthToken: ${simulatorCredentials[name].authToken}; X-XNG-ApiVersion: 1|2`;
+    case 'actito': {
+      const c = simulatorCredentials[name];
+      return `GET /auth/token with Authorization: ${c.apiKey}; /v4/entity/${c.entity}/table/${c.profileTable}/profile`;
+    }
+    case 'dynamic-yield':
+      return `DY-API-Key: ${simulatorCredentials[name].apiKey}`;
+    case 'ometria':
+      return `X-Ometria-Auth: ${simulatorCredentials[name].apiKey}`;
+  }
+}
+
+export function formatSimulatorTable(urls: Record<EspName, string>): string[] {
+  const rows = ESP_ORDER.map((name) => [name, urls[name], credentialSummary(name)] as const);
+  const w0 = Math.max(9, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(3, ...rows.map((r) => r[1].length));
+  const line = (a: string, b: string, c: string): string => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`;
+  return [
+    line('simulator', 'url', 'credentials'),
+    line('-'.repeat(w0), '-'.repeat(w1), '-'.repeat(11)),
+    ...rows.map((r) => line(r[0], r[1], r[2])),
+  ];
+}
+
+/** Run until SIGINT/SIGTERM (or `io.signal`), then close the simulators and resolve. */
+export async function runSimulatorsCli(argv: readonly string[], io: SimulatorsCliIo = {}): Promise<void> {
+  const print = io.print ?? ((line: string) => console.log(line));
+  const args = parseSimulatorsCliArgs(argv);
+  if (args.help) {
+    print('usage: sim [--base-port 4101] [--host 127.0.0.1]   (ports basePort..basePort+4; 0 = random)');
+    return;
+  }
+  const running = await startSimulators(
+    args.host !== undefined ? { basePort: args.basePort, host: args.host } : { basePort: args.basePort },
+  );
+  for (const l of formatSimulatorTable(running.urls)) print(l);
+  print(
+    'control routes: GET /__sim/state, GET /__sim/requests, POST /__sim/faults, /__sim/reset, /__sim/unsubscribe, /__sim/webhook-target',
+  );
+  print('press Ctrl+C to stop');
+  io.onReady?.(running);
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      io.signal?.removeEventListener('abort', stop);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (io.signal?.aborted) stop();
+    else io.signal?.addEventListener('abort', stop, { once: true });
+  });
+  print('stopping simulators…');
+  await running.close();
+  print('simulators stopped');
+}
