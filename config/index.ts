@@ -1,5 +1,6 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type CoreEnv, coreEnvSchema } from './env.schema.js';
+import { buildEspSettings, type EspSettingsByName, espEnvSchema } from './esps.js';
 
 export interface Config {
   readonly env: CoreEnv['NODE_ENV'];
@@ -18,6 +19,10 @@ export interface Config {
   };
   readonly sweeper: { readonly delayMs: number; readonly intervalMs: number };
   readonly unsubscribeSecret: string;
+  readonly esps: EspSettingsByName;
+  readonly espWorkerConcurrency: number;
+  readonly espBackoffMs: number;
+  readonly espBatchLingerMs: number;
 }
 
 export class ConfigError extends Error {
@@ -26,6 +31,31 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+const espQueueEnvSchema = z.object({
+  ESP_WORKER_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .default(50)
+    .describe('Concurrent push jobs per ESP queue and worker process; pushes are coalesced into batches up to each ESP\'s batch size.'),
+  ESP_BACKOFF_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .default(2_000)
+    .describe('First delay of the exponential, jittered backoff between attempts of a failed push job.'),
+  ESP_BATCH_LINGER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000)
+    .default(20)
+    .describe('How long a push waits for others to share its batch request.'),
+});
+
+export const fullEnvSchema = coreEnvSchema.extend(espEnvSchema.shape).extend(espQueueEnvSchema.shape);
 
 const DEVELOPMENT_UNSUBSCRIBE_SECRET = 'development-only-unsubscribe-secret';
 
@@ -60,7 +90,8 @@ function productionProblems(env: CoreEnv, raw: Record<string, string>): string[]
  */
 export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
   const raw = withoutEmptyValues(rawEnv);
-  const parsed = coreEnvSchema.safeParse(raw);
+  // One schema for every variable, so a single error lists core and ESP problems together.
+  const parsed = fullEnvSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
   const env = parsed.data;
   const problems = productionProblems(env, raw);
@@ -86,6 +117,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     },
     sweeper: { delayMs: env.SWEEP_DELAY_MS, intervalMs: env.SWEEP_INTERVAL_MS },
     unsubscribeSecret: env.UNSUBSCRIBE_SECRET ?? DEVELOPMENT_UNSUBSCRIBE_SECRET,
+    esps: buildEspSettings(raw),
+    espWorkerConcurrency: env.ESP_WORKER_CONCURRENCY,
+    espBackoffMs: env.ESP_BACKOFF_MS,
+    espBatchLingerMs: env.ESP_BATCH_LINGER_MS,
   });
 }
 
@@ -99,5 +134,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     board: { ...config.board, password: '***' },
     metrics: { token: config.metrics.token ? '***' : undefined },
     unsubscribeSecret: '***',
+    esps: Object.fromEntries(
+      Object.entries(config.esps).map(([name, s]) => [
+        name,
+        { enabled: s.enabled, baseUrl: s.baseUrl, disabledReason: s.disabledReason, rateLimit: s.rateLimit, maxBatch: s.maxBatch },
+      ]),
+    ),
   };
 }

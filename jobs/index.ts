@@ -1,6 +1,7 @@
 import type { Services } from '../src/lib/context.js';
 import type { JobDefinition } from '../src/queues/define-job.js';
 import { applyConsentEventJob } from './apply-consent-event.job.js';
+import { espPushJobs, sweepOutboxJob } from './esp-push.job.js';
 import { heartbeatJob } from './heartbeat.job.js';
 import { sweepPendingEventsJob } from './sweep-pending-events.job.js';
 
@@ -9,4 +10,6 @@ export const catalog: readonly JobDefinition<Services>[] = [
   applyConsentEventJob,
   heartbeatJob,
   sweepPendingEventsJob,
+  sweepOutboxJob,
+  ...espPushJobs,
 ] as JobDefinition<Services>[];

@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-import { catalog } from '../../jobs/index.js';
 import { createContext } from '../lib/context.js';
 import { runProcess } from '../lib/process.js';
-import { startCatalogWorkers } from '../queues/runtime.js';
+import { startWorkers } from '../lib/workers.js';
 
 await runProcess('worker', process.env, async (config, log) => {
   const ctx = await createContext(config, log);
-  const workers = startCatalogWorkers(ctx.runtime, catalog, ctx.services, log, { queues: config.worker.queues });
-  log.info({ queues: workers.map((w) => w.name) }, 'workers running');
+  const workers = startWorkers(ctx);
+  log.info({ queues: workers.map((w) => w.name), esps: ctx.esps }, 'workers running');
   return { stop: () => ctx.close() };
 });

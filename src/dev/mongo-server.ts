@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -82,7 +82,6 @@ async function startMemoryServer(env: Env): Promise<LocalMongo> {
   return { kind: 'mongodb-memory-server', uri: serverUri(server.getUri()), stop: async () => void (await server.stop()) };
 }
 
-const RUNNER_SOURCES = ['main.go', 'go.mod', 'go.sum'];
 
 /** Builds the embedded FerretDB runner once per source change into the ignored .cache folder. */
 export function ensureFerretDbRunner(log: (msg: string) => void = () => {}): string {
@@ -92,7 +91,8 @@ export function ensureFerretDbRunner(log: (msg: string) => void = () => {}): str
   const binary = join(outDir, 'ferretdb-runner');
   const stampFile = join(outDir, 'sources.sha256');
   const hash = createHash('sha256');
-  for (const file of RUNNER_SOURCES) hash.update(readFileSync(join(sourceDir, file)));
+  const sources = readdirSync(sourceDir).filter((f) => f.endsWith('.go') || f === 'go.mod' || f === 'go.sum').sort();
+  for (const file of sources) hash.update(file).update(readFileSync(join(sourceDir, file)));
   const stamp = hash.digest('hex');
   if (existsSync(binary) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return binary;
 
@@ -115,7 +115,9 @@ export function ensureFerretDbRunner(log: (msg: string) => void = () => {}): str
 
 async function startFerretDb(log: (msg: string) => void): Promise<LocalMongo> {
   const binary = ensureFerretDbRunner(log);
-  const dataDir = await mkdtemp(join(tmpdir(), 'consent-sync-ferretdb-'));
+  // On tmpfs SQLite's fsync per commit costs nothing; test data need not survive a reboot.
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const dataDir = await mkdtemp(join(base, 'consent-sync-ferretdb-'));
   const child = await startChild(binary, ['-listen-addr', '127.0.0.1:0', '-sqlite-url', `file:${dataDir}/`], {
     ready: /^READY /,
     timeoutMs: 20_000,

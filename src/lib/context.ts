@@ -2,12 +2,19 @@ import { createHash } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type { Config } from '../../config/index.js';
 import { applyConsentEventJob, applyJobId } from '../../jobs/apply-consent-event.job.js';
+import { ESP_PUSH_JOB } from '../../jobs/esp-push.job.js';
+import { createEspAdapters } from '../esp/registry.js';
+import { ESP_NAMES, type EspAdapter, type EspName } from '../esp/types.js';
+import { espQueueName } from '../queues/names.js';
+import { PushBatcher } from '../services/esp-sync/batcher.js';
+import { type PushJobResult, pushContact, replayDeadLetters, stalePendingContacts } from '../services/esp-sync/delivery.js';
 import type { WireConsentEvent } from '../contracts/consent-event.js';
 import { type ConsentPolicy, type ContactIdentity, createPolicy } from '../domain/index.js';
 import { connectMongo } from '../persistence/connect.js';
 import { type HeartbeatDoc, heartbeatModel } from '../persistence/heartbeat.model.js';
 import { createModels, ensureIndexes, type Models } from '../persistence/models.js';
-import { assertRedisReachable } from '../queues/connection.js';
+import { assertRedisReachable, createRedisConnection } from '../queues/connection.js';
+import { ContactLocks } from '../queues/contact-lock.js';
 import { QueueRuntime } from '../queues/runtime.js';
 import { type ApplyJobResult, applyStoredEvent } from '../services/apply-event.js';
 import { type ChangesPage, consentChanges } from '../services/consent-changes.js';
@@ -25,6 +32,12 @@ export interface Services {
   sweepPendingEvents(): Promise<{ requeued: number }>;
   contactView(identity: ContactIdentity): Promise<ContactView | null>;
   consentChanges(opts: { since: Date; cursor?: string; limit: number }): Promise<ChangesPage>;
+  pushContact(esp: EspName, contactId: string): Promise<PushJobResult>;
+  enqueuePush(esp: EspName, contactIds: readonly string[]): Promise<void>;
+  sweepOutbox(): Promise<{ requeued: Record<string, number> }>;
+  replayDeadLetters(esps?: readonly EspName[]): Promise<Record<string, string[]>>;
+  pauseEsp(esp: EspName, reason: string): Promise<void>;
+  resumeEsp(esp: EspName): Promise<void>;
 }
 
 export interface AppContext {
@@ -33,6 +46,9 @@ export interface AppContext {
   mongo: Connection;
   models: Models;
   policy: ConsentPolicy;
+  /** ESPs with credentials: each gets a queue, an adapter and outbox entries. */
+  esps: readonly EspName[];
+  adapters: Partial<Record<EspName, EspAdapter>>;
   runtime: QueueRuntime;
   services: Services;
   close(): Promise<void>;
@@ -52,7 +68,38 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
   const runtime = new QueueRuntime({ redisUrl: config.redis.url, prefix: config.redis.prefix, log });
   const heartbeats = heartbeatModel(mongo);
   const policy = createPolicy({ channels: [...config.consent.channels], maxFutureSkewMs: config.consent.maxFutureSkewMs });
-  const connectedEsps = (): readonly string[] => [];
+  const lockRedis = createRedisConnection(config.redis.url, 'worker');
+  lockRedis.on('error', (err) => log.warn({ err }, 'redis lock connection error'));
+  const locks = new ContactLocks(lockRedis, config.redis.prefix);
+  const withContactLock = <T>(contactId: string, fn: () => Promise<T>) => locks.withLock(contactId, fn);
+  const adapters = createEspAdapters(config.esps, log.child({ component: 'esp' }));
+  const esps = ESP_NAMES.filter((esp) => adapters[esp] !== undefined);
+  const connectedEsps = (): readonly string[] => esps;
+  const batchers: Partial<Record<EspName, PushBatcher>> = {};
+  for (const esp of esps) batchers[esp] = new PushBatcher(adapters[esp]!, config.espBatchLingerMs);
+
+  const enqueuePush = async (esp: EspName, contactIds: readonly string[]) => {
+    if (contactIds.length === 0) return;
+    const settings = config.esps[esp];
+    await runtime.queue(espQueueName(esp)).addBulk(
+      contactIds.map((contactId) => ({
+        name: ESP_PUSH_JOB,
+        data: { contactId },
+        opts: {
+          attempts: settings.attempts,
+          backoff: { type: 'exponential', delay: config.espBackoffMs, jitter: 0.5 },
+          // One job per (contact, ESP) at a time; a change during a push queues exactly one more.
+          deduplication: { id: contactId, keepLastIfActive: true },
+          removeOnComplete: { age: 3_600, count: 5_000 },
+          removeOnFail: { age: 14 * 24 * 3_600 },
+        },
+      })),
+    );
+  };
+  const pauseEsp = async (esp: EspName, reason: string) => {
+    await runtime.queue(espQueueName(esp)).pause();
+    log.error({ esp, reason, alert: 'esp_auth_failed' }, `${esp} rejected our credentials; its queue is paused and pending changes are kept`);
+  };
 
   const enqueueApply = async (eventIds: readonly string[]) => {
     if (eventIds.length === 0) return;
@@ -81,7 +128,40 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
         },
         fieldPrefix,
       ),
-    applyEvent: (eventId) => applyStoredEvent(eventId, { models, policy, connectedEsps, now: clock }),
+    applyEvent: async (eventId) => {
+      const result = await applyStoredEvent(eventId, { models, policy, connectedEsps, now: clock, withContactLock });
+      if (result.stateChanged && result.contactId) {
+        // A crash before this line is covered by the outbox sweeper: the entries are already stored.
+        await Promise.all(esps.map((esp) => enqueuePush(esp, [result.contactId!])));
+      }
+      return result;
+    },
+    pushContact: (esp, contactId) =>
+      pushContact(esp, contactId, { models, batchers, now: clock, log, enqueuePush, pauseEsp, withContactLock }),
+    enqueuePush,
+    sweepOutbox: async () => {
+      const cutoff = new Date(clock().getTime() - config.sweeper.delayMs);
+      const requeued: Record<string, number> = {};
+      for (const esp of esps) {
+        const ids = await stalePendingContacts(models, esp, cutoff, 1_000);
+        await enqueuePush(esp, ids);
+        requeued[esp] = ids.length;
+      }
+      return { requeued };
+    },
+    replayDeadLetters: async (only) => {
+      const targets = only ?? esps;
+      const replayed = await replayDeadLetters(models, targets, clock(), withContactLock);
+      for (const [esp, ids] of Object.entries(replayed)) await enqueuePush(esp as EspName, ids);
+      return replayed;
+    },
+    pauseEsp,
+    resumeEsp: async (esp) => {
+      const queue = runtime.queue(espQueueName(esp));
+      await queue.removeRateLimitKey();
+      await queue.resume();
+      log.info({ esp }, `${esp} queue resumed`);
+    },
     sweepPendingEvents: () => sweepPendingEvents({ models, delayMs: config.sweeper.delayMs, now: clock, enqueueApply }),
     contactView: (identity) => contactView(models, identity),
     consentChanges: (opts) => consentChanges(models, opts),
@@ -92,10 +172,13 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
     mongo,
     models,
     policy,
+    esps,
+    adapters,
     runtime,
     services,
     async close() {
       await runtime.close(config.shutdownGraceMs);
+      lockRedis.disconnect();
       await mongo.close();
     },
   };

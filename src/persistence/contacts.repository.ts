@@ -20,6 +20,8 @@ export async function resolveContactId(
     const owners = await Promise.all(keys.map((key) => models.identities.findById(key).lean()));
     // The externalId decides when identities point at different contacts: it is the strongest.
     const owner = owners.find((o) => o !== null);
+    // The common case: every identity already points at one contact; nothing to write.
+    if (owner && owners.every((o) => o?.contactId === owner.contactId)) return owner.contactId;
     const contactId = owner?.contactId ?? randomUUID();
     if (!owner) {
       try {
@@ -50,6 +52,21 @@ export async function resolveContactId(
 }
 
 async function ensureContactDocument(
+  models: Models,
+  contactId: string,
+  identity: ContactIdentity,
+  policy: ConsentPolicy,
+  now: Date,
+): Promise<void> {
+  try {
+    await upsertContactShell(models, contactId, identity, policy, now);
+  } catch (err) {
+    // Two workers creating the same contact at once: the loser's upsert hits the primary key.
+    if (!isDuplicateKeyError(err)) throw err;
+  }
+}
+
+async function upsertContactShell(
   models: Models,
   contactId: string,
   identity: ContactIdentity,

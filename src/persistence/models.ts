@@ -31,11 +31,24 @@ export interface StoredEventDoc {
   appliedAt?: Date;
 }
 
+/** Effective state as plain values, e.g. {marketing: {email: 'opted_out'}, tracking: 'unknown'}. */
+export interface StateSummary {
+  marketing: Record<string, string>;
+  tracking: string;
+}
+
+export function summariseState(state: EffectiveState): StateSummary {
+  return {
+    marketing: Object.fromEntries(Object.entries(state.marketing).map(([channel, d]) => [channel, d.state])),
+    tracking: state.tracking.state,
+  };
+}
+
 export interface JournalEntry {
   eventId: string;
   outcome: string;
-  previous: EffectiveState;
-  next: EffectiveState;
+  previous: StateSummary;
+  next: StateSummary;
   version: number;
   blockedBy?: ListingRef;
   appliedAt: Date;
@@ -59,6 +72,12 @@ export interface SyncStatusEntry {
   attempts?: number;
 }
 
+export interface DeadLetter {
+  version: number;
+  reason: string;
+  at: Date;
+}
+
 export interface ContactDoc {
   _id: string;
   identities: ContactIdentity;
@@ -69,6 +88,8 @@ export interface ContactDoc {
   rev: number;
   outbox: Record<string, OutboxEntry>;
   sync: Record<string, SyncStatusEntry>;
+  /** Pushes an ESP refused permanently, with its reason, until replayed. */
+  deadLetters?: Record<string, DeadLetter>;
   /** The last few applied events, so a retry after a crash audits the original outcome. */
   journal: JournalEntry[];
   identityConflicts?: string[];
@@ -96,8 +117,8 @@ export interface AuditDoc {
   momentClamped: boolean;
   received: Date;
   applied: Date;
-  previous?: EffectiveState;
-  next?: EffectiveState;
+  previous?: StateSummary;
+  next?: StateSummary;
   version?: number;
   outcome: string;
   reason?: string;
@@ -142,6 +163,7 @@ const contactSchema = new Schema<ContactDoc>(
     rev: { type: Number, default: 0 },
     outbox: { type: mixed, default: {} },
     sync: { type: mixed, default: {} },
+    deadLetters: { type: mixed, default: undefined },
     journal: { type: mixed, default: [] },
     identityConflicts: { type: [String], default: undefined },
     createdAt: { type: Date, required: true },

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.js';
 import { createRedisConnection } from './connection.js';
 import type { JobDefinition } from './define-job.js';
+import { JobPermanentFailure, JobRateLimited } from './failure-policy.js';
 
 export { UnrecoverableError } from 'bullmq';
 
@@ -125,8 +126,8 @@ export function startCatalogWorkers<S>(
   }
   const started: Worker[] = [];
   for (const [queueName, jobs] of byQueue) {
-    started.push(
-      runtime.startWorker(
+    let worker: Worker | undefined;
+    worker = runtime.startWorker(
         queueName,
         async (job) => {
           const def = jobs.get(job.name);
@@ -135,15 +136,25 @@ export function startCatalogWorkers<S>(
           if (!parsed.success) {
             throw new UnrecoverableError(`invalid payload for '${job.name}': ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
           }
-          return def.handler(parsed.data, {
-            services,
-            log: log.child({ queue: queueName, job: job.name, jobId: job.id }),
-            job: { id: job.id, attemptsMade: job.attemptsMade, queue: queueName },
-          });
+          try {
+            return await def.handler(parsed.data, {
+              services,
+              log: log.child({ queue: queueName, job: job.name, jobId: job.id }),
+              job: { id: job.id, attemptsMade: job.attemptsMade, queue: queueName },
+            });
+          } catch (err) {
+            if (err instanceof JobRateLimited && worker) {
+              // The whole queue waits (the ESP asked us to); the job keeps its attempts.
+              await worker.rateLimit(err.delayMs);
+              throw Worker.RateLimitError();
+            }
+            if (err instanceof JobPermanentFailure) throw new UnrecoverableError(err.message);
+            throw err;
+          }
         },
         opts.workerOptions?.(queueName) ?? {},
-      ),
-    );
+      );
+    started.push(worker);
   }
   return started;
 }

@@ -1,4 +1,6 @@
+import { sweepOutboxJob } from '../../jobs/esp-push.job.js';
 import { heartbeatJob } from '../../jobs/heartbeat.job.js';
+import { sweepPendingEventsJob } from '../../jobs/sweep-pending-events.job.js';
 import type { AppContext } from '../lib/context.js';
 
 export interface Schedule {
@@ -10,9 +12,12 @@ export interface Schedule {
 }
 
 /** The schedules this release runs; ids not listed here are removed from Redis at start-up. */
-export function schedules(): Schedule[] {
+export function schedules(config: AppContext['config']): Schedule[] {
+  const sweepEvery = config.sweeper.intervalMs;
   return [
     { id: 'heartbeat', queue: heartbeatJob.queue, every: 60_000, job: { name: heartbeatJob.name, data: { source: 'scheduler' } } },
+    { id: 'sweep-pending-events', queue: sweepPendingEventsJob.queue, every: sweepEvery, job: { name: sweepPendingEventsJob.name, data: {} } },
+    { id: 'sweep-outbox', queue: sweepOutboxJob.queue, every: sweepEvery, job: { name: sweepOutboxJob.name, data: {} } },
   ];
 }
 
@@ -21,7 +26,7 @@ export function schedules(): Schedule[] {
  * removes stale ones, so a renamed or dropped schedule does not keep firing.
  */
 export async function startScheduler(ctx: AppContext): Promise<{ stop(): Promise<void> }> {
-  const wanted = schedules();
+  const wanted = schedules(ctx.config);
   const queueNames = new Set(wanted.map((s) => s.queue));
   for (const queueName of queueNames) {
     const queue = ctx.runtime.queue(queueName);

@@ -7,9 +7,13 @@ import {
 } from '../domain/index.js';
 import { loadContact, resolveContactId } from '../persistence/contacts.repository.js';
 import type { AuditDoc, ContactDoc, JournalEntry, Models, OutboxEntry, StoredEventDoc } from '../persistence/models.js';
-import { isDuplicateKeyError } from '../persistence/models.js';
+import { isDuplicateKeyError, summariseState } from '../persistence/models.js';
 
-export const JOURNAL_LENGTH = 50;
+/**
+ * Long enough to outlive any retry of a crashed job (a stalled job is retried within seconds),
+ * short enough to keep contact documents small: every guarded update reads the document.
+ */
+export const JOURNAL_LENGTH = 10;
 const MAX_CONFLICT_RETRIES = 20;
 
 export interface ApplyDeps {
@@ -18,6 +22,8 @@ export interface ApplyDeps {
   /** ESPs that receive this contact's state: each state change leaves one outbox entry per ESP. */
   connectedEsps: () => readonly string[];
   now: () => Date;
+  /** Serialises writers of one contact (see ContactLocks); the rev guard stays the safety net. */
+  withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface ApplyJobResult {
@@ -75,16 +81,42 @@ export async function applyStoredEvent(eventId: string, deps: ApplyDeps): Promis
   const contactId = await resolveContactId(models, stored.contact, deps.policy, deps.now());
   const event = toDomainEvent(stored);
 
-  let journal: JournalEntry | undefined;
-  let audit: Omit<AuditDoc, '_id' | 'received' | 'identity' | 'moment' | 'momentClamped' | 'kind' | 'value' | 'force' | 'source'>;
+  const { audit, stateChanged } = await deps.withContactLock(contactId, () => applyToContact(contactId, eventId, event, deps));
+  await writeAudit(models, stored, audit);
+  await models.events.updateOne(
+    { _id: eventId },
+    { $set: { status: 'done', outcome: audit.outcome, contactId, appliedAt: audit.applied } },
+  );
+  return {
+    eventId,
+    outcome: audit.outcome,
+    contactId,
+    ...(audit.version !== undefined ? { version: audit.version } : {}),
+    stateChanged,
+    ...(audit.reason ? { reason: audit.reason } : {}),
+  };
+}
+
+type AuditPart = Omit<AuditDoc, '_id' | 'received' | 'identity' | 'moment' | 'momentClamped' | 'kind' | 'value' | 'force' | 'source'>;
+
+async function applyToContact(
+  contactId: string,
+  eventId: string,
+  event: ConsentEvent,
+  deps: ApplyDeps,
+): Promise<{ audit: AuditPart; stateChanged: boolean }> {
+  const { models } = deps;
+  let audit: AuditPart;
   let stateChanged = false;
   for (let attempt = 0; ; attempt++) {
     if (attempt >= MAX_CONFLICT_RETRIES) throw new Error(`contact ${contactId} kept changing; retrying the job`);
     const contact = await loadContact(models, contactId);
     if (!contact) throw new Error(`contact ${contactId} vanished`);
-    journal = contact.journal.find((j) => j.eventId === eventId);
+    const journal = contact.journal.find((j) => j.eventId === eventId);
     if (journal) {
       audit = auditFromJournal(contactId, journal);
+      // Re-announce the change: the crash may have come before the ESP pushes were enqueued.
+      stateChanged = JSON.stringify(journal.previous) !== JSON.stringify(journal.next);
       break;
     }
     const now = deps.now();
@@ -96,8 +128,8 @@ export async function applyStoredEvent(eventId: string, deps: ApplyDeps): Promis
       audit = {
         contactId,
         applied: now,
-        previous: result.previous,
-        next: result.next,
+        previous: summariseState(result.previous),
+        next: summariseState(result.next),
         version: contact.version,
         outcome: result.outcome,
         ...(result.rejectReason ? { reason: result.rejectReason } : {}),
@@ -108,8 +140,8 @@ export async function applyStoredEvent(eventId: string, deps: ApplyDeps): Promis
     const entry: JournalEntry = {
       eventId,
       outcome: result.outcome,
-      previous: result.previous,
-      next: result.next,
+      previous: summariseState(result.previous),
+      next: summariseState(result.next),
       version,
       appliedAt: now,
       ...(result.blockedBy ? { blockedBy: result.blockedBy } : {}),
@@ -129,19 +161,7 @@ export async function applyStoredEvent(eventId: string, deps: ApplyDeps): Promis
     break;
   }
 
-  await writeAudit(models, stored, audit);
-  await models.events.updateOne(
-    { _id: eventId },
-    { $set: { status: 'done', outcome: audit.outcome, contactId, appliedAt: audit.applied } },
-  );
-  return {
-    eventId,
-    outcome: audit.outcome,
-    contactId,
-    ...(audit.version !== undefined ? { version: audit.version } : {}),
-    stateChanged,
-    ...(audit.reason ? { reason: audit.reason } : {}),
-  };
+  return { audit, stateChanged };
 }
 
 function auditFromJournal(contactId: string, j: JournalEntry) {
@@ -176,7 +196,7 @@ function outboxUpdates(contact: ContactDoc, version: number, now: Date, optOut: 
   return set;
 }
 
-async function writeAudit(models: Models, stored: StoredEventDoc, audit: Omit<AuditDoc, '_id' | 'received' | 'identity' | 'moment' | 'momentClamped' | 'kind' | 'value' | 'force' | 'source'>) {
+async function writeAudit(models: Models, stored: StoredEventDoc, audit: AuditPart) {
   const record: AuditDoc = {
     _id: stored._id,
     identity: stored.contact,

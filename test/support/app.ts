@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { catalog } from '../../jobs/index.js';
-import { startCatalogWorkers } from '../../src/queues/runtime.js';
+import { startWorkers } from '../../src/lib/workers.js';
 import { createApp } from '../../src/web/app.js';
 import { createTestContext } from './integration.js';
 
@@ -14,9 +13,7 @@ export async function startTestApp(opts: { env?: Record<string, string>; workers
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   for (let i = 0; i < (opts.workers ?? 0); i++) {
-    startCatalogWorkers(ctx.runtime, catalog, ctx.services, ctx.log, {
-      workerOptions: () => ({ concurrency: ctx.config.worker.applyConcurrency }),
-    });
+    startWorkers(ctx);
   }
   return {
     ctx,

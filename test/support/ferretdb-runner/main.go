@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -37,6 +38,9 @@ func main() {
 
 	done := make(chan struct{})
 	go func() { _ = server.Run(ctx); close(done) }()
+	if !strings.Contains(*sqliteURL, "mode=memory") {
+		go indexIDColumns(ctx, sqliteDir(*sqliteURL), slog.Default())
+	}
 	fmt.Println("READY", server.MongoDBURI())
 	<-done
 }

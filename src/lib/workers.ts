@@ -1,0 +1,36 @@
+import type { Worker } from 'bullmq';
+import { catalog } from '../../jobs/index.js';
+import { ESP_QUEUE_PREFIX, QUEUE_APPLY, allQueueNames } from '../queues/names.js';
+import { startCatalogWorkers } from '../queues/runtime.js';
+import type { EspName } from '../esp/types.js';
+import type { AppContext } from './context.js';
+
+/** BullMQ caps in-process concurrency; batches need enough concurrent jobs to fill them. */
+const MAX_ESP_JOB_CONCURRENCY = 200;
+
+/**
+ * Starts a worker for every queue this process runs (all, or WORKER_QUEUES), with each ESP
+ * queue limited by that ESP's documented request budget.
+ */
+export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[] } = {}): Worker[] {
+  const wanted = opts.queues ?? ctx.config.worker.queues ?? allQueueNames(ctx.esps);
+  const known = new Set(allQueueNames(ctx.esps));
+  const unknown = wanted.filter((q) => !known.has(q));
+  if (unknown.length > 0) throw new Error(`WORKER_QUEUES names unknown or disabled queues: ${unknown.join(', ')}`);
+  return startCatalogWorkers(ctx.runtime, catalog, ctx.services, ctx.log, {
+    queues: wanted,
+    workerOptions: (queue) => {
+      if (queue === QUEUE_APPLY) return { concurrency: ctx.config.worker.applyConcurrency };
+      if (queue.startsWith(ESP_QUEUE_PREFIX)) {
+        const settings = ctx.config.esps[queue.slice(ESP_QUEUE_PREFIX.length) as EspName];
+        const batch = Math.max(1, settings.maxBatch);
+        return {
+          concurrency: Math.min(Math.max(ctx.config.espWorkerConcurrency, batch > 1 ? batch : 1), MAX_ESP_JOB_CONCURRENCY),
+          // The limiter counts jobs; a request carries up to `batch` of them.
+          limiter: { max: settings.rateLimit.max * batch, duration: settings.rateLimit.durationMs },
+        };
+      }
+      return { concurrency: 2 };
+    },
+  });
+}

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ESP_NAMES, type EspName } from '../../src/esp/types.js';
+import { espQueueName } from '../../src/queues/names.js';
+import { startTestApp } from '../support/app.js';
+import { startEspSimulators } from '../support/esp-sims.js';
+import { waitFor } from '../support/wait-for.js';
+
+type App = Awaited<ReturnType<typeof startTestApp>>;
+type Sims = Awaited<ReturnType<typeof startEspSimulators>>;
+
+interface SimState {
+  recipients: Record<string, Record<string, string>>;
+}
+
+async function simState(sims: Sims, esp: EspName): Promise<SimState> {
+  return (await fetch(`${sims.urls[esp]}/__sim/state`)).json() as Promise<SimState>;
+}
+
+/** The recipient as each simulator keys it, for a full user with an email. */
+function recipientKey(esp: EspName, externalId: string, email: string): string {
+  return esp === 'crossengage' ? externalId : email;
+}
+
+async function pendingOutbox(app: App, contactId: string): Promise<number> {
+  const doc = await app.ctx.models.contacts.findById(contactId).lean();
+  return Object.keys(doc?.outbox ?? {}).length;
+}
+
+async function record(app: App, event: Record<string, unknown>) {
+  const res = await app.post('/v1/consent-events', event);
+  expect(res.status).toBe(202);
+}
+
+async function viewOf(app: App, identity: string) {
+  return waitFor(async () => {
+    const r = await app.get(`/v1/contacts/${identity}`);
+    return r.status === 200 ? r.body : undefined;
+  });
+}
+
+describe('ESP sync end to end: API → MongoDB → all five simulators', () => {
+  let sims: Sims;
+  let app: App;
+  beforeAll(async () => {
+    sims = await startEspSimulators();
+    // CrossEngage users exist before we push to them (our pushes never create users there).
+    await fetch(`${sims.urls.crossengage}/__sim/seed`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ users: ['ana-1', 'ben-1', 'cy-1', 'di-1', 'ed-1'].map((id) => ({ id })) }),
+    });
+    app = await startTestApp({ workers: 2, env: sims.env });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await sims?.close();
+  });
+  beforeEach(() => {
+    for (const esp of ESP_NAMES) sims.sims[esp].setFaults({ rules: [] });
+  });
+
+
+  it('connects every ESP whose credentials are configured', () => {
+    expect([...app.ctx.esps].sort()).toEqual([...ESP_NAMES].sort());
+  });
+
+  it('an opt-out on all channels reaches every ESP and the outbox drains', async () => {
+    const email = 'ana@example.com';
+    await record(app, {
+      eventId: 'e2e-1', contact: { externalId: 'ana-1', email }, kind: 'marketing', channel: 'all', value: 'opt_out',
+      source: 'preference_center', moment: '2026-11-20T10:00:00Z',
+    });
+    const view = await viewOf(app, 'externalId:ana-1');
+    await waitFor(async () => (await pendingOutbox(app, view['contactId'] as string)) === 0, { what: 'outbox to drain' });
+    for (const esp of ESP_NAMES) {
+      const state = await simState(sims, esp);
+      expect(state.recipients[recipientKey(esp, 'ana-1', email)]?.['email'], esp).toBe('opted_out');
+    }
+    const synced = await app.get('/v1/contacts/externalId:ana-1');
+    const sync = synced.body['sync'] as Record<string, { status: string; version: number }>;
+    for (const esp of ESP_NAMES) expect(sync[esp], esp).toMatchObject({ status: 'synced', version: 1 });
+  });
+
+  it('a forced re-opt-in after a list-unsubscribe reaches the ESPs that accept reactivation', async () => {
+    const email = 'ben@example.com';
+    const contact = { externalId: 'ben-1', email };
+    await record(app, { eventId: 'e2e-2', contact, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'list_unsubscribe', moment: '2026-11-01T00:00:00Z' });
+    await record(app, {
+      eventId: 'e2e-3', contact, kind: 'marketing', channel: 'email', value: 'opt_in', source: 'form', force: true,
+      moment: '2026-11-02T00:00:00Z', proof: { doubleOptInId: 'doi-1' },
+    });
+    const view = await waitFor(async () => {
+      const r = await app.get('/v1/contacts/externalId:ben-1');
+      return r.status === 200 && r.body['version'] === 2 ? r.body : undefined;
+    });
+    await waitFor(async () => (await pendingOutbox(app, view['contactId'] as string)) === 0, { what: 'outbox to drain' });
+    const ometria = await simState(sims, 'ometria');
+    expect(ometria.recipients[email]?.['email']).toBe('opted_in');
+    const sync = (await app.get('/v1/contacts/externalId:ben-1')).body['sync'] as Record<string, { outcome: string }>;
+    for (const esp of ESP_NAMES) expect(['pushed', 'already_in_state', 'reactivation_blocked', 'not_applicable']).toContain(sync[esp]?.outcome);
+  });
+
+  it('status matrix: 503 three times, then success → retried and delivered', async () => {
+    sims.sims.ometria.setFaults({ rules: [{ method: 'POST', path: '/v2/push', steps: [{ status: 503 }, { status: 503 }, { status: 503 }] }] });
+    await record(app, { eventId: 'e2e-4', contact: { externalId: 'cy-1', email: 'cy@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'api' });
+    const view = await viewOf(app, 'externalId:cy-1');
+    await waitFor(async () => (await pendingOutbox(app, view['contactId'] as string)) === 0, { what: 'outbox to drain', timeoutMs: 30_000 });
+    expect((await simState(sims, 'ometria')).recipients['cy@example.com']?.['email']).toBe('opted_out');
+    const failures = sims.sims.ometria.requests().filter((r) => r.path === '/v2/push' && r.status === 503);
+    expect(failures.length).toBe(3);
+  });
+
+  it('status matrix: 400 → no retry, dead letter with the reason in the contact view; replay pushes again', async () => {
+    sims.sims['dynamic-yield'].setFaults({ rules: [{ path: '*', steps: [{ status: 400, body: { error: 'bad request' } }] }] });
+    await record(app, { eventId: 'e2e-5', contact: { externalId: 'di-1', email: 'di@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'api' });
+    const view = await viewOf(app, 'externalId:di-1');
+    const dead = await waitFor(async () => {
+      const r = await app.get('/v1/contacts/externalId:di-1');
+      const s = (r.body['sync'] as Record<string, { status: string; reason?: string }>)['dynamic-yield'];
+      return s?.status === 'dead_letter' ? s : undefined;
+    });
+    expect(dead.reason).toMatch(/400/);
+    expect(sims.sims['dynamic-yield'].requests().filter((r) => r.status === 400)).toHaveLength(1);
+    const replayed = await app.ctx.services.replayDeadLetters(['dynamic-yield']);
+    expect(replayed['dynamic-yield']).toEqual([view['contactId']]);
+    await waitFor(async () => {
+      const r = await app.get('/v1/contacts/externalId:di-1');
+      return (r.body['sync'] as Record<string, { status: string }>)['dynamic-yield']?.status === 'synced';
+    });
+    expect((await simState(sims, 'dynamic-yield')).recipients['di@example.com']?.['email']).toBe('opted_out');
+  });
+
+  it('status matrix: 401 → that ESP queue pauses, nothing is lost, delivery resumes after the fix', async () => {
+    sims.sims.crossengage.setFaults({ rules: [{ path: '/users', steps: Array.from({ length: 20 }, () => ({ status: 401 })) }] });
+    await record(app, { eventId: 'e2e-6', contact: { externalId: 'ed-1', email: 'ed@example.com' }, kind: 'marketing', channel: 'sms', value: 'opt_out', source: 'sms_stop' });
+    const view = await viewOf(app, 'externalId:ed-1');
+    const queue = app.ctx.runtime.queue(espQueueName('crossengage'));
+    await waitFor(async () => queue.isPaused(), { what: 'crossengage queue paused' });
+    // other ESPs are unaffected meanwhile
+    const pending = await waitFor(
+      async () => {
+        const doc = await app.ctx.models.contacts.findById(view['contactId']).lean();
+        return doc && Object.keys(doc.outbox).length === 1 ? doc : undefined;
+      },
+      { what: 'every other ESP delivered' },
+    );
+    expect(Object.keys(pending.outbox)).toEqual(['crossengage']);
+    expect(await queue.isPaused()).toBe(true);
+    sims.sims.crossengage.setFaults({ rules: [] });
+    await app.ctx.services.resumeEsp('crossengage');
+    await waitFor(async () => (await app.ctx.models.contacts.findById(view['contactId']).lean())?.outbox['crossengage'] === undefined, {
+      what: 'crossengage entry delivered after resume',
+      timeoutMs: 90_000,
+    });
+    expect((await simState(sims, 'crossengage')).recipients['ed-1']?.['sms']).toBe('opted_out');
+  });
+});
+
+describe('ordering: many concurrent changes for one contact across several workers', () => {
+  let sims: Sims;
+  let app: App;
+  beforeAll(async () => {
+    sims = await startEspSimulators();
+    app = await startTestApp({ workers: 3, env: { ...sims.env, ESP_BATCH_LINGER_MS: '5' } });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await sims?.close();
+  });
+
+  it('each ESP receives non-decreasing versions, one push in flight, and ends in the final state', async () => {
+    const seen: Record<string, number[]> = {};
+    const inFlight: Record<string, number> = {};
+    let overlaps = 0;
+    for (const esp of app.ctx.esps) {
+      const adapter = app.ctx.adapters[esp]!;
+      const push = adapter.push.bind(adapter);
+      // A spy on the real adapter: records what each ESP is sent, in send order.
+      (adapter as { push: typeof push }).push = async (contacts, signal) => {
+        for (const c of contacts) {
+          inFlight[`${esp}:${c.contactId}`] = (inFlight[`${esp}:${c.contactId}`] ?? 0) + 1;
+          if (inFlight[`${esp}:${c.contactId}`]! > 1) overlaps++;
+          seen[esp] = [...(seen[esp] ?? []), c.version];
+        }
+        try {
+          return await push(contacts, signal);
+        } finally {
+          for (const c of contacts) inFlight[`${esp}:${c.contactId}`]! -= 1;
+        }
+      };
+    }
+    const contact = { externalId: 'ord-1', email: 'ord@example.com' };
+    const events = Array.from({ length: 50 }, (_, i) => ({
+      eventId: `ord-${i}`, contact, kind: 'marketing', channel: i % 3 === 0 ? 'all' : 'email', value: i % 2 === 0 ? 'opt_out' : 'opt_in',
+      source: ['api', 'form', 'preference_center'][i % 3], force: i % 5 === 0,
+      moment: new Date(Date.UTC(2026, 10, 1, 0, i)).toISOString(),
+    }));
+    await Promise.all(events.map((e) => app.post('/v1/consent-events', e)));
+    await waitFor(async () => (await app.ctx.models.events.countDocuments({ status: 'pending' })) === 0, { timeoutMs: 60_000 });
+    const view = await viewOf(app, 'externalId:ord-1');
+    await waitFor(async () => (await pendingOutbox(app, view['contactId'] as string)) === 0, { timeoutMs: 60_000, what: 'outbox drained' });
+    expect(overlaps).toBe(0);
+    for (const esp of app.ctx.esps) {
+      const versions = seen[esp] ?? [];
+      expect(versions.length, esp).toBeGreaterThan(0);
+      expect(versions, esp).toEqual([...versions].sort((a, b) => a - b));
+      expect(versions.at(-1), esp).toBe(view['version']);
+    }
+    const finalEmail = (view['effective'] as { marketing: Record<string, string> }).marketing['email'];
+    const ometria = await simState(sims, 'ometria');
+    expect(ometria.recipients['ord@example.com']?.['email']).toBe(finalEmail);
+  });
+});
