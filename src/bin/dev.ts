@@ -6,6 +6,9 @@
  */
 import { withDatabase } from '../dev/mongo-server.js';
 import { startDevServices } from '../dev/services.js';
+import { REAL_CREDENTIAL_VARS, simulatorConnectionEnv } from '../dev/simulator-env.js';
+import { ESP_NAMES } from '../esp/types.js';
+import { startSimulators } from '../simulators/index.js';
 import { type Supervised, startEntry, stopAll } from '../dev/supervisor.js';
 
 const say = (msg: string) => process.stdout.write(`[dev] ${msg}\n`);
@@ -24,6 +27,22 @@ const childEnv: NodeJS.ProcessEnv = {
 };
 say(`redis ${services.redisUrl}; mongodb (${services.mongoKind}) ${services.mongoUri}`);
 
+// The five ESP simulators on SIM_PORT…SIM_PORT+4; an ESP with real settings is left alone.
+const simPort = Number(process.env['SIM_PORT'] ?? 4101);
+const simulators = await startSimulators({ basePort: simPort }).catch(async (err: Error) => {
+  process.stderr.write(`[dev] could not start the ESP simulators on ${simPort}-${simPort + 4}: ${err.message}\n`);
+  await services.stop();
+  process.exit(1);
+});
+for (const esp of ESP_NAMES) {
+  if (process.env[REAL_CREDENTIAL_VARS[esp]]) {
+    say(`${esp}: using the configured ${REAL_CREDENTIAL_VARS[esp]}`);
+    continue;
+  }
+  Object.assign(childEnv, simulatorConnectionEnv(esp, simulators.urls[esp]));
+  say(`${esp}: simulator at ${simulators.urls[esp]}`);
+}
+
 const processes: Supervised[] = [
   startEntry('web', 'src/bin/web.ts', childEnv),
   startEntry('worker', 'src/bin/worker.ts', childEnv),
@@ -36,6 +55,7 @@ async function shutdown(code: number) {
   stopping = true;
   say('stopping…');
   await stopAll(processes, 15_000);
+  await simulators.close();
   await services.stop();
   say('stopped');
   process.exit(code);

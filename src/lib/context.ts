@@ -11,6 +11,7 @@ import { type PushJobResult, pushContact, replayDeadLetters, stalePendingContact
 import type { WireConsentEvent } from '../contracts/consent-event.js';
 import { type ConsentPolicy, type ContactIdentity, createPolicy } from '../domain/index.js';
 import { connectMongo } from '../persistence/connect.js';
+import { supportsAtomicGuards } from '../persistence/guarded-update.js';
 import { type HeartbeatDoc, heartbeatModel } from '../persistence/heartbeat.model.js';
 import { createModels, ensureIndexes, type Models } from '../persistence/models.js';
 import { assertRedisReachable, createRedisConnection } from '../queues/connection.js';
@@ -63,7 +64,7 @@ const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 export async function createContext(config: Config, log: Logger, clock: () => Date = () => new Date()): Promise<AppContext> {
   await assertRedisReachable(config.redis.url);
   const mongo = await connectMongo(config.mongo.uri);
-  const models = createModels(mongo);
+  const models = createModels(mongo, await supportsAtomicGuards(mongo));
   await ensureIndexes(models);
   const runtime = new QueueRuntime({ redisUrl: config.redis.url, prefix: config.redis.prefix, log });
   const heartbeats = heartbeatModel(mongo);

@@ -206,6 +206,8 @@ auditSchema.index({ contactId: 1, applied: -1 });
 auditSchema.index({ applied: 1, _id: 1 });
 
 export interface Models {
+  /** False on servers whose filtered updates are not atomic (see guarded-update.ts). */
+  atomicGuards: boolean;
   events: Model<StoredEventDoc>;
   contacts: Model<ContactDoc>;
   identities: Model<IdentityDoc>;
@@ -216,8 +218,9 @@ function register<T>(connection: Connection, name: string, schema: Schema<T>): M
   return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
 }
 
-export function createModels(connection: Connection): Models {
+export function createModels(connection: Connection, atomicGuards = true): Models {
   return {
+    atomicGuards,
     events: register(connection, 'StoredEvent', storedEventSchema),
     contacts: register(connection, 'Contact', contactSchema),
     identities: register(connection, 'ContactIdentity', identitySchema),
@@ -227,7 +230,12 @@ export function createModels(connection: Connection): Models {
 
 /** Explicit index creation at start-up (autoIndex is off so a bad index never blocks a request). */
 export async function ensureIndexes(models: Models): Promise<void> {
-  await Promise.all(Object.values(models).map((m: Model<unknown>) => m.createIndexes()));
+  await Promise.all([
+    models.events.createIndexes(),
+    models.contacts.createIndexes(),
+    models.identities.createIndexes(),
+    models.audit.createIndexes(),
+  ]);
 }
 
 export function isDuplicateKeyError(err: unknown): boolean {

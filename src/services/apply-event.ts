@@ -7,6 +7,7 @@ import {
 } from '../domain/index.js';
 import { loadContact, resolveContactId } from '../persistence/contacts.repository.js';
 import type { AuditDoc, ContactDoc, JournalEntry, Models, OutboxEntry, StoredEventDoc } from '../persistence/models.js';
+import { guardedUpdateById } from '../persistence/guarded-update.js';
 import { isDuplicateKeyError, summariseState } from '../persistence/models.js';
 
 /**
@@ -154,8 +155,8 @@ async function applyToContact(
       journal: [...contact.journal, entry].slice(-JOURNAL_LENGTH),
     };
     if (result.stateChanged) Object.assign(set, outboxUpdates(contact, version, now, hasNewOptOut(result.previous, result.next), deps.connectedEsps()));
-    const update = await models.contacts.updateOne({ _id: contactId, rev: contact.rev }, { $set: set, $inc: { rev: 1 } });
-    if (update.matchedCount === 0) continue; // another worker changed the contact first: recompute
+    const updated = await guardedUpdateById(models.contacts, contactId, { rev: contact.rev }, { $set: set, $inc: { rev: 1 } }, models.atomicGuards);
+    if (!updated) continue; // another worker changed the contact first: recompute
     stateChanged = result.stateChanged;
     audit = auditFromJournal(contactId, entry);
     break;

@@ -2,6 +2,7 @@ import { EspError } from '../../esp/http/errors.js';
 import type { EspAdapter, EspName, PushOutcome } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { loadContact } from '../../persistence/contacts.repository.js';
+import { guardedUpdateById } from '../../persistence/guarded-update.js';
 import type { Models, SyncStatusEntry } from '../../persistence/models.js';
 import { JobRateLimited } from '../../queues/failure-policy.js';
 import type { PushBatcher } from './batcher.js';
@@ -82,11 +83,17 @@ export async function pushContact(esp: EspName, contactId: string, deps: Deliver
   if (outcome.kind === 'dead_letter') set[`deadLetters.${esp}`] = { version: contact.version, reason: reason ?? 'refused', at: now };
   else unset[`deadLetters.${esp}`] = '';
 
-  const ack = await deps.withContactLock(contactId, () =>
-    deps.models.contacts.updateOne({ _id: contactId, [`outbox.${esp}.version`]: pending.version }, { $set: set, $unset: unset }),
+  const acked = await deps.withContactLock(contactId, () =>
+    guardedUpdateById(
+      deps.models.contacts,
+      contactId,
+      { [`outbox.${esp}.version`]: pending.version },
+      { $set: set, $unset: unset },
+      deps.models.atomicGuards,
+    ),
   );
   deps.onOutcome?.(esp, label);
-  if (ack.matchedCount === 0) {
+  if (!acked) {
     // A newer change arrived while we pushed: its entry stays pending and gets its own push.
     await deps.enqueuePush(esp, [contactId]);
     return { result: 'superseded', pushedVersion: contact.version };
@@ -118,15 +125,18 @@ export async function replayDeadLetters(
     replayed[esp] = [];
     for (const doc of docs) {
       const moved = await withContactLock(doc._id, () =>
-        models.contacts.updateOne(
-          { _id: doc._id, [`deadLetters.${esp}`]: { $exists: true } },
+        guardedUpdateById(
+          models.contacts,
+          doc._id,
+          { [`deadLetters.${esp}`]: { $exists: true } },
           {
             $set: { [`outbox.${esp}`]: { version: doc.version, since: now, optOut: false }, [`sync.${esp}.status`]: 'pending' },
             $unset: { [`deadLetters.${esp}`]: '' },
           },
+          models.atomicGuards,
         ),
       );
-      if (moved.modifiedCount > 0) replayed[esp].push(doc._id);
+      if (moved) replayed[esp].push(doc._id);
     }
   }
   return replayed;

@@ -1,0 +1,181 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import type { Config } from '../../config/index.js';
+import { consentBatchSchema, describeZodIssues } from '../contracts/consent-event.js';
+import { ESP_NAMES, type EspName } from '../esp/types.js';
+import type { AppContext } from '../lib/context.js';
+import { allQueueNames } from '../queues/names.js';
+import { parseIdentityParam } from '../services/contact-view.js';
+import { EventIdConflictError, EventValidationError } from '../services/record-events.js';
+import { csvRow } from './csv.js';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3 } as const;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Opens the application context lazily: `sim` and `--help` need no database. */
+  context: () => Promise<AppContext>;
+  config: () => Config;
+  runSimulators: (argv: string[]) => Promise<void>;
+}
+
+const EXPORT_COLUMNS = ['eventId', 'contactId', 'kind', 'channel', 'value', 'force', 'source', 'moment', 'received', 'applied', 'outcome', 'reason', 'version', 'way', 'proof'] as const;
+
+function espName(value: string): EspName {
+  if (!(ESP_NAMES as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`must be one of ${ESP_NAMES.join(', ')}`);
+  }
+  return value as EspName;
+}
+
+function isoDate(value: string): Date {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+    throw new InvalidArgumentError('must be an ISO-8601 date or date-time, e.g. 2026-11-01T00:00:00Z');
+  }
+  return date;
+}
+
+/** The operator CLI: every verb validates its input and maps failures to documented exit codes. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('consent-sync')
+    .description('Operate consent-sync: record events, inspect contacts, export changes, replay dead letters, reconcile.')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  program
+    .command('record')
+    .description('record consent events from a JSON file (one event, an array, or {"events": [...]}); "-" reads stdin')
+    .argument('<file>', 'path to the JSON file, or - for stdin')
+    .action(async (file: string) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'));
+      } catch (err) {
+        throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.usage);
+      }
+      const body = Array.isArray(parsed) ? { events: parsed } : parsed && typeof parsed === 'object' && 'events' in parsed ? parsed : { events: [parsed] };
+      const ctx = await io.context();
+      const result = consentBatchSchema(ctx.config.consent.channels, ctx.config.consent.maxEventsPerRequest).safeParse(body);
+      if (!result.success) {
+        throw new CliError(`invalid events, nothing recorded:\n${describeZodIssues(result.error).map((p) => `  ${p.field}: ${p.rule}`).join('\n')}`, EXIT.usage);
+      }
+      try {
+        const recorded = await ctx.services.recordEvents(result.data.events, 'events');
+        for (const r of recorded) io.out(`${r.eventId}\t${r.status}\n`);
+      } catch (err) {
+        if (err instanceof EventValidationError) {
+          throw new CliError(`invalid events, nothing recorded:\n${err.problems.map((p) => `  ${p.field}: ${p.rule}`).join('\n')}`, EXIT.usage);
+        }
+        if (err instanceof EventIdConflictError) throw new CliError(err.message, EXIT.usage);
+        throw err;
+      }
+    });
+
+  program
+    .command('contact')
+    .description('show the per-contact view: identities, effective consent, why suppressed, listings, audit, ESP sync')
+    .argument('<identity>', 'externalId:<id>, email:<address> or phone:<e164>')
+    .option('--business-unit <bu>', 'business unit of an email identity (leads)')
+    .action(async (identity: string, opts: { businessUnit?: string }) => {
+      let parsedIdentity: ReturnType<typeof parseIdentityParam>;
+      try {
+        parsedIdentity = parseIdentityParam(identity, opts.businessUnit);
+      } catch (err) {
+        throw new CliError(`identity: ${(err as Error).message}`, EXIT.usage);
+      }
+      const ctx = await io.context();
+      const view = await ctx.services.contactView(parsedIdentity);
+      if (!view) throw new CliError(`no contact has the identity ${identity}`, EXIT.notFound);
+      io.out(`${JSON.stringify(view, null, 2)}\n`);
+    });
+
+  program
+    .command('export')
+    .description('export consent changes applied since a time, oldest first, to stdout')
+    .requiredOption('--since <iso>', 'start time (ISO-8601)', isoDate)
+    .option('--format <format>', 'ndjson or csv', 'ndjson')
+    .action(async (opts: { since: Date; format: string }) => {
+      if (opts.format !== 'ndjson' && opts.format !== 'csv') throw new CliError('--format must be ndjson or csv', EXIT.usage);
+      const ctx = await io.context();
+      if (opts.format === 'csv') io.out(csvRow(EXPORT_COLUMNS));
+      let cursor: string | undefined;
+      do {
+        const page = await ctx.services.consentChanges({ since: opts.since, limit: 1_000, ...(cursor ? { cursor } : {}) });
+        for (const record of page.records) {
+          const row = record as unknown as Record<string, unknown>;
+          io.out(opts.format === 'csv' ? csvRow(EXPORT_COLUMNS.map((c) => row[c])) : `${JSON.stringify(record)}\n`);
+        }
+        cursor = page.nextCursor;
+      } while (cursor);
+    });
+
+  program
+    .command('replay')
+    .description('push dead-lettered changes again (after fixing their cause at the ESP)')
+    .option('--esp <name>', 'only this ESP', espName)
+    .action(async (opts: { esp?: EspName }) => {
+      const ctx = await io.context();
+      const replayed = await ctx.services.replayDeadLetters(opts.esp ? [opts.esp] : undefined);
+      for (const [esp, ids] of Object.entries(replayed)) io.out(`${esp}\t${ids.length} replayed\n`);
+    });
+
+  program
+    .command('resume')
+    .description('resume an ESP queue paused after an authentication failure (fix the credentials first)')
+    .argument('<esp>', 'ESP name', espName)
+    .action(async (esp: EspName) => {
+      const ctx = await io.context();
+      await ctx.services.resumeEsp(esp);
+      io.out(`${esp}\tresumed\n`);
+    });
+
+  program
+    .command('schedules')
+    .description('list the registered job schedules')
+    .action(async () => {
+      const ctx = await io.context();
+      for (const queue of allQueueNames(ctx.esps)) {
+        for (const s of await ctx.runtime.queue(queue).getJobSchedulers()) {
+          const when = s.pattern ?? (s.every ? `every ${s.every} ms` : '?');
+          io.out(`${s.key}\t${queue}\t${when}\tnext ${s.next ? new Date(s.next).toISOString() : '-'}\n`);
+        }
+      }
+    });
+
+  program
+    .command('sim')
+    .description('run the five ESP simulators (default ports 4101-4105)')
+    .allowUnknownOption()
+    .argument('[args...]', 'simulator options, e.g. --base-port 4101')
+    .action(async (args: string[]) => io.runSimulators(args));
+
+  return program;
+}
+
+/** Runs the CLI and returns its exit code; errors are printed, never thrown. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof CliError) {
+      io.err(`consent-sync: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.err(`consent-sync: ${(err as Error).message}\n`);
+    return (err as Error).name === 'ConfigError' ? EXIT.usage : EXIT.failure;
+  }
+}
