@@ -9,6 +9,9 @@ import { startDevServices } from '../dev/services.js';
 import { REAL_CREDENTIAL_VARS, simulatorConnectionEnv } from '../dev/simulator-env.js';
 import { ESP_NAMES } from '../esp/types.js';
 import { startSimulators } from '../simulators/index.js';
+import { startTraffic } from '../dev/traffic.js';
+
+const demo = process.argv.includes('--demo');
 import { type Supervised, startEntry, stopAll } from '../dev/supervisor.js';
 
 const say = (msg: string) => process.stdout.write(`[dev] ${msg}\n`);
@@ -76,6 +79,19 @@ for (let i = 0; i < 600 && !stopping; i++) {
   const ok = await fetch(readyUrl).then((r) => r.ok).catch(() => false);
   if (ok) {
     say(`ready: http://127.0.0.1:${port}  (readyz: ${readyUrl}; Ctrl-C stops everything)`);
+    const board = `http://127.0.0.1:${port}/admin/queues`;
+    say(`Bull Board: ${board}  user ${childEnv['BOARD_USERNAME'] ?? 'admin'} / password ${childEnv['BOARD_PASSWORD'] ?? 'admin'}`);
+    if (demo) {
+      const traffic = startTraffic({
+        baseUrl: `http://127.0.0.1:${port}`,
+        simulatorUrls: simulators.urls,
+        intervalMs: 500,
+        log: (line) => say(`demo: ${line}`),
+      });
+      process.once('SIGINT', () => traffic.stop());
+      process.once('SIGTERM', () => traffic.stop());
+      say('demo traffic running: opt-outs, forced re-opt-ins, tracking refusals, bad events, ESP faults');
+    }
     break;
   }
   await new Promise((r) => setTimeout(r, 200));
