@@ -23,6 +23,7 @@ export interface Config {
   readonly espWorkerConcurrency: number;
   readonly espBackoffMs: number;
   readonly espBatchLingerMs: number;
+  readonly reconcile: { readonly cron: string; readonly cronDynamicYield: string; readonly pageSize: number };
 }
 
 export class ConfigError extends Error {
@@ -46,6 +47,23 @@ const espQueueEnvSchema = z.object({
     .min(10)
     .default(2_000)
     .describe('First delay of the exponential, jittered backoff between attempts of a failed push job.'),
+  RECONCILE_CRON: z
+    .string()
+    .regex(/^(\S+\s+){4,5}\S+$/, 'a cron pattern of 5 or 6 fields, e.g. "0 3 * * *"')
+    .default('0 3 * * *')
+    .describe('When each ESP with a read-back is reconciled (cron, UTC).'),
+  RECONCILE_CRON_DYNAMIC_YIELD: z
+    .string()
+    .regex(/^(\S+\s+){4,5}\S+$/, 'a cron pattern of 5 or 6 fields, e.g. "0 4 * * 0"')
+    .default('0 4 * * 0')
+    .describe('When Dynamic Yield (no read-back: our state is re-asserted) is reconciled; slower by default.'),
+  RECONCILE_PAGE_SIZE: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(5_000)
+    .default(500)
+    .describe('Contacts or ESP list entries per reconciliation page job.'),
   ESP_BATCH_LINGER_MS: z.coerce
     .number()
     .int()
@@ -121,6 +139,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     espWorkerConcurrency: env.ESP_WORKER_CONCURRENCY,
     espBackoffMs: env.ESP_BACKOFF_MS,
     espBatchLingerMs: env.ESP_BATCH_LINGER_MS,
+    reconcile: { cron: env.RECONCILE_CRON, cronDynamicYield: env.RECONCILE_CRON_DYNAMIC_YIELD, pageSize: env.RECONCILE_PAGE_SIZE },
   });
 }
 

@@ -3,6 +3,7 @@ import type { JobDefinition } from '../src/queues/define-job.js';
 import { applyConsentEventJob } from './apply-consent-event.job.js';
 import { espPushJobs, sweepOutboxJob } from './esp-push.job.js';
 import { heartbeatJob } from './heartbeat.job.js';
+import { reconcilePageJob, reconcileScheduledJob } from './reconcile.job.js';
 import { sweepPendingEventsJob } from './sweep-pending-events.job.js';
 
 /** The job catalog: every job the workers run. */
@@ -12,4 +13,6 @@ export const catalog: readonly JobDefinition<Services>[] = [
   sweepPendingEventsJob,
   sweepOutboxJob,
   ...espPushJobs,
+  reconcileScheduledJob,
+  reconcilePageJob,
 ] as JobDefinition<Services>[];

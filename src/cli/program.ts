@@ -46,6 +46,16 @@ function isoDate(value: string): Date {
   return date;
 }
 
+function spinner(n: number): string {
+  return ['|', '/', '-', '\\'][n % 4]!;
+}
+
+function driftTotal(counts: Record<string, number>): number {
+  return Object.entries(counts)
+    .filter(([type]) => type !== 'in_sync')
+    .reduce((sum, [, n]) => sum + n, 0);
+}
+
 /** The operator CLI: every verb validates its input and maps failures to documented exit codes. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('consent-sync')
@@ -138,6 +148,25 @@ export function buildProgram(io: CliIo): Command {
       const ctx = await io.context();
       await ctx.services.resumeEsp(esp);
       io.out(`${esp}\tresumed\n`);
+    });
+
+  program
+    .command('reconcile')
+    .description('reconcile now: compare one ESP (or all) with our state and repair drift, with a progress line')
+    .argument('<esp>', `an ESP name or "all"`)
+    .action(async (target: string) => {
+      if (target !== 'all') espName(target);
+      const ctx = await io.context();
+      const esps = target === 'all' ? ctx.esps : [target as EspName];
+      if (esps.length === 0) throw new CliError('no ESP is connected (set its credentials)', EXIT.usage);
+      for (const esp of esps) {
+        if (!ctx.esps.includes(esp)) throw new CliError(`${esp} is not connected (set its credentials)`, EXIT.usage);
+        const run = await ctx.services.reconcileInline(esp, (r) =>
+          io.err(`\r${esp} ${spinner(r.pages)} pages ${r.pages}  compared ${r.compared}  drift ${driftTotal(r.counts)}   `),
+        );
+        io.err('\n');
+        io.out(`${JSON.stringify({ runId: run._id, esp, status: run.status, durationMs: run.durationMs, pages: run.pages, compared: run.compared, counts: run.counts, actions: run.actions })}\n`);
+      }
     });
 
   program

@@ -5,7 +5,12 @@ import { applyConsentEventJob, applyJobId } from '../../jobs/apply-consent-event
 import { ESP_PUSH_JOB } from '../../jobs/esp-push.job.js';
 import { createEspAdapters } from '../esp/registry.js';
 import { ESP_NAMES, type EspAdapter, type EspName } from '../esp/types.js';
-import { espQueueName } from '../queues/names.js';
+import { espQueueName, QUEUE_RECONCILE } from '../queues/names.js';
+import { createEspReadBacks } from '../esp/readback.js';
+import { loadContact } from '../persistence/contacts.repository.js';
+import { guardedUpdateById } from '../persistence/guarded-update.js';
+import { type ReconcileRunDoc, reconcileRunModel } from '../persistence/reconcile-run.model.js';
+import { createRun, failRun, type PageTask, type ReconcileDeps, runPage } from '../services/reconcile/engine.js';
 import { PushBatcher } from '../services/esp-sync/batcher.js';
 import { type PushJobResult, pushContact, replayDeadLetters, stalePendingContacts } from '../services/esp-sync/delivery.js';
 import type { WireConsentEvent } from '../contracts/consent-event.js';
@@ -39,6 +44,13 @@ export interface Services {
   replayDeadLetters(esps?: readonly EspName[]): Promise<Record<string, string[]>>;
   pauseEsp(esp: EspName, reason: string): Promise<void>;
   resumeEsp(esp: EspName): Promise<void>;
+  /** Ensures an outbox entry for (contact, ESP) and queues its push: reconciliation's repair. */
+  repush(esp: EspName, contactId: string): Promise<void>;
+  startReconciliation(esp: EspName, trigger: ReconcileRunDoc['trigger']): Promise<{ runId: string; esp: EspName }>;
+  reconcilePage(task: PageTask): Promise<{ next: PageTask | undefined }>;
+  /** Runs a whole reconciliation in this process (the CLI); `onPage` reports progress. */
+  reconcileInline(esp: EspName, onPage: (run: ReconcileRunDoc) => void): Promise<ReconcileRunDoc>;
+  reconciliationRuns: import('mongoose').Model<ReconcileRunDoc>;
 }
 
 export interface AppContext {
@@ -113,6 +125,32 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
     );
   };
 
+  const reconcileRuns = reconcileRunModel(mongo);
+  await reconcileRuns.createIndexes();
+  const readBacks = createEspReadBacks(config.esps, log.child({ component: 'readback' }));
+  const repush = async (esp: EspName, contactId: string) => {
+    await withContactLock(contactId, async () => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const contact = await loadContact(models, contactId);
+        if (!contact || contact.outbox[esp]) return;
+        const optOut =
+          contact.effective.tracking.state === 'opted_out' ||
+          Object.values(contact.effective.marketing).some((d) => d.state === 'opted_out');
+        const set = { [`outbox.${esp}`]: { version: contact.version, since: clock(), optOut }, [`sync.${esp}.status`]: 'pending' };
+        if (await guardedUpdateById(models.contacts, contactId, { rev: contact.rev }, { $set: set, $inc: { rev: 1 } }, models.atomicGuards)) return;
+      }
+    });
+    await enqueuePush(esp, [contactId]);
+  };
+  const enqueueReconcilePage = async (task: PageTask) => {
+    await runtime.queue(QUEUE_RECONCILE).add('reconcile-page', task, {
+      jobId: `recon-${task.runId}-p${task.page}`,
+      attempts: 8,
+      backoff: { type: 'exponential', delay: 5_000, jitter: 0.5 },
+      removeOnComplete: { count: 1_000 },
+    });
+  };
+  let reconcileDeps: ReconcileDeps;
   const services: Services = {
     recordHeartbeat: (source) => recordHeartbeat(heartbeats, source, clock()),
     enqueueApply,
@@ -157,6 +195,39 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
       return replayed;
     },
     pauseEsp,
+    repush,
+    reconciliationRuns: reconcileRuns,
+    startReconciliation: async (esp, trigger) => {
+      const task = await createRun(esp, trigger, reconcileDeps);
+      await enqueueReconcilePage(task);
+      return { runId: task.runId, esp };
+    },
+    reconcilePage: async (task) => {
+      try {
+        const next = await runPage(task, reconcileDeps);
+        if (next) await enqueueReconcilePage(next);
+        return { next };
+      } catch (err) {
+        // A permanent read-back failure ends the run visibly; other errors retry the page job.
+        if ((err as { kind?: string }).kind === 'permanent') await failRun(task.runId, (err as Error).message, reconcileDeps);
+        throw err;
+      }
+    },
+    reconcileInline: async (esp, onPage) => {
+      let task: PageTask | undefined = await createRun(esp, 'cli', reconcileDeps);
+      const runId = task.runId;
+      try {
+        while (task) {
+          task = await runPage(task, reconcileDeps);
+          const run = await reconcileRuns.findById(runId).lean();
+          if (run) onPage(run);
+        }
+      } catch (err) {
+        await failRun(runId, (err as Error).message, reconcileDeps);
+        throw err;
+      }
+      return (await reconcileRuns.findById(runId).lean())!;
+    },
     resumeEsp: async (esp) => {
       const queue = runtime.queue(espQueueName(esp));
       await queue.removeRateLimitKey();
@@ -166,6 +237,16 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
     sweepPendingEvents: () => sweepPendingEvents({ models, delayMs: config.sweeper.delayMs, now: clock, enqueueApply }),
     contactView: (identity) => contactView(models, identity),
     consentChanges: (opts) => consentChanges(models, opts),
+  };
+  reconcileDeps = {
+    models,
+    runs: reconcileRuns,
+    readBacks,
+    recordEvents: (events) => services.recordEvents(events),
+    repush,
+    now: clock,
+    pageSize: config.reconcile.pageSize,
+    log: log.child({ component: 'reconcile' }),
   };
   return {
     config,

@@ -1,7 +1,9 @@
 import { sweepOutboxJob } from '../../jobs/esp-push.job.js';
 import { heartbeatJob } from '../../jobs/heartbeat.job.js';
+import { reconcileScheduledJob } from '../../jobs/reconcile.job.js';
 import { sweepPendingEventsJob } from '../../jobs/sweep-pending-events.job.js';
 import type { AppContext } from '../lib/context.js';
+import { QUEUE_MAINTENANCE, QUEUE_RECONCILE } from '../queues/names.js';
 
 export interface Schedule {
   id: string;
@@ -12,9 +14,16 @@ export interface Schedule {
 }
 
 /** The schedules this release runs; ids not listed here are removed from Redis at start-up. */
-export function schedules(config: AppContext['config']): Schedule[] {
+export function schedules(config: AppContext['config'], esps: readonly string[] = []): Schedule[] {
   const sweepEvery = config.sweeper.intervalMs;
+  const reconcile: Schedule[] = esps.map((esp) => ({
+    id: `reconcile-${esp}`,
+    queue: reconcileScheduledJob.queue,
+    pattern: esp === 'dynamic-yield' ? config.reconcile.cronDynamicYield : config.reconcile.cron,
+    job: { name: reconcileScheduledJob.name, data: { esp } },
+  }));
   return [
+    ...reconcile,
     { id: 'heartbeat', queue: heartbeatJob.queue, every: 60_000, job: { name: heartbeatJob.name, data: { source: 'scheduler' } } },
     { id: 'sweep-pending-events', queue: sweepPendingEventsJob.queue, every: sweepEvery, job: { name: sweepPendingEventsJob.name, data: {} } },
     { id: 'sweep-outbox', queue: sweepOutboxJob.queue, every: sweepEvery, job: { name: sweepOutboxJob.name, data: {} } },
@@ -26,8 +35,9 @@ export function schedules(config: AppContext['config']): Schedule[] {
  * removes stale ones, so a renamed or dropped schedule does not keep firing.
  */
 export async function startScheduler(ctx: AppContext): Promise<{ stop(): Promise<void> }> {
-  const wanted = schedules(ctx.config);
-  const queueNames = new Set(wanted.map((s) => s.queue));
+  const wanted = schedules(ctx.config, ctx.esps);
+  // Every queue that can hold schedules, so one whose ESP was disabled loses its stale schedule too.
+  const queueNames = new Set([...wanted.map((s) => s.queue), QUEUE_RECONCILE, QUEUE_MAINTENANCE]);
   for (const queueName of queueNames) {
     const queue = ctx.runtime.queue(queueName);
     const existing = await queue.getJobSchedulers();

@@ -3,6 +3,7 @@ import type { AppContext } from '../lib/context.js';
 import { registerConsentRoutes } from './consent.routes.js';
 import { registerErrorHandler } from './errors.js';
 import { registerHealthRoutes } from './health.routes.js';
+import { registerReconcileRoutes } from './reconcile.routes.js';
 
 /** Builds the HTTP app without listening, so tests drive it with inject() or a real port. */
 export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
@@ -15,5 +16,6 @@ export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
   registerErrorHandler(app);
   registerHealthRoutes(app, ctx);
   registerConsentRoutes(app, ctx);
+  registerReconcileRoutes(app, ctx);
   return app;
 }

@@ -1,0 +1,57 @@
+import type { Decision } from '../../domain/index.js';
+import type { RemoteSuppression } from '../../esp/readback.js';
+
+/**
+ * The drift rules of product.md §4, pure. One rule above all: nothing here ever turns ESP
+ * state into an opt-in — an ESP that says "subscribed" can only make us push our opt-out again.
+ */
+export type DriftType =
+  | 'in_sync'
+  | 'esp_unsubscribed'
+  | 'lost_push'
+  | 'reactivation_pending'
+  | 'unknown_contact'
+  | 'esp_subscribed_we_unknown';
+
+export type DriftAction = 'none' | 'ingest_opt_out' | 'repush' | 'push_reactivation';
+
+export interface DriftDecision {
+  type: DriftType;
+  action: DriftAction;
+}
+
+function millis(iso: string | undefined): number | undefined {
+  if (!iso) return undefined;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/**
+ * Compares what an ESP reports for one channel with our decision for it.
+ * `ours` is undefined when we have no contact for the ESP's identity.
+ */
+export function classifyDrift(remote: Pick<RemoteSuppression, 'state' | 'at'>, ours: Decision | undefined): DriftDecision {
+  if (remote.state === 'opted_out') {
+    // An unsubscribe at the ESP for someone we do not know is still an objection: ingest it.
+    if (!ours) return { type: 'unknown_contact', action: 'ingest_opt_out' };
+    if (ours.state === 'opted_out') return { type: 'in_sync', action: 'none' };
+    const decided = ours.decidedBy;
+    const ourMoment = millis(decided?.moment);
+    const theirMoment = millis(remote.at);
+    if (
+      ours.state === 'opted_in' &&
+      decided?.force === true &&
+      ourMoment !== undefined &&
+      theirMoment !== undefined &&
+      ourMoment > theirMoment
+    ) {
+      // Our forced re-opt-in (e.g. a double-opt-in confirmation) is newer than their unsubscribe.
+      return { type: 'reactivation_pending', action: 'push_reactivation' };
+    }
+    return { type: 'esp_unsubscribed', action: 'ingest_opt_out' };
+  }
+  // The ESP says subscribed: only our own opt-out matters; never re-subscribe from ESP state.
+  if (!ours || ours.state === 'unknown') return { type: ours ? 'esp_subscribed_we_unknown' : 'unknown_contact', action: 'none' };
+  if (ours.state === 'opted_out') return { type: 'lost_push', action: 'repush' };
+  return { type: 'in_sync', action: 'none' };
+}

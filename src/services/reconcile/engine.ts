@@ -1,0 +1,213 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Model } from 'mongoose';
+import type { WireConsentEvent } from '../../contracts/consent-event.js';
+import type { ContactIdentity, Decision } from '../../domain/index.js';
+import { IdentityError } from '../../domain/index.js';
+import type { EspReadBack, RemoteSuppression } from '../../esp/readback.js';
+import type { EspName } from '../../esp/types.js';
+import type { Logger } from '../../lib/logger.js';
+import { findContactByIdentity } from '../../persistence/contacts.repository.js';
+import type { ContactDoc, Models } from '../../persistence/models.js';
+import type { ReconcileRunDoc } from '../../persistence/reconcile-run.model.js';
+import { classifyDrift, type DriftAction, type DriftType } from './drift.js';
+
+export interface ReconcileDeps {
+  models: Models;
+  runs: Model<ReconcileRunDoc>;
+  readBacks: Partial<Record<EspName, EspReadBack>>;
+  recordEvents: (events: readonly WireConsentEvent[]) => Promise<unknown>;
+  /** Makes sure the contact has an outbox entry for the ESP and queues its push. */
+  repush: (esp: EspName, contactId: string) => Promise<void>;
+  now: () => Date;
+  pageSize: number;
+  log: Logger;
+}
+
+export interface PageTask {
+  runId: string;
+  esp: EspName;
+  phase: 'remote' | 'ours';
+  cursor?: string;
+  page: number;
+}
+
+const SAMPLES_PER_TYPE = 10;
+const READ_CONCURRENCY = 4;
+
+const ACTION_COUNTER: Record<Exclude<DriftAction, 'none'>, string> = {
+  ingest_opt_out: 'ingested_opt_out',
+  repush: 'repushed',
+  push_reactivation: 'reactivation_pushed',
+};
+
+/** A new run, queued; its first page task starts it. */
+export async function createRun(esp: EspName, trigger: ReconcileRunDoc['trigger'], deps: ReconcileDeps): Promise<PageTask> {
+  const readBack = deps.readBacks[esp];
+  if (!readBack) throw new Error(`${esp} is not connected`);
+  const runId = `${esp}-${deps.now().toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+  await deps.runs.create({
+    _id: runId,
+    esp,
+    trigger,
+    status: 'queued',
+    readBack: readBack.kind,
+    queuedAt: deps.now(),
+    pages: 0,
+    compared: 0,
+    counts: {},
+    actions: {},
+    samples: {},
+    ...(readBack.kind === 'none' ? { note: readBack.reason } : {}),
+  });
+  return { runId, esp, phase: readBack.kind === 'list' ? 'remote' : 'ours', page: 0 };
+}
+
+interface Tally {
+  compared: number;
+  counts: Record<string, number>;
+  actions: Record<string, number>;
+  samples: Record<string, string[]>;
+}
+
+function note(tally: Tally, type: DriftType | string, sampleId: string) {
+  tally.counts[type] = (tally.counts[type] ?? 0) + 1;
+  const list = (tally.samples[type] ??= []);
+  if (list.length < SAMPLES_PER_TYPE) list.push(sampleId);
+}
+
+function decisionFor(contact: ContactDoc | null, channel: RemoteSuppression['channel']): Decision | undefined {
+  if (!contact) return undefined;
+  return channel === 'tracking' ? contact.effective.tracking : contact.effective.marketing[channel];
+}
+
+/** No PII in reports: a contact id, or a hash of the ESP's identity when we have no contact. */
+function sampleId(contact: ContactDoc | null, remote: RemoteSuppression): string {
+  return contact?._id ?? `remote:${createHash('sha256').update(JSON.stringify(remote.identity)).digest('hex').slice(0, 16)}`;
+}
+
+function optOutEvent(esp: EspName, remote: RemoteSuppression, runId: string): WireConsentEvent {
+  // Deterministic: re-reading the same unsubscribe in a later run is a duplicate, not a new event.
+  const digest = createHash('sha256').update(`${esp}|${JSON.stringify(remote.identity)}|${remote.channel}|${remote.at}`).digest('hex');
+  const contact: ContactIdentity = {};
+  for (const key of ['externalId', 'email', 'businessUnit', 'phone'] as const) {
+    const value = remote.identity[key];
+    if (value !== undefined) contact[key] = value;
+  }
+  const isTracking = remote.channel === 'tracking';
+  return {
+    eventId: `recon-${esp}-${digest.slice(0, 32)}`,
+    contact,
+    kind: isTracking ? 'tracking' : 'marketing',
+    ...(isTracking ? {} : { channel: remote.channel }),
+    value: 'opt_out',
+    source: `esp:${esp}`,
+    force: false,
+    moment: remote.at,
+    properties: { type: remote.type.slice(0, 200), reconciliationRun: runId },
+  };
+}
+
+async function compareRemote(esp: EspName, remote: RemoteSuppression, runId: string, tally: Tally, deps: ReconcileDeps) {
+  let contact: ContactDoc | null;
+  try {
+    contact = await findContactByIdentity(deps.models, remote.identity);
+  } catch (err) {
+    if (err instanceof IdentityError) {
+      note(tally, 'invalid_identity', sampleId(null, remote));
+      return;
+    }
+    throw err;
+  }
+  await act(esp, remote, contact, runId, tally, deps);
+}
+
+async function act(esp: EspName, remote: RemoteSuppression, contact: ContactDoc | null, runId: string, tally: Tally, deps: ReconcileDeps) {
+  tally.compared++;
+  const drift = classifyDrift(remote, decisionFor(contact, remote.channel));
+  note(tally, drift.type, sampleId(contact, remote));
+  if (drift.action === 'none') return;
+  if (drift.action === 'ingest_opt_out') await deps.recordEvents([optOutEvent(esp, remote, runId)]);
+  else if (contact) await deps.repush(esp, contact._id);
+  tally.actions[ACTION_COUNTER[drift.action]] = (tally.actions[ACTION_COUNTER[drift.action]] ?? 0) + 1;
+}
+
+function hasKnownState(contact: ContactDoc): boolean {
+  return contact.effective.tracking.state !== 'unknown' || Object.values(contact.effective.marketing).some((d) => d.state !== 'unknown');
+}
+
+async function compareOurs(esp: EspName, readBack: EspReadBack, contacts: ContactDoc[], runId: string, tally: Tally, deps: ReconcileDeps) {
+  for (let i = 0; i < contacts.length; i += READ_CONCURRENCY) {
+    await Promise.all(
+      contacts.slice(i, i + READ_CONCURRENCY).map(async (contact) => {
+        if (readBack.kind === 'none') {
+          // No read-back (Dynamic Yield): re-assert our state.
+          if (!hasKnownState(contact)) return;
+          tally.compared++;
+          note(tally, 'reasserted', contact._id);
+          await deps.repush(esp, contact._id);
+          tally.actions['reasserted'] = (tally.actions['reasserted'] ?? 0) + 1;
+          return;
+        }
+        if (readBack.kind !== 'per_contact') return;
+        const remote = await readBack.readContact(contact.identities);
+        if (remote === 'unknown_contact' || remote === 'not_readable') {
+          tally.compared++;
+          note(tally, remote === 'unknown_contact' ? 'unknown_at_esp' : 'not_readable', contact._id);
+          return;
+        }
+        for (const item of remote) await act(esp, item, contact, runId, tally, deps);
+      }),
+    );
+  }
+}
+
+/**
+ * Processes one page of a run and returns the next page's task, or undefined when the run is
+ * complete. Pages are separate jobs, so a run resumes from its cursor after a crash and memory
+ * stays flat whatever the number of contacts.
+ */
+export async function runPage(task: PageTask, deps: ReconcileDeps): Promise<PageTask | undefined> {
+  const run = await deps.runs.findById(task.runId).lean();
+  if (!run || run.status === 'done' || run.status === 'failed') return undefined;
+  const readBack = deps.readBacks[task.esp];
+  if (!readBack) throw new Error(`${task.esp} is not connected`);
+  if (run.status === 'queued') await deps.runs.updateOne({ _id: task.runId }, { $set: { status: 'running', startedAt: deps.now() } });
+
+  const tally: Tally = { compared: 0, counts: {}, actions: {}, samples: {} };
+  let next: PageTask | undefined;
+  if (task.phase === 'remote' && readBack.kind === 'list') {
+    const page = await readBack.listPage(task.cursor, deps.pageSize);
+    for (const item of page.items) await compareRemote(task.esp, item, task.runId, tally, deps);
+    if (page.nextCursor) next = { ...task, cursor: page.nextCursor, page: task.page + 1 };
+  } else {
+    const filter = task.cursor ? { _id: { $gt: task.cursor } } : {};
+    const contacts = await deps.models.contacts.find(filter).sort({ _id: 1 }).limit(deps.pageSize).lean();
+    await compareOurs(task.esp, readBack, contacts, task.runId, tally, deps);
+    const last = contacts.at(-1);
+    if (contacts.length === deps.pageSize && last) next = { ...task, cursor: last._id, page: task.page + 1 };
+  }
+  await recordTally(task.runId, run, tally, deps, next === undefined);
+  return next;
+}
+
+async function recordTally(runId: string, run: ReconcileRunDoc, tally: Tally, deps: ReconcileDeps, finished: boolean) {
+  const inc: Record<string, number> = { pages: 1, compared: tally.compared };
+  for (const [k, v] of Object.entries(tally.counts)) inc[`counts.${k}`] = v;
+  for (const [k, v] of Object.entries(tally.actions)) inc[`actions.${k}`] = v;
+  const set: Record<string, unknown> = {};
+  for (const [type, ids] of Object.entries(tally.samples)) {
+    const held = run.samples[type] ?? [];
+    if (held.length < SAMPLES_PER_TYPE) set[`samples.${type}`] = [...held, ...ids].slice(0, SAMPLES_PER_TYPE);
+  }
+  if (finished) {
+    const now = deps.now();
+    set['status'] = 'done';
+    set['finishedAt'] = now;
+    set['durationMs'] = now.getTime() - (run.startedAt ?? run.queuedAt).getTime();
+  }
+  await deps.runs.updateOne({ _id: runId }, { $inc: inc, ...(Object.keys(set).length > 0 ? { $set: set } : {}) });
+}
+
+export async function failRun(runId: string, error: string, deps: Pick<ReconcileDeps, 'runs' | 'now'>) {
+  await deps.runs.updateOne({ _id: runId, status: { $ne: 'done' } }, { $set: { status: 'failed', error, finishedAt: deps.now() } });
+}

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EspName } from '../../src/esp/types.js';
+import { simulatorCredentials } from '../../src/simulators/index.js';
+import { startTestApp } from '../support/app.js';
+import { startEspSimulators } from '../support/esp-sims.js';
+import { waitFor } from '../support/wait-for.js';
+
+type App = Awaited<ReturnType<typeof startTestApp>>;
+type Sims = Awaited<ReturnType<typeof startEspSimulators>>;
+
+describe('reconciliation: list-unsubscribe drift between the ESPs and us', () => {
+  let sims: Sims;
+  let app: App;
+  const json = { 'content-type': 'application/json' };
+
+  async function simState(esp: EspName) {
+    return ((await (await fetch(`${sims.urls[esp]}/__sim/state`)).json()) as { recipients: Record<string, Record<string, string>> }).recipients;
+  }
+  async function record(event: Record<string, unknown>) {
+    expect((await app.post('/v1/consent-events', event)).status).toBe(202);
+  }
+  async function settled() {
+    await waitFor(async () => (await app.ctx.models.events.countDocuments({ status: 'pending' })) === 0, { what: 'events applied' });
+    await waitFor(async () => (await app.ctx.models.contacts.countDocuments({ outbox: { $ne: {} } })) === 0, { what: 'outboxes drained', timeoutMs: 30_000 });
+  }
+  async function reconcile(esp: string) {
+    const started = await app.post('/v1/reconciliation/runs', { esp });
+    expect(started.status).toBe(202);
+    const [run] = started.body['runs'] as { runId: string }[];
+    return waitFor(
+      async () => {
+        const r = await app.get(`/v1/reconciliation/runs/${run!.runId}`);
+        return r.body['status'] === 'done' || r.body['status'] === 'failed' ? r.body : undefined;
+      },
+      { what: `${esp} run to finish`, timeoutMs: 30_000 },
+    );
+  }
+  async function view(externalId: string) {
+    return (await app.get(`/v1/contacts/externalId:${externalId}`)).body;
+  }
+
+  beforeAll(async () => {
+    sims = await startEspSimulators();
+    await fetch(`${sims.urls.crossengage}/__sim/seed`, { method: 'POST', headers: json, body: JSON.stringify({ users: ['r1', 'r2', 'r3', 'r4'].map((id) => ({ id })) }) });
+    app = await startTestApp({ workers: 2, env: { ...sims.env, RECONCILE_PAGE_SIZE: '10' } });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await sims?.close();
+  });
+
+  it('an unsubscribe made at Ometria is ingested as an esp:ometria opt-out and fans out to the other ESPs', async () => {
+    await record({ eventId: 'r1-in', contact: { externalId: 'r1', email: 'r1@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_in', source: 'form', moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    expect((await simState('ometria'))['r1@example.com']?.['email']).toBe('opted_in');
+    const acted = await fetch(`${sims.urls.ometria}/__sim/unsubscribe`, { method: 'POST', headers: json, body: JSON.stringify({ recipient: 'r1@example.com', channel: 'email', type: 'list_unsubscribe' }) });
+    expect(acted.status).toBeLessThan(300);
+
+    const run = await reconcile('ometria');
+    expect(run['status']).toBe('done');
+    expect((run['counts'] as Record<string, number>)['esp_unsubscribed']).toBeGreaterThanOrEqual(1);
+    expect((run['actions'] as Record<string, number>)['ingested_opt_out']).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(run['samples'])).not.toContain('@');
+    await settled();
+    const contact = await view('r1');
+    expect((contact['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_out');
+    const audit = contact['audit'] as { source: string; outcome: string }[];
+    expect(audit.some((a) => a.source === 'esp:ometria' && a.outcome === 'applied')).toBe(true);
+    // fanned out: the other ESPs now hold the opt-out too
+    expect((await simState('optimizely-campaign'))['r1@example.com']?.['email']).toBe('opted_out');
+    expect((await simState('crossengage'))['r1']?.['email']).toBe('opted_out');
+
+    // a second run finds nothing left to do for r1 and ingests no duplicate change
+    const again = await reconcile('ometria');
+    expect((again['actions'] as Record<string, number>)['ingested_opt_out'] ?? 0).toBe(0);
+  });
+
+  it('we are opted out but Ometria says subscribed (a lost push) → pushed again', async () => {
+    await record({ eventId: 'r2-out', contact: { externalId: 'r2', email: 'r2@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'preference_center', moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    const contactId = (await view('r2'))['contactId'];
+    // Somebody re-subscribed r2 at Ometria behind our back.
+    await fetch(`${sims.urls.ometria}/v2/push`, {
+      method: 'POST',
+      headers: { ...json, 'X-Ometria-Auth': simulatorCredentials.ometria.apiKey },
+      body: JSON.stringify([{ '@type': 'contact', id: contactId, email: 'r2@example.com', marketing_optin: 'EXPLICITLY_OPTEDIN', '@force_optin': true }]),
+    });
+    expect((await simState('ometria'))['r2@example.com']?.['email']).toBe('opted_in');
+    const run = await reconcile('ometria');
+    expect((run['counts'] as Record<string, number>)['lost_push']).toBeGreaterThanOrEqual(1);
+    await settled();
+    expect((await simState('ometria'))['r2@example.com']?.['email']).toBe('opted_out');
+    // and our own state was never changed by the ESP's "subscribed"
+    expect(((await view('r2'))['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_out');
+  });
+
+  it('CrossEngage (read per contact): a lost opt-out is pushed again', async () => {
+    await record({ eventId: 'r3-out', contact: { externalId: 'r3', email: 'r3@example.com' }, kind: 'marketing', channel: 'sms', value: 'opt_out', source: 'sms_stop', moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    expect((await simState('crossengage'))['r3']?.['sms']).toBe('opted_out');
+    // CrossEngage lost it (re-seeded user without opt-outs)
+    await fetch(`${sims.urls.crossengage}/users/r3/optout-status?channelType=SMS`, {
+      method: 'PUT',
+      headers: { ...json, 'X-XNG-AuthToken': simulatorCredentials.crossengage.authToken, 'X-XNG-ApiVersion': '1' },
+      body: JSON.stringify({ optOut: false }),
+    });
+    expect((await simState('crossengage'))['r3']?.['sms']).toBe('opted_in');
+    const run = await reconcile('crossengage');
+    expect(run['readBack']).toBe('per_contact');
+    expect((run['counts'] as Record<string, number>)['lost_push']).toBeGreaterThanOrEqual(1);
+    await settled();
+    expect((await simState('crossengage'))['r3']?.['sms']).toBe('opted_out');
+  });
+
+  it('Dynamic Yield has no read-back: our state is re-asserted, page by page', async () => {
+    for (let i = 0; i < 12; i++) {
+      await record({ eventId: `dy-${i}`, contact: { externalId: `dy-${i}`, email: `dy-${i}@example.com` }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'api' });
+    }
+    await settled();
+    const before = sims.sims['dynamic-yield'].requests().length;
+    const run = await reconcile('dynamic-yield');
+    expect(run['readBack']).toBe('none');
+    expect(run['pages'] as number).toBeGreaterThan(1);
+    expect((run['counts'] as Record<string, number>)['reasserted']).toBeGreaterThanOrEqual(12);
+    await settled();
+    expect(sims.sims['dynamic-yield'].requests().length).toBeGreaterThan(before + 12);
+  });
+
+  it('lists runs with the latest per ESP, and refuses unknown ESPs', async () => {
+    const list = await app.get('/v1/reconciliation/runs');
+    expect(list.status).toBe(200);
+    expect((list.body['latest'] as Record<string, unknown>)['ometria']).toMatchObject({ esp: 'ometria', status: 'done' });
+    expect((await app.post('/v1/reconciliation/runs', { esp: 'mailchimp' })).status).toBe(400);
+    expect((await app.get('/v1/reconciliation/runs/nope')).status).toBe(404);
+  });
+});

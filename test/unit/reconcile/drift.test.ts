@@ -1,0 +1,50 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Decision } from '../../../src/domain/index.js';
+import { classifyDrift } from '../../../src/services/reconcile/drift.js';
+
+const decision = (state: Decision['state'], decidedBy?: Partial<NonNullable<Decision['decidedBy']>>): Decision => ({
+  state,
+  reason: state === 'unknown' ? 'no_listing' : state === 'opted_in' ? 'opt_in' : 'opt_out_priority',
+  authoritative: false,
+  blockedOptIns: [],
+  ...(decidedBy ? { decidedBy: { source: 'form', moment: '2026-11-01T00:00:00Z', eventId: 'e', force: false, value: 'opt_in', ...decidedBy } } : {}),
+});
+
+describe('classifyDrift', () => {
+  it('ESP unsubscribed while we are subscribed → ingest the opt-out', () => {
+    expect(classifyDrift({ state: 'opted_out', at: '2026-11-02T00:00:00Z' }, decision('opted_in', {}))).toEqual({ type: 'esp_unsubscribed', action: 'ingest_opt_out' });
+    expect(classifyDrift({ state: 'opted_out', at: '2026-11-02T00:00:00Z' }, decision('unknown'))).toEqual({ type: 'esp_unsubscribed', action: 'ingest_opt_out' });
+  });
+
+  it('we are opted out, ESP still subscribed → push again', () => {
+    expect(classifyDrift({ state: 'opted_in', at: '2026-11-02T00:00:00Z' }, decision('opted_out', {}))).toEqual({ type: 'lost_push', action: 'repush' });
+  });
+
+  it('a forced re-opt-in newer than the ESP unsubscribe → push the reactivation', () => {
+    const ours = decision('opted_in', { force: true, moment: '2026-11-03T00:00:00Z' });
+    expect(classifyDrift({ state: 'opted_out', at: '2026-11-02T00:00:00Z' }, ours)).toEqual({ type: 'reactivation_pending', action: 'push_reactivation' });
+    // …but an unsubscribe newer than the forced opt-in is an objection to ingest
+    expect(classifyDrift({ state: 'opted_out', at: '2026-11-04T00:00:00Z' }, ours).action).toBe('ingest_opt_out');
+  });
+
+  it('an unsubscribe for an unknown contact is still ingested; a subscription is not', () => {
+    expect(classifyDrift({ state: 'opted_out', at: '2026-11-02T00:00:00Z' }, undefined).action).toBe('ingest_opt_out');
+    expect(classifyDrift({ state: 'opted_in', at: '2026-11-02T00:00:00Z' }, undefined).action).toBe('none');
+  });
+
+  it('never re-subscribes anyone from ESP state (property)', () => {
+    const state = fc.constantFrom('opted_in' as const, 'opted_out' as const, 'unknown' as const);
+    const iso = fc.integer({ min: 0, max: 4_000_000_000_000 }).map((t) => new Date(t).toISOString());
+    fc.assert(
+      fc.property(fc.constantFrom('opted_in' as const, 'opted_out' as const), iso, fc.option(state), fc.boolean(), iso, (remote, at, ours, force, moment) => {
+        const d = classifyDrift({ state: remote, at }, ours === null ? undefined : decision(ours, { force, moment }));
+        // The only actions: ingest an opt-out, push our state again, or push our own forced re-opt-in.
+        if (remote === 'opted_in') expect(['none', 'repush']).toContain(d.action);
+        if (d.action === 'push_reactivation') expect(ours).toBe('opted_in');
+        if (d.action === 'repush') expect(ours).toBe('opted_out');
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
