@@ -71,8 +71,8 @@ interface Tally {
 
 function note(tally: Tally, type: DriftType | string, sampleId: string) {
   tally.counts[type] = (tally.counts[type] ?? 0) + 1;
-  const list = (tally.samples[type] ??= []);
-  if (list.length < SAMPLES_PER_TYPE) list.push(sampleId);
+  const list = tally.samples[type] ?? [];
+  if (list.length < SAMPLES_PER_TYPE) tally.samples[type] = [...list, sampleId];
 }
 
 function decisionFor(contact: ContactDoc | null, channel: RemoteSuppression['channel']): Decision | undefined {
