@@ -23,6 +23,7 @@ export interface Config {
   readonly espWorkerConcurrency: number;
   readonly espBackoffMs: number;
   readonly espBatchLingerMs: number;
+  readonly workerLocks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number };
   readonly reconcile: { readonly cron: string; readonly cronDynamicYield: string; readonly pageSize: number };
 }
 
@@ -47,6 +48,18 @@ const espQueueEnvSchema = z.object({
     .min(10)
     .default(2_000)
     .describe('First delay of the exponential, jittered backoff between attempts of a failed push job.'),
+  WORKER_LOCK_DURATION_MS: z.coerce
+    .number()
+    .int()
+    .min(500)
+    .default(30_000)
+    .describe('BullMQ job lock: a worker that stops renewing it (crash, frozen process) loses its jobs to another worker after this long.'),
+  WORKER_STALLED_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(500)
+    .default(30_000)
+    .describe('How often workers look for stalled jobs (whose lock expired) and put them back.'),
   RECONCILE_CRON: z
     .string()
     .regex(/^(\S+\s+){4,5}\S+$/, 'a cron pattern of 5 or 6 fields, e.g. "0 3 * * *"')
@@ -139,6 +152,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     espWorkerConcurrency: env.ESP_WORKER_CONCURRENCY,
     espBackoffMs: env.ESP_BACKOFF_MS,
     espBatchLingerMs: env.ESP_BATCH_LINGER_MS,
+    workerLocks: { lockDurationMs: env.WORKER_LOCK_DURATION_MS, stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS },
     reconcile: { cron: env.RECONCILE_CRON, cronDynamicYield: env.RECONCILE_CRON_DYNAMIC_YIELD, pageSize: env.RECONCILE_PAGE_SIZE },
   });
 }

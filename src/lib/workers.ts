@@ -16,21 +16,31 @@ export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[]
   const wanted = opts.queues ?? ctx.config.worker.queues ?? allQueueNames(ctx.esps);
   const known = new Set(allQueueNames(ctx.esps));
   const unknown = wanted.filter((q) => !known.has(q));
-  if (unknown.length > 0) throw new Error(`WORKER_QUEUES names unknown or disabled queues: ${unknown.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`WORKER_QUEUES names unknown or disabled queues: ${unknown.join(', ')}`);
   return startCatalogWorkers(ctx.runtime, catalog, ctx.services, ctx.log, {
     queues: wanted,
-    workerOptions: (queue) => {
-      if (queue === QUEUE_APPLY) return { concurrency: ctx.config.worker.applyConcurrency };
-      if (queue.startsWith(ESP_QUEUE_PREFIX)) {
-        const settings = ctx.config.esps[queue.slice(ESP_QUEUE_PREFIX.length) as EspName];
-        const batch = Math.max(1, settings.maxBatch);
-        return {
-          concurrency: Math.min(Math.max(ctx.config.espWorkerConcurrency, batch > 1 ? batch : 1), MAX_ESP_JOB_CONCURRENCY),
-          // The limiter counts jobs; a request carries up to `batch` of them.
-          limiter: { max: settings.rateLimit.max * batch, duration: settings.rateLimit.durationMs },
-        };
-      }
-      return { concurrency: 2 };
-    },
+    workerOptions: (queue) => ({
+      lockDuration: ctx.config.workerLocks.lockDurationMs,
+      stalledInterval: ctx.config.workerLocks.stalledIntervalMs,
+      ...queueOptions(ctx, queue),
+    }),
   });
+}
+
+function queueOptions(ctx: AppContext, queue: string) {
+  if (queue === QUEUE_APPLY) return { concurrency: ctx.config.worker.applyConcurrency };
+  if (queue.startsWith(ESP_QUEUE_PREFIX)) {
+    const settings = ctx.config.esps[queue.slice(ESP_QUEUE_PREFIX.length) as EspName];
+    const batch = Math.max(1, settings.maxBatch);
+    return {
+      concurrency: Math.min(
+        Math.max(ctx.config.espWorkerConcurrency, batch > 1 ? batch : 1),
+        MAX_ESP_JOB_CONCURRENCY,
+      ),
+      // The limiter counts jobs; a request carries up to `batch` of them.
+      limiter: { max: settings.rateLimit.max * batch, duration: settings.rateLimit.durationMs },
+    };
+  }
+  return { concurrency: 2 };
 }
