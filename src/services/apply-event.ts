@@ -55,6 +55,16 @@ function toDomainEvent(stored: StoredEventDoc): ConsentEvent {
   };
 }
 
+/**
+ * What ESPs receive is the state *and* whether it is authoritative (forced or the person's own
+ * act: Ometria's @force_optin). A forced re-opt-in of someone already opted in changes only the
+ * latter, and must still be pushed, or an ESP-side unsubscribe would never be overridden.
+ */
+function authorityChanged(previous: EffectiveState, next: EffectiveState): boolean {
+  if (previous.tracking.authoritative !== next.tracking.authoritative) return true;
+  return Object.keys(next.marketing).some((c) => previous.marketing[c]?.authoritative !== next.marketing[c]?.authoritative);
+}
+
 function hasNewOptOut(previous: EffectiveState, next: EffectiveState): boolean {
   const channels = Object.keys(next.marketing);
   const marketing = channels.some(
@@ -137,7 +147,8 @@ async function applyToContact(
       };
       break;
     }
-    const version = result.stateChanged ? contact.version + 1 : contact.version;
+    const pushable = result.stateChanged || authorityChanged(result.previous, result.next);
+    const version = pushable ? contact.version + 1 : contact.version;
     const entry: JournalEntry = {
       eventId,
       outcome: result.outcome,
@@ -154,10 +165,10 @@ async function applyToContact(
       updatedAt: now,
       journal: [...contact.journal, entry].slice(-JOURNAL_LENGTH),
     };
-    if (result.stateChanged) Object.assign(set, outboxUpdates(contact, version, now, hasNewOptOut(result.previous, result.next), deps.connectedEsps()));
+    if (pushable) Object.assign(set, outboxUpdates(contact, version, now, hasNewOptOut(result.previous, result.next), deps.connectedEsps()));
     const updated = await guardedUpdateById(models.contacts, contactId, { rev: contact.rev }, { $set: set, $inc: { rev: 1 } }, models.atomicGuards);
     if (!updated) continue; // another worker changed the contact first: recompute
-    stateChanged = result.stateChanged;
+    stateChanged = pushable;
     audit = auditFromJournal(contactId, entry);
     break;
   }

@@ -58,6 +58,8 @@ describe('consent API: store, apply, view, export', () => {
       eventId: 'lead-1', contact: { email: 'lead@example.org' }, kind: 'marketing', channel: 'email', value: 'opt_out',
       source: 'unsubscribe_link', moment: '2026-11-01T00:00:00Z',
     });
+    // The outcome of an opt-in depends on what is already applied (the final state does not).
+    await waitFor(async () => (await app.ctx.models.audit.countDocuments({ _id: 'lead-1' })) === 1);
     await app.post('/v1/consent-events', {
       eventId: 'lead-2', contact: { email: 'lead@example.org' }, kind: 'marketing', channel: 'email', value: 'opt_in',
       source: 'form', moment: '2026-11-02T00:00:00Z',

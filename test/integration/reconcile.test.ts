@@ -94,6 +94,31 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
     expect(((await view('r2'))['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_out');
   });
 
+  it('a forced re-opt-in newer than the ESP unsubscribe is pushed as a reactivation, never overridden', async () => {
+    const contact = { externalId: 'r4', email: 'r4@example.com' };
+    await record({ eventId: 'r4-in', contact, kind: 'marketing', channel: 'email', value: 'opt_in', source: 'form', moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    await fetch(`${sims.urls.ometria}/__sim/unsubscribe`, { method: 'POST', headers: json, body: JSON.stringify({ recipient: 'r4@example.com', channel: 'email', type: 'list_unsubscribe' }) });
+    // The person confirms a double opt-in a minute later, but the reactivation push is lost (400).
+    sims.sims.ometria.setFaults({ rules: [{ method: 'POST', path: '/v2/push', steps: Array.from({ length: 10 }, () => ({ status: 400 })) }] });
+    await record({
+      eventId: 'r4-doi', contact, kind: 'marketing', channel: 'email', value: 'opt_in', source: 'form', force: true,
+      moment: new Date(Date.now() + 60_000).toISOString(), proof: { doubleOptInId: 'doi-r4' },
+    });
+    await waitFor(async () => ((await view('r4'))['sync'] as Record<string, { status: string }>)['ometria']?.status === 'dead_letter', { what: 'dead letter' });
+    sims.sims.ometria.setFaults({ rules: [] });
+    expect((await simState('ometria'))['r4@example.com']?.['email']).toBe('opted_out');
+
+    const run = await reconcile('ometria');
+    expect((run['counts'] as Record<string, number>)['reactivation_pending']).toBeGreaterThanOrEqual(1);
+    expect((run['actions'] as Record<string, number>)['reactivation_pushed']).toBeGreaterThanOrEqual(1);
+    await settled();
+    expect((await simState('ometria'))['r4@example.com']?.['email']).toBe('opted_in');
+    const after = await view('r4');
+    expect((after['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_in');
+    expect((after['audit'] as { source: string }[]).some((a) => a.source === 'esp:ometria')).toBe(false);
+  });
+
   it('CrossEngage (read per contact): a lost opt-out is pushed again', async () => {
     await record({ eventId: 'r3-out', contact: { externalId: 'r3', email: 'r3@example.com' }, kind: 'marketing', channel: 'sms', value: 'opt_out', source: 'sms_stop', moment: '2026-11-01T00:00:00Z' });
     await settled();
