@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { type CoreEnv, coreEnvSchema } from './env.schema.js';
 import { buildEspSettings, type EspSettingsByName, espEnvSchema } from './esps.js';
+import {
+  buildWebhookConfig,
+  describeWebhookConfig,
+  type WebhookConfig,
+  webhookEnvSchema,
+  webhookProductionProblems,
+} from './webhooks.js';
 
 export interface Config {
   readonly env: CoreEnv['NODE_ENV'];
@@ -23,6 +30,7 @@ export interface Config {
   readonly espWorkerConcurrency: number;
   readonly espBackoffMs: number;
   readonly espBatchLingerMs: number;
+  readonly webhooks: WebhookConfig;
   readonly workerLocks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number };
   readonly reconcile: { readonly cron: string; readonly cronDynamicYield: string; readonly pageSize: number };
 }
@@ -86,7 +94,10 @@ const espQueueEnvSchema = z.object({
     .describe('How long a push waits for others to share its batch request.'),
 });
 
-export const fullEnvSchema = coreEnvSchema.extend(espEnvSchema.shape).extend(espQueueEnvSchema.shape);
+export const fullEnvSchema = coreEnvSchema
+  .extend(espEnvSchema.shape)
+  .extend(espQueueEnvSchema.shape)
+  .extend(webhookEnvSchema.shape);
 
 const DEVELOPMENT_UNSUBSCRIBE_SECRET = 'development-only-unsubscribe-secret';
 
@@ -125,7 +136,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
   const parsed = fullEnvSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
   const env = parsed.data;
-  const problems = productionProblems(env, raw);
+  const webhooks = buildWebhookConfig(raw);
+  const problems = [...productionProblems(env, raw), ...webhookProductionProblems(webhooks, env.NODE_ENV)];
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -152,6 +164,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     espWorkerConcurrency: env.ESP_WORKER_CONCURRENCY,
     espBackoffMs: env.ESP_BACKOFF_MS,
     espBatchLingerMs: env.ESP_BATCH_LINGER_MS,
+    webhooks,
     workerLocks: { lockDurationMs: env.WORKER_LOCK_DURATION_MS, stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS },
     reconcile: { cron: env.RECONCILE_CRON, cronDynamicYield: env.RECONCILE_CRON_DYNAMIC_YIELD, pageSize: env.RECONCILE_PAGE_SIZE },
   });
@@ -167,6 +180,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     board: { ...config.board, password: '***' },
     metrics: { token: config.metrics.token ? '***' : undefined },
     unsubscribeSecret: '***',
+    webhooks: describeWebhookConfig(config.webhooks),
     esps: Object.fromEntries(
       Object.entries(config.esps).map(([name, s]) => [
         name,

@@ -24,6 +24,8 @@ export function simulatorConnectionEnv(esp: EspName, url: string): Record<string
         ACTITO_API_KEY: c[esp].apiKey,
         ACTITO_ENTITY: c[esp].entity,
         ACTITO_TABLE: c[esp].profileTable,
+        // The simulator models the email channel as the Newsletter subscription.
+        ACTITO_SUBSCRIPTIONS: 'email:Newsletter',
       };
     case 'dynamic-yield':
       return { DY_BASE_URL: url, DY_API_KEY: c[esp].apiKey };

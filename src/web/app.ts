@@ -4,6 +4,8 @@ import { registerConsentRoutes } from './consent.routes.js';
 import { registerErrorHandler } from './errors.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { registerReconcileRoutes } from './reconcile.routes.js';
+import { registerUnsubscribeRoutes } from './unsubscribe.routes.js';
+import { registerWebhookRoutes } from './webhooks.routes.js';
 
 /** Builds the HTTP app without listening, so tests drive it with inject() or a real port. */
 export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
@@ -17,5 +19,7 @@ export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
   registerHealthRoutes(app, ctx);
   registerConsentRoutes(app, ctx);
   registerReconcileRoutes(app, ctx);
+  registerWebhookRoutes(app, ctx, ctx.config.webhooks);
+  registerUnsubscribeRoutes(app, ctx, ctx.config.webhooks);
   return app;
 }

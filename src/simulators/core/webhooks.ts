@@ -1,11 +1,45 @@
 /**
  * Best-effort webhook delivery for simulators whose ESP has webhooks (Optimizely Campaign, Actito). A delivery is
  * one JSON POST; failures are recorded, never retried, never thrown.
+ *
+ * Optional signing (off by default; neither vendor documents a signature, esp-contracts.md §1.2, §3.4): with a
+ * secret — `setSigning({secret})`, the constructor's `signing`, or the environment variable SIM_WEBHOOK_SECRET read
+ * when the dispatcher is created — every delivery also carries consent-sync's `hmac` webhook scheme
+ * (src/services/webhook-verify.ts):
+ *   X-Webhook-Id: <uuid>, X-Webhook-Timestamp: <unix s>,
+ *   X-Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
  */
+import { createHmac, randomUUID } from 'node:crypto';
 
 export interface WebhookDestination {
   url: string;
   headers?: Record<string, string>;
+}
+
+export interface WebhookSigning {
+  secret: string;
+}
+
+/** Environment variable that turns signing on for simulators started in this process. */
+export const SIM_WEBHOOK_SECRET_ENV = 'SIM_WEBHOOK_SECRET';
+
+function signingFromEnv(): WebhookSigning | undefined {
+  const secret = process.env[SIM_WEBHOOK_SECRET_ENV];
+  return secret ? { secret } : undefined;
+}
+
+/** consent-sync's `hmac` webhook headers for `body` (kept here so simulators import nothing from the app). */
+export function webhookSignatureHeaders(
+  secret: string,
+  body: string,
+  timestamp: number = Math.floor(Date.now() / 1000),
+): Record<string, string> {
+  const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex');
+  return {
+    'x-webhook-id': randomUUID(),
+    'x-webhook-timestamp': String(timestamp),
+    'x-webhook-signature': `v1=${mac}`,
+  };
 }
 
 export interface WebhookDelivery {
@@ -27,11 +61,20 @@ export class WebhookDispatcher {
   private deliveries: WebhookDelivery[] = [];
   private readonly inFlight = new Set<Promise<void>>();
 
+  private signing: WebhookSigning | undefined;
+
   constructor(
     private readonly now: () => Date,
     initialTarget?: string,
+    signing: WebhookSigning | undefined = signingFromEnv(),
   ) {
     this.target = initialTarget;
+    this.signing = signing;
+  }
+
+  /** Sign every later delivery (undefined = stop signing). */
+  setSigning(signing: WebhookSigning | undefined): void {
+    this.signing = signing;
   }
 
   setTarget(url: string | undefined): void {
@@ -64,10 +107,12 @@ export class WebhookDispatcher {
     };
     this.deliveries.push(record);
     if (this.deliveries.length > MAX_DELIVERIES) this.deliveries.shift();
+    const body = JSON.stringify(payload);
+    const signature = this.signing ? webhookSignatureHeaders(this.signing.secret, body) : {};
     const p = fetch(dest.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(dest.headers ?? {}) },
-      body: JSON.stringify(payload),
+      headers: { 'content-type': 'application/json', ...signature, ...(dest.headers ?? {}) },
+      body,
       signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
     })
       .then(async (res) => {

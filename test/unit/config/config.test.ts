@@ -37,7 +37,12 @@ describe('loadConfig', () => {
     expect(problems.some((p) => p.startsWith('BOARD_PASSWORD:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('UNSUBSCRIBE_SECRET:'))).toBe(true);
     expect(() =>
-      loadConfig({ NODE_ENV: 'production', BOARD_PASSWORD: 'a-long-real-password', UNSUBSCRIBE_SECRET: 'x'.repeat(32) }),
+      loadConfig({
+        NODE_ENV: 'production',
+        BOARD_PASSWORD: 'a-long-real-password',
+        UNSUBSCRIBE_SECRET: 'x'.repeat(32),
+        PUBLIC_BASE_URL: 'https://consent.example.com',
+      }),
     ).not.toThrow();
   });
 

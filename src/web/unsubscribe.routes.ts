@@ -1,0 +1,237 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { WebhookConfig } from '../../config/webhooks.js';
+import { consentEventSchema } from '../contracts/consent-event.js';
+import { type ContactIdentity, IdentityError, normaliseIdentity } from '../domain/index.js';
+import type { AppContext } from '../lib/context.js';
+import {
+  oneClickEventId,
+  parseContactKey,
+  type UnsubscribeTokenPayload,
+  verifyUnsubscribeToken,
+} from '../services/one-click.js';
+import { EventIdConflictError } from '../services/record-events.js';
+
+/**
+ * RFC 8058 one-click unsubscribe (esp-contracts.md §7; reliability.md §5.3):
+ *
+ *   POST /u/:token  body `List-Unsubscribe=One-Click` (application/x-www-form-urlencoded or
+ *                   multipart/form-data) → stores an opt_out (source `list_unsubscribe`, channel from
+ *                   the token, eventId from the token and the UTC day) before answering 200 text.
+ *                   No cookies, no login, no redirect. Any other body → 400.
+ *   GET  /u/:token  NEVER unsubscribes (link scanners fetch header URLs): a small page whose
+ *                   form POSTs the one-click body to the same URL.
+ *
+ * A bad, tampered or expired token is a 404 "invalid link" on both; the reason is logged only.
+ */
+
+const ONE_CLICK_BODY_LIMIT = 8 * 1024;
+/**
+ * `/u/<token>` as a wildcard route: tokens are longer than fastify's default maxParamLength (100),
+ * and a wildcard is not subject to it. A token never contains `/`, so anything with one is invalid.
+ */
+const TOKEN_ROUTE = '/u/*';
+type TokenRoute = { Params: { '*': string } };
+const ONE_CLICK_BODY = 'List-Unsubscribe=One-Click';
+
+const PAGE_HEADERS = {
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+  'x-robots-tag': 'noindex, nofollow',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+} as const;
+
+const CHANNEL_WORDS: Record<string, string> = {
+  email: 'email',
+  sms: 'text (SMS)',
+  push: 'push notification',
+  all: 'all',
+};
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow"><title>${title}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5}button{font-size:1rem;padding:.5rem 1rem}</style>
+</head><body>${body}</body></html>
+`;
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+
+function wantsHtml(request: FastifyRequest): boolean {
+  return /text\/html/i.test(String(request.headers.accept ?? ''));
+}
+
+function invalidLink(request: FastifyRequest, reply: FastifyReply) {
+  reply.code(404).headers(PAGE_HEADERS);
+  if (request.method === 'GET' || wantsHtml(request)) {
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(page('Invalid link', '<h1>Invalid link</h1><p>This unsubscribe link is invalid.</p>'));
+  }
+  return reply.type('text/plain; charset=utf-8').send('invalid link\n');
+}
+
+/** True when the body is the RFC 8058 one-click body (form-encoded or multipart). */
+export async function isOneClickBody(contentType: string | undefined, body: Buffer): Promise<boolean> {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') {
+    return new URLSearchParams(body.toString('utf8')).get('List-Unsubscribe') === 'One-Click';
+  }
+  if (type === 'multipart/form-data') {
+    try {
+      const form = await new Response(new Uint8Array(body), {
+        headers: { 'content-type': contentType ?? '' },
+      }).formData();
+      return form.get('List-Unsubscribe') === 'One-Click';
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+export function registerUnsubscribeRoutes(
+  app: FastifyInstance,
+  ctx: AppContext,
+  config: WebhookConfig,
+): void {
+  const channels = ctx.config.consent.channels;
+  const eventSchema = consentEventSchema(channels);
+
+  const open = (
+    request: FastifyRequest<TokenRoute>,
+  ): { payload: UnsubscribeTokenPayload; tokenId: string } | undefined => {
+    const result = verifyUnsubscribeToken(request.params['*'], ctx.config.unsubscribeSecret, {
+      maxAgeS: config.unsubscribeTokenMaxAgeS,
+    });
+    if (!result.ok) {
+      request.log.info({ reason: result.reason }, 'one-click unsubscribe: invalid token');
+      return undefined;
+    }
+    if (result.payload.channel !== 'all' && !channels.includes(result.payload.channel)) {
+      request.log.warn(
+        { channel: result.payload.channel },
+        'one-click unsubscribe: token for a channel that is not configured',
+      );
+      return undefined;
+    }
+    return { payload: result.payload, tokenId: result.tokenId };
+  };
+
+  /** The identities to record the opt-out under; undefined = the referenced contact no longer exists. */
+  async function identityOf(payload: UnsubscribeTokenPayload): Promise<ContactIdentity | undefined> {
+    const ref = parseContactKey(payload.contactKey, payload.businessUnit);
+    if (ref.kind === 'identity') return ref.identity;
+    const contact = await ctx.models.contacts.findById(ref.contactId, { identities: 1 }).lean();
+    if (!contact) return undefined;
+    const { externalId, email, businessUnit, phone } = contact.identities;
+    return {
+      ...(externalId !== undefined ? { externalId } : {}),
+      ...(email !== undefined ? { email } : {}),
+      ...(email !== undefined && businessUnit !== undefined ? { businessUnit } : {}),
+      ...(phone !== undefined ? { phone } : {}),
+    };
+  }
+
+  app.register(async (scope) => {
+    // Form bodies only on these routes (the app has no global form parser).
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: ONE_CLICK_BODY_LIMIT },
+      (_request, body, done) => {
+        done(null, body);
+      },
+    );
+
+    scope.get<TokenRoute>(TOKEN_ROUTE, async (request, reply) => {
+      const opened = open(request);
+      if (!opened) return invalidLink(request, reply);
+      const { payload } = opened;
+      const what = CHANNEL_WORDS[payload.channel] ?? escapeHtml(payload.channel);
+      const html = page(
+        'Unsubscribe',
+        `<h1>Unsubscribe</h1>
+<p>Stop receiving ${payload.channel === 'all' ? 'all our marketing messages' : `our ${what} marketing messages`}?</p>
+<form method="post" action="${escapeHtml(request.params['*'])}">
+<input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Unsubscribe</button>
+</form>`,
+      );
+      return reply.code(200).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(html);
+    });
+
+    scope.post<TokenRoute>(TOKEN_ROUTE, { bodyLimit: ONE_CLICK_BODY_LIMIT }, async (request, reply) => {
+      const opened = open(request);
+      if (!opened) return invalidLink(request, reply);
+      const { payload, tokenId } = opened;
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      if (!(await isOneClickBody(request.headers['content-type'], raw))) {
+        return reply
+          .code(400)
+          .headers(PAGE_HEADERS)
+          .type('text/plain; charset=utf-8')
+          .send(
+            `the body must be ${ONE_CLICK_BODY} (application/x-www-form-urlencoded or multipart/form-data)\n`,
+          );
+      }
+      const identity = await identityOf(payload);
+      let status: 'accepted' | 'duplicate' | 'gone' = 'gone';
+      if (identity) {
+        try {
+          normaliseIdentity(identity);
+        } catch (err) {
+          if (!(err instanceof IdentityError)) throw err;
+          request.log.warn({ field: err.field }, 'one-click unsubscribe: token identity is not usable');
+          return invalidLink(request, reply);
+        }
+        const event = eventSchema.parse({
+          eventId: oneClickEventId(tokenId, new Date()),
+          contact: identity,
+          kind: 'marketing',
+          channel: payload.channel,
+          value: 'opt_out',
+          source: 'list_unsubscribe',
+          // No moment: it is the receipt time, and a repeated click keeps the same event body.
+          way: { mechanism: 'rfc8058_one_click' },
+          proof: { token: tokenId },
+          properties: {
+            type: 'list_unsubscribe',
+            tokenIssuedAt: payload.issuedAt.toISOString(),
+            ...(payload.listId !== undefined ? { listId: payload.listId } : {}),
+          },
+        });
+        try {
+          const [result] = await ctx.services.recordEvents([event]);
+          status = result?.status ?? 'duplicate';
+        } catch (err) {
+          if (!(err instanceof EventIdConflictError)) throw err;
+          status = 'duplicate';
+        }
+      } else {
+        // The referenced contact was erased: there is nothing left to send to.
+        request.log.warn('one-click unsubscribe: the referenced contact no longer exists');
+      }
+      request.log.info({ status, channel: payload.channel }, 'one-click unsubscribe');
+      reply.code(200).headers(PAGE_HEADERS).header('x-unsubscribe-status', status);
+      if (wantsHtml(request)) {
+        return reply
+          .type('text/html; charset=utf-8')
+          .send(
+            page(
+              'Unsubscribed',
+              '<h1>You are unsubscribed</h1><p>You will no longer receive these messages.</p>',
+            ),
+          );
+      }
+      return reply.type('text/plain; charset=utf-8').send('You are unsubscribed.\n');
+    });
+  });
+}
