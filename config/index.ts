@@ -31,6 +31,7 @@ export interface Config {
   readonly espBackoffMs: number;
   readonly espBatchLingerMs: number;
   readonly webhooks: WebhookConfig;
+  readonly workerMetricsPort: number;
   readonly workerLocks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number };
   readonly reconcile: { readonly cron: string; readonly cronDynamicYield: string; readonly pageSize: number };
 }
@@ -56,6 +57,13 @@ const espQueueEnvSchema = z.object({
     .min(10)
     .default(2_000)
     .describe('First delay of the exponential, jittered backoff between attempts of a failed push job.'),
+  WORKER_METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65_535)
+    .default(0)
+    .describe('When set, each `worker` process serves its own counters (pushes, applied events, job durations) at http://HOST:PORT/metrics; 0 = off.'),
   WORKER_LOCK_DURATION_MS: z.coerce
     .number()
     .int()
@@ -165,6 +173,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     espBackoffMs: env.ESP_BACKOFF_MS,
     espBatchLingerMs: env.ESP_BATCH_LINGER_MS,
     webhooks,
+    workerMetricsPort: env.WORKER_METRICS_PORT,
     workerLocks: { lockDurationMs: env.WORKER_LOCK_DURATION_MS, stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS },
     reconcile: { cron: env.RECONCILE_CRON, cronDynamicYield: env.RECONCILE_CRON_DYNAMIC_YIELD, pageSize: env.RECONCILE_PAGE_SIZE },
   });

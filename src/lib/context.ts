@@ -29,6 +29,7 @@ import { recordHeartbeat } from '../services/heartbeat.js';
 import { type RecordResult, recordEvents } from '../services/record-events.js';
 import { sweepPendingEvents } from '../services/sweep.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
 
 export interface Services {
   recordHeartbeat(source: string): Promise<HeartbeatDoc>;
@@ -64,6 +65,8 @@ export interface AppContext {
   adapters: Partial<Record<EspName, EspAdapter>>;
   runtime: QueueRuntime;
   services: Services;
+  /** This process's metrics: gauges read shared state; counters count this process's work. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,7 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
   await ensureIndexes(models);
   const runtime = new QueueRuntime({ redisUrl: config.redis.url, prefix: config.redis.prefix, log });
   const heartbeats = heartbeatModel(mongo);
+  const metrics = createMetrics();
   const policy = createPolicy({ channels: [...config.consent.channels], maxFutureSkewMs: config.consent.maxFutureSkewMs });
   const lockRedis = createRedisConnection(config.redis.url, 'worker');
   lockRedis.on('error', (err) => log.warn({ err }, 'redis lock connection error'));
@@ -111,6 +115,7 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
   };
   const pauseEsp = async (esp: EspName, reason: string) => {
     await runtime.queue(espQueueName(esp)).pause();
+    metrics.setEspPaused(esp, true);
     log.error({ esp, reason, alert: 'esp_auth_failed' }, `${esp} rejected our credentials; its queue is paused and pending changes are kept`);
   };
 
@@ -169,6 +174,7 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
       ),
     applyEvent: async (eventId) => {
       const result = await applyStoredEvent(eventId, { models, policy, connectedEsps, now: clock, withContactLock });
+      metrics.eventApplied(result.outcome);
       if (result.stateChanged && result.contactId) {
         // A crash before this line is covered by the outbox sweeper: the entries are already stored.
         await Promise.all(esps.map((esp) => enqueuePush(esp, [result.contactId!])));
@@ -176,7 +182,16 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
       return result;
     },
     pushContact: (esp, contactId) =>
-      pushContact(esp, contactId, { models, batchers, now: clock, log, enqueuePush, pauseEsp, withContactLock }),
+      pushContact(esp, contactId, {
+        models,
+        batchers,
+        now: clock,
+        log,
+        enqueuePush,
+        pauseEsp,
+        withContactLock,
+        onOutcome: (esp, outcome) => metrics.espPush(esp, outcome),
+      }),
     enqueuePush,
     sweepOutbox: async () => {
       const cutoff = new Date(clock().getTime() - config.sweeper.delayMs);
@@ -232,6 +247,7 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
       const queue = runtime.queue(espQueueName(esp));
       await queue.removeRateLimitKey();
       await queue.resume();
+      metrics.setEspPaused(esp, false);
       log.info({ esp }, `${esp} queue resumed`);
     },
     sweepPendingEvents: () => sweepPendingEvents({ models, delayMs: config.sweeper.delayMs, now: clock, enqueueApply }),
@@ -258,6 +274,7 @@ export async function createContext(config: Config, log: Logger, clock: () => Da
     adapters,
     runtime,
     services,
+    metrics,
     async close() {
       await runtime.close(config.shutdownGraceMs);
       lockRedis.disconnect();

@@ -4,6 +4,7 @@ import { ESP_QUEUE_PREFIX, QUEUE_APPLY, allQueueNames } from '../queues/names.js
 import { startCatalogWorkers } from '../queues/runtime.js';
 import type { EspName } from '../esp/types.js';
 import type { AppContext } from './context.js';
+import { observeWorker } from '../metrics/worker.js';
 
 /** BullMQ caps in-process concurrency; batches need enough concurrent jobs to fill them. */
 const MAX_ESP_JOB_CONCURRENCY = 200;
@@ -18,7 +19,7 @@ export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[]
   const unknown = wanted.filter((q) => !known.has(q));
   if (unknown.length > 0)
     throw new Error(`WORKER_QUEUES names unknown or disabled queues: ${unknown.join(', ')}`);
-  return startCatalogWorkers(ctx.runtime, catalog, ctx.services, ctx.log, {
+  const workers = startCatalogWorkers(ctx.runtime, catalog, ctx.services, ctx.log, {
     queues: wanted,
     workerOptions: (queue) => ({
       lockDuration: ctx.config.workerLocks.lockDurationMs,
@@ -26,6 +27,8 @@ export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[]
       ...queueOptions(ctx, queue),
     }),
   });
+  for (const worker of workers) observeWorker(ctx.metrics, worker);
+  return workers;
 }
 
 function queueOptions(ctx: AppContext, queue: string) {

@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppContext } from '../lib/context.js';
+import { registerBoard } from './board.js';
+import { registerMetricsRoutes } from './metrics.routes.js';
 import { registerConsentRoutes } from './consent.routes.js';
 import { registerErrorHandler } from './errors.js';
 import { registerHealthRoutes } from './health.routes.js';
@@ -21,5 +23,7 @@ export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
   registerReconcileRoutes(app, ctx);
   registerWebhookRoutes(app, ctx, ctx.config.webhooks);
   registerUnsubscribeRoutes(app, ctx, ctx.config.webhooks);
+  await registerBoard(app, ctx);
+  registerMetricsRoutes(app, ctx, ctx.metrics);
   return app;
 }

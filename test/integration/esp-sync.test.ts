@@ -156,6 +156,32 @@ describe('ESP sync end to end: API → MongoDB → all five simulators', () => {
   });
 });
 
+describe('metrics after end-to-end traffic', () => {
+  it('exposes the dashboard metrics with plausible values', async () => {
+    const sims = await startEspSimulators();
+    const app = await startTestApp({ workers: 1, env: sims.env });
+    try {
+      await fetch(`${sims.urls.crossengage}/__sim/seed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ users: [{ id: 'm-1' }] }) });
+      await record(app, { eventId: 'm-1', contact: { externalId: 'm-1', email: 'm1@example.com' }, kind: 'marketing', channel: 'all', value: 'opt_out', source: 'list_unsubscribe' });
+      const view = await viewOf(app, 'externalId:m-1');
+      await waitFor(async () => (await pendingOutbox(app, view['contactId'] as string)) === 0, { what: 'outbox drained' });
+      const text = await (await fetch(`${app.url}/metrics`)).text();
+      const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+      expect(value(/consent_sync_events_total\{outcome="applied"\} (\d+)/)).toBe(1);
+      expect(value(/consent_sync_esp_push_total\{esp="ometria",outcome="pushed"\} (\d+)/)).toBe(1);
+      expect(value(/consent_sync_outbox_pending\{esp="ometria"\} (\d+)/)).toBe(0);
+      expect(value(/consent_sync_oldest_pending_optout_seconds (\d+)/)).toBe(0);
+      expect(value(/consent_sync_queue_jobs\{queue="esp-sync-ometria",state="completed"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+      expect(value(/consent_sync_job_duration_seconds_count\{queue="consent-apply"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+      expect(text).toContain('consent_sync_drift_total');
+      expect(text).not.toMatch(/m1@example\.com/);
+    } finally {
+      await app.close();
+      await sims.close();
+    }
+  });
+});
+
 describe('ordering: many concurrent changes for one contact across several workers', () => {
   let sims: Sims;
   let app: App;

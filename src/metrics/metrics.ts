@@ -1,0 +1,240 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { AppContext } from '../lib/context.js';
+import type { OutboxEntry } from '../persistence/models.js';
+import { allQueueNames, espQueueName } from '../queues/names.js';
+
+/**
+ * Prometheus metrics of consent-sync (product.md §5): queue depths, job latency, ESP push outcomes,
+ * outbox backlog, the age of the oldest unpushed opt-out (the compliance SLO: alert past 24 h),
+ * reconciliation drift and consent event outcomes.
+ *
+ * Every app gets its own Registry (never prom-client's global one), so tests can create several.
+ * Gauges read from Redis and MongoDB are refreshed at scrape time by `collect(ctx)`, at most once
+ * per `cacheMs` (concurrent scrapes share one refresh).
+ */
+
+/** BullMQ 6 job states (v6 has no `paused` state: jobs of a paused queue count as waiting). */
+export const QUEUE_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'failed',
+  'completed',
+] as const;
+
+export const METRIC_NAMES = {
+  queueJobs: 'consent_sync_queue_jobs',
+  jobDuration: 'consent_sync_job_duration_seconds',
+  espPush: 'consent_sync_esp_push_total',
+  outboxPending: 'consent_sync_outbox_pending',
+  oldestPendingOptOut: 'consent_sync_oldest_pending_optout_seconds',
+  drift: 'consent_sync_drift_total',
+  events: 'consent_sync_events_total',
+  espQueuePaused: 'consent_sync_esp_queue_paused',
+} as const;
+
+export const DEFAULT_METRICS_PREFIX = 'consent_sync_';
+
+export interface Metrics {
+  registry: Registry;
+  /** One ESP push finished with `outcome` (e.g. acked, rejected, retryable, auth_failed). */
+  espPush(esp: string, outcome: string): void;
+  /** One consent event was applied with `outcome` (applied, duplicate, stale, optin_blocked…). */
+  eventApplied(outcome: string): void;
+  jobDuration(queue: string, seconds: number): void;
+  /** Drift found by the latest reconciliation of `esp` (replaces the previous value). */
+  setDrift(esp: string, type: string, count: number): void;
+  /** Marks an ESP queue paused by this process (the queue's own paused flag in Redis is read by collect). */
+  setEspPaused(esp: string, paused: boolean): void;
+  /** Refreshes the Redis and MongoDB gauges, unless refreshed less than `cacheMs` ago. */
+  collect(ctx: AppContext): Promise<void>;
+}
+
+export interface MetricsOptions {
+  /** Minimum time between two refreshes from Redis/MongoDB (default 2 s). */
+  cacheMs?: number;
+  /** Clock, for the opt-out age. */
+  now?: () => Date;
+  /** Register prom-client's process/runtime metrics with the `consent_sync_` prefix (default true). */
+  defaultMetrics?: boolean;
+}
+
+type OutboxLike = Record<string, Partial<OutboxEntry> | null | undefined> | null | undefined;
+
+function toDate(value: unknown): Date | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
+  if (typeof value === 'string' || typeof value === 'number') {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? undefined : date;
+  }
+  return undefined;
+}
+
+/** The earliest `since` among outbox entries of `esps` that carry an opt-out, or undefined when none does. */
+export function oldestOptOutSince(outboxes: Iterable<OutboxLike>, esps: readonly string[]): Date | undefined {
+  let oldest: Date | undefined;
+  for (const outbox of outboxes) {
+    if (!outbox) continue;
+    for (const esp of esps) {
+      const entry = outbox[esp];
+      if (entry?.optOut !== true) continue;
+      const since = toDate(entry.since);
+      if (since && (!oldest || since.getTime() < oldest.getTime())) oldest = since;
+    }
+  }
+  return oldest;
+}
+
+/** Age in seconds of the oldest pending opt-out; 0 when there is none (and never negative on clock skew). */
+export function pendingOptOutAgeSeconds(oldest: Date | undefined, now: Date): number {
+  if (!oldest) return 0;
+  return Math.max(0, (now.getTime() - oldest.getTime()) / 1000);
+}
+
+function enabledEsps(ctx: Pick<AppContext, 'config'>): string[] {
+  return Object.values(ctx.config.esps)
+    .filter((settings) => settings.enabled)
+    .map((settings) => settings.esp);
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const cacheMs = options.cacheMs ?? 2_000;
+  const now = options.now ?? (() => new Date());
+  const registry = new Registry();
+  const registers = [registry];
+
+  const queueJobs = new Gauge({
+    name: METRIC_NAMES.queueJobs,
+    help: 'Jobs per BullMQ queue and state.',
+    labelNames: ['queue', 'state'] as const,
+    registers,
+  });
+  const jobDuration = new Histogram({
+    name: METRIC_NAMES.jobDuration,
+    help: 'Processing time of a job, from start to completion or failure.',
+    labelNames: ['queue'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers,
+  });
+  const espPush = new Counter({
+    name: METRIC_NAMES.espPush,
+    help: 'ESP push results by ESP and outcome.',
+    labelNames: ['esp', 'outcome'] as const,
+    registers,
+  });
+  const outboxPending = new Gauge({
+    name: METRIC_NAMES.outboxPending,
+    help: 'Contacts with a change not yet pushed to the ESP (outbox entries).',
+    labelNames: ['esp'] as const,
+    registers,
+  });
+  const oldestOptOut = new Gauge({
+    name: METRIC_NAMES.oldestPendingOptOut,
+    help: 'Age of the oldest opt-out not yet pushed to every ESP (compliance SLO; alert past 86400). 0 when none.',
+    registers,
+  });
+  const drift = new Gauge({
+    name: METRIC_NAMES.drift,
+    help: 'Drift found by the latest reconciliation, by ESP and type.',
+    labelNames: ['esp', 'type'] as const,
+    registers,
+  });
+  const events = new Counter({
+    name: METRIC_NAMES.events,
+    help: 'Consent events applied, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const espPaused = new Gauge({
+    name: METRIC_NAMES.espQueuePaused,
+    help: '1 when the ESP push queue is paused (e.g. after an authentication failure), else 0.',
+    labelNames: ['esp'] as const,
+    registers,
+  });
+  if (options.defaultMetrics !== false)
+    collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
+
+  const pausedHere = new Map<string, boolean>();
+  const pausedInRedis = new Map<string, boolean>();
+  const publishPaused = (esp: string) =>
+    espPaused.set({ esp }, pausedHere.get(esp) === true || pausedInRedis.get(esp) === true ? 1 : 0);
+
+  async function collectQueues(ctx: AppContext, esps: readonly string[]): Promise<void> {
+    const espByQueue = new Map(esps.map((esp) => [espQueueName(esp), esp]));
+    await Promise.all(
+      allQueueNames(esps).map(async (name) => {
+        const queue = ctx.runtime.queue(name);
+        const [counts, paused] = await Promise.all([queue.getJobCounts(...QUEUE_STATES), queue.isPaused()]);
+        for (const state of QUEUE_STATES) queueJobs.set({ queue: name, state }, counts[state] ?? 0);
+        const esp = espByQueue.get(name);
+        if (esp) {
+          pausedInRedis.set(esp, paused);
+          publishPaused(esp);
+        }
+      }),
+    );
+  }
+
+  // mongo-compat.md §7: only countDocuments and find with $exists/equality, sort and limit.
+  async function collectOutbox(ctx: AppContext, esps: readonly string[]): Promise<void> {
+    const contacts = ctx.models.contacts;
+    const oldestPerEsp = await Promise.all(
+      esps.map(async (esp) => {
+        const path = `outbox.${esp}`;
+        const [pending, oldest] = await Promise.all([
+          contacts.countDocuments({ [path]: { $exists: true } }),
+          contacts
+            .find({ [`${path}.optOut`]: true }, { _id: 1, [path]: 1 })
+            .sort({ [`${path}.since`]: 1 })
+            .limit(1)
+            .lean<{ outbox?: OutboxLike }[]>(),
+        ]);
+        outboxPending.set({ esp }, pending);
+        return oldest[0]?.outbox;
+      }),
+    );
+    oldestOptOut.set(pendingOptOutAgeSeconds(oldestOptOutSince(oldestPerEsp, esps), now()));
+  }
+
+  let lastRefresh = Number.NEGATIVE_INFINITY;
+  let inFlight: Promise<void> | undefined;
+
+  async function refresh(ctx: AppContext): Promise<void> {
+    const esps = enabledEsps(ctx);
+    const results = await Promise.allSettled([collectQueues(ctx, esps), collectOutbox(ctx, esps)]);
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'rejected') {
+        // Keep serving the last values; /readyz reports the unreachable store.
+        ctx.log.warn(
+          { err: result.reason, source: i === 0 ? 'redis' : 'mongodb' },
+          'metrics collection failed',
+        );
+      }
+    }
+  }
+
+  return {
+    registry,
+    espPush: (esp, outcome) => espPush.inc({ esp, outcome }),
+    eventApplied: (outcome) => events.inc({ outcome }),
+    jobDuration: (queue, seconds) => {
+      if (Number.isFinite(seconds) && seconds >= 0) jobDuration.observe({ queue }, seconds);
+    },
+    setDrift: (esp, type, count) => drift.set({ esp, type }, count),
+    setEspPaused: (esp, paused) => {
+      pausedHere.set(esp, paused);
+      publishPaused(esp);
+    },
+    collect(ctx) {
+      if (inFlight) return inFlight;
+      if (Date.now() - lastRefresh < cacheMs) return Promise.resolve();
+      inFlight = refresh(ctx).finally(() => {
+        lastRefresh = Date.now();
+        inFlight = undefined;
+      });
+      return inFlight;
+    },
+  };
+}
