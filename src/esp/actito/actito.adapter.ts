@@ -1,16 +1,11 @@
 import type { Logger } from 'pino';
 import type { ActitoSettings } from '../../../config/esps.js';
-import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js';
+import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
 import { mapWithConcurrency } from '../concurrency.js';
-import { EspError } from '../http/errors.js';
 import { combineOutcomes, PUSHED } from '../outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
-import {
-  type ActitoProfileBody,
-  buildProfileUpsert,
-  parseTokenResponse,
-  profilePath,
-} from './actito.mapping.js';
+import { type ActitoProfileBody, buildProfileUpsert, profilePath } from './actito.mapping.js';
+import { createActitoSession } from './actito.session.js';
 
 /**
  * Actito (esp-contracts.md §3). The API key buys a 15-minute bearer token, cached and shared by
@@ -24,55 +19,12 @@ export function createActitoAdapter(
 ): EspAdapter {
   const kit = createAdapterKit(settings, logger, { headers: { 'Content-Type': 'application/json' } });
   const path = profilePath(settings);
-  let token: { value: string; expiresAt: number } | undefined;
-  let refreshing: Promise<string> | undefined;
-
-  async function fetchToken(signal?: AbortSignal): Promise<string> {
-    try {
-      const res = await kit.call('auth-token', signal, () =>
-        kit.http.get('/auth/token', { headers: { Authorization: settings.credentials.apiKey }, signal }),
-      );
-      const parsed = parseTokenResponse(res.data, settings.tokenTtlMs);
-      if (!parsed)
-        throw new EspError('actito', 'retryable', 'actito: /auth/token answered without an accessToken');
-      token = { value: parsed.accessToken, expiresAt: now() + parsed.lifetimeMs };
-      return parsed.accessToken;
-    } catch (err) {
-      // A rejected key is an operator problem, never a per-contact one.
-      if (EspError.is(err) && err.kind === 'permanent')
-        throw new EspError('actito', 'auth', err.message, { ...(err.status ? { status: err.status } : {}) });
-      throw err;
-    }
-  }
-
-  function currentToken(signal?: AbortSignal, stale?: string): Promise<string> {
-    if (token && token.value !== stale && now() < token.expiresAt) return Promise.resolve(token.value);
-    refreshing ??= fetchToken(signal).finally(() => {
-      refreshing = undefined;
-    });
-    return refreshing;
-  }
+  const session = createActitoSession(kit, settings, now);
 
   async function upsert(body: ActitoProfileBody, signal?: AbortSignal): Promise<void> {
-    const send = (bearer: string) =>
-      kit.call('profile-upsert', signal, () =>
-        kit.http.post(path, body, { headers: { Authorization: `Bearer ${bearer}` }, signal }),
-      );
-    const first = await currentToken(signal);
-    try {
-      await send(first);
-    } catch (err) {
-      if (statusOf(err) !== 401) throw err;
-      kit.logger.info('actito token rejected, refreshing once');
-      const second = await currentToken(signal, first);
-      try {
-        await send(second);
-      } catch (again) {
-        if (statusOf(again) === 401)
-          throw new EspError('actito', 'auth', 'actito: HTTP 401 even with a fresh token', { status: 401 });
-        throw again;
-      }
-    }
+    await session.call('profile-upsert', signal, (bearer) =>
+      kit.http.post(path, body, { headers: { Authorization: `Bearer ${bearer}` }, signal }),
+    );
   }
 
   async function pushContact(contact: ContactSnapshot, signal?: AbortSignal): Promise<PushOutcome> {

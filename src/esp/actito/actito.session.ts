@@ -7,9 +7,7 @@ import { parseTokenResponse } from './actito.mapping.js';
  * Actito's bearer-token session (esp-contracts.md §3.1), as the adapter runs it: the API key buys a
  * 15-minute token at `GET /auth/token`, cached and shared by concurrent calls; a 401 on a call
  * refreshes it once, a second 401 is an auth failure. A rejected key is always `auth`.
- *
- * Shared so the read-back does not hand-roll it; actito.adapter.ts still holds its own copy of the
- * same logic and can switch to this one.
+ * Shared by the adapter and the read-back.
  */
 export interface ActitoSession {
   /** Runs `send` with a valid bearer token through the kit (pacing, concurrency, retries). */

@@ -10,6 +10,7 @@ import type {
   EspName,
   PushOutcome,
 } from '../../../src/esp/types.js';
+import { simulatorConnectionEnv } from '../../../src/dev/simulator-env.js';
 import { simulatorCredentials } from '../../../src/simulators/index.js';
 
 export const silentLogger = createLogger({ level: 'silent', format: 'json' });
@@ -23,44 +24,14 @@ const FAST = {
 
 /** Environment that points one ESP at a simulator with the simulator's default credentials. */
 export function simulatorEnv(esp: EspName, url: string): Record<string, string> {
-  const c = simulatorCredentials;
-  switch (esp) {
-    case 'optimizely-campaign':
-      return {
-        OPTIMIZELY_BASE_URL: url,
-        OPTIMIZELY_CLIENT_ID: c[esp].clientId,
-        OPTIMIZELY_API_USER: c[esp].apiUser,
-        OPTIMIZELY_API_PASSWORD: c[esp].apiPassword,
-        OPTIMIZELY_FORM_AUTH_CODE: c[esp].formAuthCode,
-        OPTIMIZELY_TIMEOUT_MS: '300',
-        OPTIMIZELY_RPS: '1000',
-      };
-    case 'crossengage':
-      return {
-        CROSSENGAGE_BASE_URL: url,
-        CROSSENGAGE_API_KEY: c[esp].authToken,
-        CROSSENGAGE_TIMEOUT_MS: '300',
-        CROSSENGAGE_RPS: '1000',
-      };
-    case 'actito':
-      return {
-        ACTITO_BASE_URL: url,
-        ACTITO_API_KEY: c[esp].apiKey,
-        ACTITO_ENTITY: c[esp].entity,
-        ACTITO_TABLE: c[esp].profileTable,
-        ACTITO_TIMEOUT_MS: '300',
-        ACTITO_CALLS_PER_MINUTE: '100000',
-      };
-    case 'dynamic-yield':
-      return { DY_BASE_URL: url, DY_API_KEY: c[esp].apiKey, DY_TIMEOUT_MS: '300', DY_RPS: '1000' };
-    case 'ometria':
-      return {
-        OMETRIA_BASE_URL: url,
-        OMETRIA_API_KEY: c[esp].apiKey,
-        OMETRIA_TIMEOUT_MS: '300',
-        OMETRIA_PUSH_RPS: '1000',
-      };
-  }
+  const fast: Record<EspName, Record<string, string>> = {
+    'optimizely-campaign': { OPTIMIZELY_TIMEOUT_MS: '300', OPTIMIZELY_RPS: '1000' },
+    crossengage: { CROSSENGAGE_TIMEOUT_MS: '300', CROSSENGAGE_RPS: '1000' },
+    actito: { ACTITO_TIMEOUT_MS: '300', ACTITO_CALLS_PER_MINUTE: '100000', ACTITO_SUBSCRIPTIONS: '' },
+    'dynamic-yield': { DY_TIMEOUT_MS: '300', DY_RPS: '1000' },
+    ometria: { OMETRIA_TIMEOUT_MS: '300', OMETRIA_PUSH_RPS: '1000' },
+  };
+  return { ...simulatorConnectionEnv(esp, url), ...fast[esp] };
 }
 
 export function settingsFor<K extends EspName>(
