@@ -11,7 +11,6 @@ import type {
   PushOutcome,
 } from '../../../src/esp/types.js';
 import { simulatorConnectionEnv } from '../../../src/dev/simulator-env.js';
-import { simulatorCredentials } from '../../../src/simulators/index.js';
 
 export const silentLogger = createLogger({ level: 'silent', format: 'json' });
 
