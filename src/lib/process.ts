@@ -25,7 +25,11 @@ export async function runProcess(
     }
     throw err;
   }
-  const log = createLogger({ level: config.log.level, format: config.log.format, name: `consent-sync-${name}` });
+  const log = createLogger({
+    level: config.log.level,
+    format: config.log.format,
+    name: `consent-sync-${name}`,
+  });
   log.info({ config: describeConfig(config) }, `${name} starting`);
 
   let running: Running;

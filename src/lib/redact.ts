@@ -54,7 +54,11 @@ export function scrubValue(value: unknown, depth = 0, seen = new WeakSet<object>
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1, seen));
   if (value instanceof Error) {
-    return { type: value.name, message: scrubString(value.message), stack: value.stack && scrubString(value.stack) };
+    return {
+      type: value.name,
+      message: scrubString(value.message),
+      stack: value.stack && scrubString(value.stack),
+    };
   }
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {

@@ -1,0 +1,134 @@
+import type { Config } from '../../../config/index.js';
+import { ESP_PUSH_JOB } from '../../../jobs/esp-push.job.js';
+import { createEspAdapters } from '../../esp/registry.js';
+import { ESP_NAMES, type EspAdapter, type EspName } from '../../esp/types.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { loadContact } from '../../persistence/contacts.repository.js';
+import { guardedUpdateById } from '../../persistence/guarded-update.js';
+import type { Models } from '../../persistence/models.js';
+import { espQueueName } from '../../queues/names.js';
+import type { QueueRuntime } from '../../queues/runtime.js';
+import { PushBatcher } from '../../services/esp-sync/batcher.js';
+import { pushContact, replayDeadLetters, stalePendingContacts } from '../../services/esp-sync/delivery.js';
+import type { Logger } from '../logger.js';
+
+export interface EspSyncWiring {
+  config: Config;
+  log: Logger;
+  models: Models;
+  runtime: QueueRuntime;
+  metrics: Metrics;
+  clock: () => Date;
+  withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
+}
+
+/** The ESP side of a process: adapters of the connected ESPs, their batchers and queue operations. */
+export function createEspSync(w: EspSyncWiring) {
+  const { config, log, models, runtime, metrics, clock, withContactLock } = w;
+  const adapters: Partial<Record<EspName, EspAdapter>> = createEspAdapters(
+    config.esps,
+    log.child({ component: 'esp' }),
+  );
+  const esps = ESP_NAMES.filter((esp) => adapters[esp] !== undefined);
+  const batchers: Partial<Record<EspName, PushBatcher>> = {};
+  for (const esp of esps) batchers[esp] = new PushBatcher(adapters[esp]!, config.espBatchLingerMs);
+
+  const enqueuePush = async (esp: EspName, contactIds: readonly string[]) => {
+    if (contactIds.length === 0) return;
+    const settings = config.esps[esp];
+    await runtime.queue(espQueueName(esp)).addBulk(
+      contactIds.map((contactId) => ({
+        name: ESP_PUSH_JOB,
+        data: { contactId },
+        opts: {
+          attempts: settings.attempts,
+          backoff: { type: 'exponential', delay: config.espBackoffMs, jitter: 0.5 },
+          // One job per (contact, ESP) at a time; a change during a push queues exactly one more.
+          deduplication: { id: contactId, keepLastIfActive: true },
+          removeOnComplete: { age: 3_600, count: 5_000 },
+          removeOnFail: { age: 14 * 24 * 3_600 },
+        },
+      })),
+    );
+  };
+
+  const pauseEsp = async (esp: EspName, reason: string) => {
+    await runtime.queue(espQueueName(esp)).pause();
+    metrics.setEspPaused(esp, true);
+    log.error(
+      { esp, reason, alert: 'esp_auth_failed' },
+      `${esp} rejected our credentials; its queue is paused and pending changes are kept`,
+    );
+  };
+
+  const resumeEsp = async (esp: EspName) => {
+    const queue = runtime.queue(espQueueName(esp));
+    await queue.removeRateLimitKey();
+    await queue.resume();
+    metrics.setEspPaused(esp, false);
+    log.info({ esp }, `${esp} queue resumed`);
+  };
+
+  /** Ensures an outbox entry for (contact, ESP) and queues its push: reconciliation's repair. */
+  const repush = async (esp: EspName, contactId: string) => {
+    await withContactLock(contactId, async () => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const contact = await loadContact(models, contactId);
+        if (!contact || contact.outbox[esp]) return;
+        const optOut =
+          contact.effective.tracking.state === 'opted_out' ||
+          Object.values(contact.effective.marketing).some((d) => d.state === 'opted_out');
+        const set = {
+          [`outbox.${esp}`]: { version: contact.version, since: clock(), optOut },
+          [`sync.${esp}.status`]: 'pending',
+        };
+        if (
+          await guardedUpdateById(
+            models.contacts,
+            contactId,
+            { rev: contact.rev },
+            { $set: set, $inc: { rev: 1 } },
+            models.atomicGuards,
+          )
+        )
+          return;
+      }
+    });
+    await enqueuePush(esp, [contactId]);
+  };
+
+  return {
+    adapters,
+    esps,
+    enqueuePush,
+    pauseEsp,
+    resumeEsp,
+    repush,
+    pushContact: (esp: EspName, contactId: string) =>
+      pushContact(esp, contactId, {
+        models,
+        batchers,
+        now: clock,
+        log,
+        enqueuePush,
+        pauseEsp,
+        withContactLock,
+        onOutcome: (name, outcome) => metrics.espPush(name, outcome),
+      }),
+    sweepOutbox: async () => {
+      const cutoff = new Date(clock().getTime() - config.sweeper.delayMs);
+      const requeued: Record<string, number> = {};
+      for (const esp of esps) {
+        const ids = await stalePendingContacts(models, esp, cutoff, 1_000);
+        await enqueuePush(esp, ids);
+        requeued[esp] = ids.length;
+      }
+      return { requeued };
+    },
+    replayDeadLetters: async (only?: readonly EspName[]) => {
+      const replayed = await replayDeadLetters(models, only ?? esps, clock(), withContactLock);
+      for (const [esp, ids] of Object.entries(replayed)) await enqueuePush(esp as EspName, ids);
+      return replayed;
+    },
+  };
+}
