@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../support/app.js';
 import { isolatedEnv } from '../support/integration.js';
-import { spawnEntry } from '../support/processes.js';
+import { buildProject, spawnBuilt } from '../support/processes.js';
 import { waitFor } from '../support/wait-for.js';
 
 async function cli(env: Record<string, string>, args: string[]) {
-  const proc = spawnEntry('cli', env, args);
+  // The built binary, as `consent-sync` (package.json bin) runs it for a user.
+  const proc = spawnBuilt('cli', env, args);
   let stdout = '';
   proc.child.stdout?.on('data', (d: Buffer) => {
     stdout += d.toString();
@@ -22,8 +23,9 @@ describe('operator CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'consent-cli-'));
   let app: Awaited<ReturnType<typeof startTestApp>>;
   beforeAll(async () => {
+    await buildProject();
     app = await startTestApp({ env, workers: 1 });
-  });
+  }, 300_000);
   afterAll(async () => app?.close());
 
   it('records events from a file and shows the contact', async () => {

@@ -69,6 +69,8 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
     // fanned out: the other ESPs now hold the opt-out too
     expect((await simState('optimizely-campaign'))['r1@example.com']?.['email']).toBe('opted_out');
     expect((await simState('crossengage'))['r1']?.['email']).toBe('opted_out');
+    expect((await simState('actito'))['r1@example.com']?.['email']).toBe('opted_out');
+    expect((await simState('dynamic-yield'))['r1@example.com']?.['email']).toBe('opted_out');
 
     // a second run finds nothing left to do for r1 and ingests no duplicate change
     const again = await reconcile('ometria');
@@ -117,6 +119,22 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
     const after = await view('r4');
     expect((after['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_in');
     expect((after['audit'] as { source: string }[]).some((a) => a.source === 'esp:ometria')).toBe(false);
+  });
+
+  it('a forced re-opt-in OLDER than the ESP unsubscribe loses: the unsubscribe is ingested', async () => {
+    const contact = { externalId: 'r5', email: 'r5@example.com' };
+    await record({ eventId: 'r5-doi', contact, kind: 'marketing', channel: 'email', value: 'opt_in', source: 'form', force: true, moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    await fetch(`${sims.urls.ometria}/__sim/unsubscribe`, { method: 'POST', headers: json, body: JSON.stringify({ recipient: 'r5@example.com', channel: 'email', type: 'link_unsubscribe' }) });
+    const run = await reconcile('ometria');
+    expect((run['counts'] as Record<string, number>)['esp_unsubscribed']).toBeGreaterThanOrEqual(1);
+    await settled();
+    expect(((await view('r5'))['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_out');
+    // once corrected, a further run finds nothing to repair
+    const again = await reconcile('ometria');
+    const actions = again['actions'] as Record<string, number>;
+    expect(Object.values(actions).reduce((a, b) => a + b, 0)).toBe(0);
+    expect(Object.keys(again['counts'] as Record<string, number>).filter((t) => t !== 'in_sync' && t !== 'esp_subscribed_we_unknown')).toEqual([]);
   });
 
   it('CrossEngage (read per contact): a lost opt-out is pushed again', async () => {

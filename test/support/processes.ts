@@ -9,7 +9,28 @@ export interface SpawnedProcess {
 
 /** Runs a process entry point from source (tsx), as the Procfile would run its compiled form. */
 export function spawnEntry(entry: 'web' | 'worker' | 'scheduler' | 'cli', env: Record<string, string>, args: string[] = []): SpawnedProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', `src/bin/${entry}.ts`, ...args], {
+  return spawnNode(['--import', 'tsx', `src/bin/${entry}.ts`, ...args], env);
+}
+
+/** Runs the compiled entry point from dist/, exactly as a user or the Procfile would. */
+export function spawnBuilt(entry: 'web' | 'worker' | 'scheduler' | 'cli', env: Record<string, string>, args: string[] = []): SpawnedProcess {
+  return spawnNode([`dist/src/bin/${entry}.js`, ...args], env);
+}
+
+/** `npm run build` (tsc → dist/), for tests of the built binaries. */
+export function buildProject(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tsc = spawn(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    tsc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    tsc.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build failed:\n${out}`))));
+  });
+}
+
+function spawnNode(argv: string[], env: Record<string, string>): SpawnedProcess {
+  const child = spawn(process.execPath, argv, {
     cwd: projectRoot(),
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

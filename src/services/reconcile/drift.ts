@@ -28,9 +28,15 @@ function millis(iso: string | undefined): number | undefined {
 
 /**
  * Compares what an ESP reports for one channel with our decision for it.
- * `ours` is undefined when we have no contact for the ESP's identity.
+ * `ours` is undefined when we have no contact for the ESP's identity. `deliveredAt` is when our
+ * current state was last acknowledged by this ESP, if it was: an unsubscribe log entry older than
+ * that delivery (Ometria keeps its log) has already been answered by our reactivation.
  */
-export function classifyDrift(remote: Pick<RemoteSuppression, 'state' | 'at'>, ours: Decision | undefined): DriftDecision {
+export function classifyDrift(
+  remote: Pick<RemoteSuppression, 'state' | 'at'>,
+  ours: Decision | undefined,
+  deliveredAt?: string,
+): DriftDecision {
   if (remote.state === 'opted_out') {
     // An unsubscribe at the ESP for someone we do not know is still an objection: ingest it.
     if (!ours) return { type: 'unknown_contact', action: 'ingest_opt_out' };
@@ -46,6 +52,8 @@ export function classifyDrift(remote: Pick<RemoteSuppression, 'state' | 'at'>, o
       ourMoment > theirMoment
     ) {
       // Our forced re-opt-in (e.g. a double-opt-in confirmation) is newer than their unsubscribe.
+      const delivered = millis(deliveredAt);
+      if (delivered !== undefined && delivered > theirMoment) return { type: 'in_sync', action: 'none' };
       return { type: 'reactivation_pending', action: 'push_reactivation' };
     }
     return { type: 'esp_unsubscribed', action: 'ingest_opt_out' };

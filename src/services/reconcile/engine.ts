@@ -123,7 +123,12 @@ async function compareRemote(esp: EspName, remote: RemoteSuppression, runId: str
 
 async function act(esp: EspName, remote: RemoteSuppression, contact: ContactDoc | null, runId: string, tally: Tally, deps: ReconcileDeps) {
   tally.compared++;
-  const drift = classifyDrift(remote, decisionFor(contact, remote.channel));
+  const sync = contact?.sync[esp];
+  const deliveredAt =
+    contact && sync?.status === 'synced' && sync.version === contact.version && !contact.outbox[esp]
+      ? new Date(sync.at).toISOString()
+      : undefined;
+  const drift = classifyDrift(remote, decisionFor(contact, remote.channel), deliveredAt);
   note(tally, drift.type, sampleId(contact, remote));
   if (drift.action === 'none') return;
   if (drift.action === 'ingest_opt_out') await deps.recordEvents([optOutEvent(esp, remote, runId)]);

@@ -24,6 +24,9 @@ describe('classifyDrift', () => {
   it('a forced re-opt-in newer than the ESP unsubscribe → push the reactivation', () => {
     const ours = decision('opted_in', { force: true, moment: '2026-11-03T00:00:00Z' });
     expect(classifyDrift({ state: 'opted_out', at: '2026-11-02T00:00:00Z' }, ours)).toEqual({ type: 'reactivation_pending', action: 'push_reactivation' });
+    // …already answered when our current state reached the ESP after its unsubscribe
+    expect(classifyDrift({ state: 'opted_out', at: '2026-11-02T00:00:00Z' }, ours, '2026-11-03T00:00:01Z')).toEqual({ type: 'in_sync', action: 'none' });
+    expect(classifyDrift({ state: 'opted_out', at: '2026-11-02T00:00:00Z' }, ours, '2026-11-01T00:00:00Z').action).toBe('push_reactivation');
     // …but an unsubscribe newer than the forced opt-in is an objection to ingest
     expect(classifyDrift({ state: 'opted_out', at: '2026-11-04T00:00:00Z' }, ours).action).toBe('ingest_opt_out');
   });
