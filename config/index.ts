@@ -32,7 +32,7 @@ export interface Config {
   readonly espBatchLingerMs: number;
   readonly webhooks: WebhookConfig;
   readonly workerMetricsPort: number;
-  readonly workerLocks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number };
+  readonly workerLocks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number; readonly maxStalledCount: number };
   readonly reconcile: { readonly cron: string; readonly cronDynamicYield: string; readonly pageSize: number };
 }
 
@@ -64,6 +64,13 @@ const espQueueEnvSchema = z.object({
     .max(65_535)
     .default(0)
     .describe('When set, each `worker` process serves its own counters (pushes, applied events, job durations) at http://HOST:PORT/metrics; 0 = off.'),
+  WORKER_MAX_STALLED_COUNT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(3)
+    .describe('How many times a job may lose its worker (crash, kill) before BullMQ fails it; the sweeper retries such apply jobs.'),
   WORKER_LOCK_DURATION_MS: z.coerce
     .number()
     .int()
@@ -174,7 +181,11 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     espBatchLingerMs: env.ESP_BATCH_LINGER_MS,
     webhooks,
     workerMetricsPort: env.WORKER_METRICS_PORT,
-    workerLocks: { lockDurationMs: env.WORKER_LOCK_DURATION_MS, stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS },
+    workerLocks: {
+      lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
+    },
     reconcile: { cron: env.RECONCILE_CRON, cronDynamicYield: env.RECONCILE_CRON_DYNAMIC_YIELD, pageSize: env.RECONCILE_PAGE_SIZE },
   });
 }

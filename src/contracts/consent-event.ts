@@ -10,11 +10,18 @@ import { z } from 'zod';
 const SAFE_KEY = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 const SAFE_KEY_RULE = 'keys must start with a letter or _ and use only letters, digits, _ or - (no $, no dots)';
 
+/** Keys that reach prototypes or the BSON serializer's type tags, whatever their shape. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype', '_bsontype']);
+const safeKey = z
+  .string()
+  .regex(SAFE_KEY, SAFE_KEY_RULE)
+  .refine((k) => !RESERVED_KEYS.has(k), 'reserved key (__proto__, constructor, prototype, _bsontype)');
+
 const freeText = (max: number) => z.string().max(max, `at most ${max} characters`);
 
 const stringMap = (maxEntries: number) =>
   z
-    .record(z.string().regex(SAFE_KEY, SAFE_KEY_RULE), freeText(2_000))
+    .record(safeKey, freeText(2_000))
     .refine((m) => Object.keys(m).length <= maxEntries, `at most ${maxEntries} entries`);
 
 const propertyValue = z.union([freeText(2_000), z.number().finite(), z.boolean(), z.null()]);
@@ -53,7 +60,7 @@ export function consentEventSchema(channels: readonly string[]) {
     way: stringMap(20).optional(),
     proof: stringMap(20).optional(),
     properties: z
-      .record(z.string().regex(SAFE_KEY, SAFE_KEY_RULE), propertyValue)
+      .record(safeKey, propertyValue)
       .refine((m) => Object.keys(m).length <= 50, 'at most 50 entries')
       .optional(),
   });

@@ -98,6 +98,21 @@ export async function createContext(
   const { esps, adapters, enqueuePush } = espSync;
   const connectedEsps = (): readonly string[] => esps;
 
+  /**
+   * A job whose worker died twice while holding it is failed by BullMQ ("stalled more than
+   * allowable limit") although its handler never failed; its jobId would make every re-enqueue a
+   * no-op, so the sweeper retries exactly those. Jobs that failed on their own errors (poison)
+   * stay failed and visible.
+   */
+  const retryStalledApplyJobs = async (eventIds: readonly string[]) => {
+    const queue = runtime.queue(applyConsentEventJob.queue);
+    for (const eventId of eventIds) {
+      const job = await queue.getJob(applyJobId(eventId, sha1));
+      if (job && /stalled more than allowable limit/.test(job.failedReason ?? '') && (await job.getState()) === 'failed') {
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      }
+    }
+  };
   const enqueueApply = async (eventIds: readonly string[]) => {
     if (eventIds.length === 0) return;
     await runtime.queue(applyConsentEventJob.queue).addBulk(
@@ -164,7 +179,15 @@ export async function createContext(
     repush: espSync.repush,
     ...reconciliation,
     sweepPendingEvents: () =>
-      sweepPendingEvents({ models, delayMs: config.sweeper.delayMs, now: clock, enqueueApply }),
+      sweepPendingEvents({
+        models,
+        delayMs: config.sweeper.delayMs,
+        now: clock,
+        enqueueApply: async (eventIds) => {
+          await retryStalledApplyJobs(eventIds);
+          await enqueueApply(eventIds);
+        },
+      }),
     contactView: (identity) => contactView(models, identity),
     consentChanges: (opts) => consentChanges(models, opts),
   };

@@ -24,6 +24,7 @@ export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[]
     workerOptions: (queue) => ({
       lockDuration: ctx.config.workerLocks.lockDurationMs,
       stalledInterval: ctx.config.workerLocks.stalledIntervalMs,
+      maxStalledCount: ctx.config.workerLocks.maxStalledCount,
       ...queueOptions(ctx, queue),
     }),
   });

@@ -7,6 +7,8 @@ import { IdentityParseError, parseIdentityParam } from '../services/contact-view
 import { EventIdConflictError, EventValidationError } from '../services/record-events.js';
 import { errorBody } from './errors.js';
 
+const contactQuery = z.strictObject({ businessUnit: z.string().trim().min(1).max(100).optional() });
+
 const changesQuery = z.strictObject({
   since: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time, e.g. 2026-11-01T00:00:00Z' }),
   cursor: z.string().max(500).optional(),
@@ -53,8 +55,12 @@ export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): vo
   app.get<{ Params: { identity: string }; Querystring: { businessUnit?: string } }>(
     '/v1/contacts/:identity',
     async (request, reply) => {
+      const query = contactQuery.safeParse(request.query);
+      if (!query.success) {
+        return reply.code(400).send(errorBody('validation_failed', 'bad query', describeZodIssues(query.error)));
+      }
       try {
-        const identity = parseIdentityParam(request.params.identity, request.query.businessUnit);
+        const identity = parseIdentityParam(request.params.identity, query.data.businessUnit);
         const view = await ctx.services.contactView(identity);
         if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this identity'));
         return view;
