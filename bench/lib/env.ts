@@ -1,0 +1,48 @@
+import { withDatabase } from '../../src/dev/mongo-server.js';
+import { simulatorConnectionEnv } from '../../src/dev/simulator-env.js';
+import { ESP_NAMES, type EspName } from '../../src/esp/types.js';
+
+/**
+ * ESP budgets raised so the documented request limits (Ometria 8 rps, Actito 100 calls/min…)
+ * never bind: the benchmark measures consent-sync's own cost, not the ESPs' allowances.
+ * Concurrency caps and batch sizes stay at their defaults (Actito's licence maximum of 5 in
+ * flight, Ometria batches of 100, Optimizely REST batches of up to 5000).
+ */
+export const UNBOUNDED_ESP_BUDGETS: Record<string, string> = {
+  OPTIMIZELY_RPS: '100000',
+  CROSSENGAGE_RPS: '100000',
+  ACTITO_CALLS_PER_MINUTE: '100000000',
+  DY_RPS: '100000',
+  OMETRIA_PUSH_RPS: '100',
+  ESP_BACKOFF_MS: '200',
+};
+
+/** The environment of a measured consent-sync process: production mode, its own database and prefix. */
+export function appEnv(opts: {
+  redisUrl: string;
+  mongoUri: string;
+  database: string;
+  prefix: string;
+  simUrls: Record<EspName, string>;
+  esps?: readonly EspName[];
+  extra?: Record<string, string>;
+}): Record<string, string> {
+  const uri = withDatabase(opts.mongoUri, opts.database);
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+    HOST: '127.0.0.1',
+    BOARD_PASSWORD: 'bench-board-password-not-secret',
+    UNSUBSCRIBE_SECRET: 'bench-unsubscribe-secret-0123456789abcdef',
+    PUBLIC_BASE_URL: 'https://consent-sync.bench.example',
+    REDIS_URL: opts.redisUrl,
+    // Driver command monitoring, counted by bench/children/app.ts.
+    MONGODB_URI: `${uri}${uri.includes('?') ? '&' : '?'}monitorCommands=true`,
+    QUEUE_PREFIX: opts.prefix,
+    SHUTDOWN_GRACE_MS: '5000',
+    ...UNBOUNDED_ESP_BUDGETS,
+  };
+  for (const esp of opts.esps ?? ESP_NAMES) Object.assign(env, simulatorConnectionEnv(esp, opts.simUrls[esp]));
+  return { ...env, ...opts.extra };
+}

@@ -1,0 +1,415 @@
+/**
+ * consent-sync benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
+ * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,reconcile,
+ * --mongo=ferretdb|memory (default ferretdb, or memory when MONGOMS_SYSTEM_BINARY names a mongod).
+ * See bench/README.md for what is measured and how.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { startDevServices } from '../src/dev/services.js';
+import { ESP_NAMES, type EspName } from '../src/esp/types.js';
+import { createLogger } from '../src/lib/logger.js';
+import { type BullmqBaseline, bullmqBaseline, type MongoBaseline, mongoBaseline, openModels } from './baselines.js';
+import { type E2eResult, type E2eSetup, runE2e } from './e2e.js';
+import { chartInput, renderChart } from './lib/chart.js';
+import { UNBOUNDED_ESP_BUDGETS } from './lib/env.js';
+import { forkChild } from './lib/ipc.js';
+import { baseMachine, type MachineInfo, pidListeningOn, round, uptimeLine } from './lib/proc.js';
+import { type ProfileSummary, summariseProfile } from './lib/profile.js';
+import { redisVersion } from './lib/redis-stats.js';
+import { type ReconcileResult, runReconcile } from './reconcile.js';
+import { type CostRow, serverCosts } from './server-costs.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const option = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+const PROFILES = {
+  quick: {
+    events: 5_000,
+    contacts: 1_000,
+    bullmqJobs: 20_000,
+    mongoDocuments: 1_000,
+    mongoUpdates: 5_000,
+    halfLoadSeconds: 20,
+    reconcile: [{ contacts: 10_000, deadlineS: 120 }],
+    costSizes: [500, 2_500],
+  },
+  full: {
+    events: 50_000,
+    contacts: 10_000,
+    bullmqJobs: 50_000,
+    mongoDocuments: 10_000,
+    mongoUpdates: 20_000,
+    halfLoadSeconds: 60,
+    reconcile: [
+      { contacts: 100_000, deadlineS: 1_800 },
+      { contacts: 1_000_000, deadlineS: 1_200 },
+    ],
+    costSizes: [10_000, 50_000],
+  },
+} as const;
+
+const profileName = flag('full') ? 'full' : 'quick';
+/** --set=KEY=VALUE (repeatable): environment for the measured consent-sync processes, for experiments. */
+const experimentEnv = Object.fromEntries(
+  argv
+    .filter((a) => a.startsWith('--set='))
+    .map((a) => {
+      const kv = a.slice('--set='.length);
+      return [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)];
+    }),
+);
+const numberOption = (name: string) => (option(name) === undefined ? undefined : Number(option(name)));
+/** --events=N / --contacts=N / --reconcile=N override the profile's sizes (for iterating on one figure). */
+const profile = {
+  ...PROFILES[profileName],
+  events: numberOption('events') ?? PROFILES[profileName].events,
+  contacts: numberOption('contacts') ?? PROFILES[profileName].contacts,
+  reconcile:
+    numberOption('reconcile') !== undefined
+      ? [{ contacts: numberOption('reconcile')!, deadlineS: 1_800 }]
+      : PROFILES[profileName].reconcile,
+};
+const only = option('only')?.split(',');
+const wants = (phase: string) => !only || only.includes(phase);
+const APPLY_CONCURRENCY = 20; // the default of APPLY_CONCURRENCY, which the bench does not override
+const RECONCILE_PAGE_SIZE = 500; // the default of RECONCILE_PAGE_SIZE
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const workDir = mkdtempSync(join(tmpdir(), 'consent-sync-bench-'));
+const resultsDir = join(here, 'results');
+mkdirSync(resultsDir, { recursive: true });
+
+const started = new Date();
+const machineBase = baseMachine();
+say(`consent-sync benchmark, ${profileName} profile — ${machineBase.load_at_start}`);
+say(`logs and profiles: ${workDir}`);
+
+const mongoChoice = option('mongo') ?? (process.env['MONGOMS_SYSTEM_BINARY'] ? 'memory' : 'ferretdb');
+const services = await startDevServices(
+  {
+    CONSENT_SYNC_TEST_MONGO: mongoChoice,
+    ...(process.env['MONGOMS_SYSTEM_BINARY'] ? { MONGOMS_SYSTEM_BINARY: process.env['MONGOMS_SYSTEM_BINARY'] } : {}),
+  },
+  (line) => say(`  ${line}`),
+);
+const statsRedis = new Redis(services.redisUrl);
+const sims = forkChild('simulators', join(here, 'children', 'simulators.ts'), {
+  env: { BENCH_CROSSENGAGE_USERS: String(profile.contacts) },
+  logDir: workDir,
+});
+const errors: Record<string, string> = {};
+
+let shuttingDown = false;
+async function shutdown() {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  await sims.stop(5_000).catch(() => {});
+  statsRedis.disconnect();
+  await services.stop();
+}
+process.on('SIGINT', () => {
+  void shutdown().then(() => process.exit(130));
+});
+
+try {
+  const redisInfo = await redisVersion(statsRedis);
+  const { conn } = await openModels(services.mongoUri, 'bench_info');
+  const buildInfo = (await conn.db!.admin().command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
+  const serverStatus = (await conn.db!.admin().command({ serverStatus: 1 }).catch(() => ({}))) as { pid?: number };
+  await conn.dropDatabase().catch(() => {});
+  await conn.close();
+  const mongoPid = serverStatus.pid ?? pidListeningOn(Number(new URL(services.mongoUri).port));
+  const machine: MachineInfo = {
+    ...machineBase,
+    redis: redisInfo.version,
+    mongo_server:
+      buildInfo.ferretdbVersion !== undefined
+        ? `FerretDB ${ferretVersion(buildInfo.ferretdbVersion)} embedded test server (SQLite; buildInfo version ${buildInfo.version})`
+        : `MongoDB ${buildInfo.version}`,
+    mongo_kind: services.mongoKind,
+  };
+  say(`machine: ${machine.cpu_model}, ${machine.cores} cores, Node ${machine.node}, Redis ${machine.redis}, ${machine.mongo_server}`);
+
+  const { urls } = await sims.waitEvent<{ urls: Record<EspName, string> }>('ready', 60_000);
+  const setup: E2eSetup = {
+    redisUrl: services.redisUrl,
+    mongoUri: services.mongoUri,
+    simUrls: urls,
+    sims,
+    stats: statsRedis,
+    serverPids: { ...(redisInfo.pid ? { redis: redisInfo.pid } : {}), ...(mongoPid ? { mongo: mongoPid } : {}) },
+    logDir: workDir,
+    here,
+  };
+  const log = createLogger({ level: 'warn', format: 'json', name: 'bench' });
+
+  let bullmq: BullmqBaseline | undefined;
+  let mongo: MongoBaseline | undefined;
+  if (wants('baselines')) {
+    say(`(A) BullMQ no-op jobs: ${profile.bullmqJobs.toLocaleString('en')} at concurrency ${APPLY_CONCURRENCY}…`);
+    bullmq = await bullmqBaseline({ redisUrl: services.redisUrl, prefix: 'bench_noop', jobs: profile.bullmqJobs, concurrency: APPLY_CONCURRENCY, log });
+    say(`    ${bullmq.jobs_per_s} jobs/s processed, ${bullmq.add_jobs_per_s} jobs/s added (addBulk 500)`);
+    say(`(B) mongoose updateOne by _id: ${profile.mongoUpdates.toLocaleString('en')} at concurrency ${APPLY_CONCURRENCY}…`);
+    mongo = await mongoBaseline({
+      mongoUri: services.mongoUri,
+      database: 'bench_baseline',
+      documents: profile.mongoDocuments,
+      updates: profile.mongoUpdates,
+      concurrency: APPLY_CONCURRENCY,
+    });
+    say(`    ${mongo.updates_per_s} updates/s, ${mongo.reads_per_s} reads/s`);
+  }
+
+  let costs: CostRow[] | undefined;
+  if (wants('costs')) {
+    say(`query costs on this server at ${profile.costSizes.map((n) => n.toLocaleString('en')).join(' and ')} contacts…`);
+    costs = await serverCosts({ mongoUri: services.mongoUri, database: 'bench_costs', sizes: [...profile.costSizes] });
+  }
+
+  let e2e: E2eResult | undefined;
+  let profileSummary: ProfileSummary | undefined;
+  if (wants('e2e')) {
+    say(`end to end, maximum load: ${profile.events.toLocaleString('en')} events over ${profile.contacts.toLocaleString('en')} contacts…`);
+    try {
+      const cpuProfDir = flag('cpu-prof') ? join(workDir, 'profiles') : undefined;
+      e2e = await runE2e(setup, {
+        label: 'e2e-max',
+        events: profile.events,
+        contacts: profile.contacts,
+        mode: { kind: 'max', producers: 2 },
+        seed: 7,
+        stallTimeoutMs: 120_000,
+        extraEnv: experimentEnv,
+        ...(cpuProfDir ? { cpuProfDir } : {}),
+      });
+      say(`    ${e2e.events_per_s} events/s, p50 ${e2e.latency_ms.p50} ms, p99 ${e2e.latency_ms.p99} ms`);
+      if (e2e.cpu_profile) {
+        e2e.cpu_profile = largestProfile(e2e.cpu_profile);
+        profileSummary = summariseProfile(e2e.cpu_profile);
+        say(`    worker CPU profile: ${e2e.cpu_profile}`);
+      }
+    } catch (err) {
+      errors['e2e'] = (err as Error).message;
+      say(`    FAILED: ${(err as Error).message}`);
+    }
+  }
+
+  let half: E2eResult | undefined;
+  if (wants('half') && e2e) {
+    const rate = Math.max(1, e2e.events_per_s / 2);
+    say(`end to end at 50% load: ${round(rate)} events/s for ${profile.halfLoadSeconds} s…`);
+    try {
+      half = await runE2e(setup, {
+        label: 'e2e-half',
+        events: 0,
+        contacts: profile.contacts,
+        mode: { kind: 'rate', eventsPerSecond: rate, durationS: profile.halfLoadSeconds },
+        seed: 11,
+        stallTimeoutMs: 120_000,
+        extraEnv: experimentEnv,
+      });
+      say(`    p50 ${half.latency_ms.p50} ms, p99 ${half.latency_ms.p99} ms`);
+    } catch (err) {
+      errors['half'] = (err as Error).message;
+      say(`    FAILED: ${(err as Error).message}`);
+    }
+  }
+
+  const reconciles: ReconcileResult[] = [];
+  if (wants('reconcile')) {
+    for (const r of profile.reconcile) {
+      say(`reconciliation (optimizely-campaign list read-back): ${r.contacts.toLocaleString('en')} contacts, 1% drift…`);
+      try {
+        const result = await runReconcile(setup, {
+          label: `reconcile-${r.contacts}`,
+          contacts: r.contacts,
+          deadlineS: r.deadlineS,
+          pageSize: RECONCILE_PAGE_SIZE,
+          log: say,
+        });
+        reconciles.push(result);
+        say(`    ${result.contacts_per_s} contacts/s, peak RSS ${result.peak_rss_mb} MB${result.complete ? '' : ` (${result.note})`}`);
+      } catch (err) {
+        errors[`reconcile-${r.contacts}`] = (err as Error).message;
+        say(`    FAILED: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  machine.load_at_end = uptimeLine();
+  const floor = bullmq && mongo ? Math.min(bullmq.jobs_per_s, mongo.updates_per_s) : undefined;
+  const headlineReconcile = reconciles.find((r) => r.contacts === 100_000) ?? reconciles[0];
+  const results = {
+    profile: profileName,
+    started_at: started.toISOString(),
+    command: `npm run bench${profileName === 'full' ? ' -- --full' : ''}${flag('cpu-prof') ? ' --cpu-prof' : ''}`,
+    machine,
+    baseline_bullmq_jobs_per_s: bullmq?.jobs_per_s ?? null,
+    baseline_mongo_updates_per_s: mongo?.updates_per_s ?? null,
+    e2e_events_per_s: e2e?.events_per_s ?? null,
+    ratio: e2e && floor ? round(e2e.events_per_s / floor, 3) : null,
+    p50_latency_ms: e2e?.latency_ms.p50 ?? null,
+    p99_latency_ms: e2e?.latency_ms.p99 ?? null,
+    max_latency_ms: e2e?.latency_ms.max ?? null,
+    p99_latency_ms_at_half_load: half?.latency_ms.p99 ?? null,
+    mongo_cmds_per_event: e2e?.mongo_cmds_per_event ?? null,
+    redis_cmds_per_event: e2e?.redis_cmds_per_event ?? null,
+    http_requests_per_event: e2e?.http_requests_per_event ?? null,
+    worker_peak_rss_mb: e2e?.processes['worker']?.peak_rss_mb ?? null,
+    web_peak_rss_mb: e2e?.processes['web']?.peak_rss_mb ?? null,
+    reconcile_contacts_per_s: headlineReconcile?.contacts_per_s ?? null,
+    reconcile_peak_rss_mb: headlineReconcile?.peak_rss_mb ?? null,
+    reconcile_contacts: headlineReconcile?.contacts ?? null,
+    settings: {
+      apply_concurrency: APPLY_CONCURRENCY,
+      esp_worker_concurrency: 50,
+      esp_budgets: UNBOUNDED_ESP_BUDGETS,
+      simulator_latency_ms: 0,
+      producer: 'ConsentClient.recordMany, batches of 500, 2 concurrent producers (max load); a batch every 100 ms (fixed load)',
+      processes: 'web, worker, reconciler and simulators are separate child processes; baselines run in the orchestrator',
+      reconcile_page_size: RECONCILE_PAGE_SIZE,
+      experiment_env: experimentEnv,
+    },
+    details: { bullmq, mongo, e2e, half, reconcile: reconciles, server_costs: costs, worker_profile: profileSummary },
+    errors,
+  };
+  const stamp = started.toISOString().slice(0, 10);
+  // Only a whole profile with default settings goes to bench/results; subsets and experiments stay with the logs.
+  const partial = Object.keys(experimentEnv).length > 0 || only !== undefined || argv.some((a) => /^--(events|contacts|reconcile)=/.test(a));
+  const outDir = partial ? workDir : resultsDir;
+  const jsonFile = join(outDir, `${stamp}-${profileName}${partial ? '-partial' : ''}.json`);
+  writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  const chartFile = join(outDir, `${stamp}-${profileName}${partial ? '-partial' : ''}.svg`);
+  writeFileSync(
+    chartFile,
+    renderChart(chartInput(results)),
+  );
+
+  printTable(results, { bullmq, mongo, e2e, half, reconciles, costs, profileSummary });
+  say('');
+  say(`JSON:  ${relative(process.cwd(), jsonFile)}`);
+  say(`chart: ${relative(process.cwd(), chartFile)}`);
+} finally {
+  await shutdown();
+}
+
+/** The main thread's profile: the largest .cpuprofile the worker wrote. */
+function largestProfile(dir: string): string {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => ({ f: join(dir, f), size: statSync(join(dir, f)).size }))
+    .sort((a, b) => b.size - a.size);
+  if (!files[0]) throw new Error(`no .cpuprofile written in ${dir}`);
+  return files[0].f;
+}
+
+/** The embedded runner reports ferretdbVersion 'unknown'; its go.mod names the module version. */
+function ferretVersion(reported: string): string {
+  if (reported !== 'unknown' && reported !== '') return reported;
+  try {
+    const gomod = readFileSync(join(here, '..', 'test', 'support', 'ferretdb-runner', 'go.mod'), 'utf8');
+    const v = /github\.com\/FerretDB\/FerretDB (v\S+)/.exec(gomod)?.[1];
+    return v ? `${v} (from go.mod)` : reported;
+  } catch {
+    return reported;
+  }
+}
+
+function printTable(
+  r: { machine: MachineInfo; ratio: number | null },
+  d: {
+    bullmq: BullmqBaseline | undefined;
+    mongo: MongoBaseline | undefined;
+    e2e: E2eResult | undefined;
+    half: E2eResult | undefined;
+    reconciles: ReconcileResult[];
+    costs: CostRow[] | undefined;
+    profileSummary: ProfileSummary | undefined;
+  },
+) {
+  const rows: [string, string, string][] = [];
+  const row = (name: string, value: unknown, target = '') => rows.push([name, value === undefined || value === null ? '–' : String(value), target]);
+  const m = r.machine;
+  say('');
+  say(`machine   ${m.cpu_model}, ${m.cores} cores, ${m.memory_gb} GB, ${m.os}, Node ${m.node}`);
+  say(`servers   Redis ${m.redis}; ${m.mongo_server} [${m.mongo_kind}]`);
+  say(`load      start: ${m.load_at_start}`);
+  say(`          end:   ${m.load_at_end ?? ''}`);
+  say('');
+  row('(A) BullMQ no-op jobs/s (concurrency 20)', d.bullmq?.jobs_per_s);
+  row('(B) mongoose updateOne by _id /s (concurrency 20)', d.mongo?.updates_per_s);
+  row('    mongoose findById /s (concurrency 20)', d.mongo?.reads_per_s);
+  const e = d.e2e;
+  row('e2e events/s (accepted → all 5 ESPs acked)', e?.events_per_s);
+  row('ratio e2e / min(A, B)', r.ratio, '≥ 0.5');
+  row('  ingest (API) events/s', e?.ingest_events_per_s);
+  row('latency p50 / p99 / max ms (max load)', e ? `${e.latency_ms.p50} / ${e.latency_ms.p99} / ${e.latency_ms.max}` : undefined);
+  row(
+    `latency p50 / p99 / max ms (50% load, ${d.half?.offered_events_per_s ?? '–'} ev/s)`,
+    d.half ? `${d.half.latency_ms.p50} / ${d.half.latency_ms.p99} / ${d.half.latency_ms.max}` : undefined,
+    'p99 ≤ 1000',
+  );
+  row('MongoDB commands per event', e?.mongo_cmds_per_event, '≤ 3');
+  row('Redis commands per event (INFO commandstats, Lua-internal included)', e?.redis_cmds_per_event);
+  row(
+    '  of which network round trips / per-contact lease SETs (MONITOR sample)',
+    e
+      ? `${round(e.redis_cmds_per_event * e.redis_monitor.round_trip_share, 1)} / ${round(e.redis_cmds_per_event * e.redis_monitor.round_trip_share * e.redis_monitor.contact_lease_attempts_share_of_round_trips, 1)}`
+      : undefined,
+  );
+  for (const esp of ESP_NAMES) {
+    row(`HTTP requests per event: ${esp}`, e?.http_requests_per_event[esp], esp === 'ometria' ? '≤ 0.05' : '');
+  }
+  for (const [label, p] of Object.entries(e?.processes ?? {})) {
+    row(`peak RSS MB / CPU ms per event: ${label}`, `${p.peak_rss_mb} / ${p.cpu_ms_per_event}`, label === 'worker' ? 'RSS ≤ 300' : '');
+  }
+  if (e) row('  RSS MB right after start-up: web / worker', `${e.rss_at_ready_mb.web} / ${e.rss_at_ready_mb.worker}`);
+  row('state-changing events undelivered / outbox left / failed jobs', e ? `${e.undelivered} / ${e.outbox_left} / ${e.job_failures}` : undefined, '0 / 0 / 0');
+  for (const rc of d.reconciles) {
+    row(
+      `reconcile ${rc.contacts.toLocaleString('en')} contacts: contacts/s, peak RSS MB`,
+      `${rc.contacts_per_s}, ${rc.peak_rss_mb}${rc.complete ? '' : ' (partial)'}`,
+      '≥ 20000/s, ≤ 300 MB',
+    );
+    row(`  MongoDB commands per contact compared`, rc.mongo_cmds_per_contact);
+    for (const [how, perS] of Object.entries(rc.lookup_strategies)) row(`  lookups/s: ${how}`, perS);
+  }
+  const w = [Math.max(...rows.map((x) => x[0].length)), Math.max(...rows.map((x) => x[1].length))];
+  say(`${'figure'.padEnd(w[0]!)}  ${'value'.padStart(w[1]!)}  target`);
+  say(`${'-'.repeat(w[0]!)}  ${'-'.repeat(w[1]!)}  ------`);
+  for (const [a, b, c] of rows) say(`${a.padEnd(w[0]!)}  ${b.padStart(w[1]!)}  ${c}`);
+
+  if (e) {
+    say('');
+    say(`MongoDB commands per event, by command and collection: ${JSON.stringify(e.mongo_cmds_top)}`);
+    say(`Redis commands per event, by command: ${JSON.stringify(e.redis_cmds_top)}`);
+    say(`Redis round trips, share by command (MONITOR ${e.redis_monitor.seconds} s): ${JSON.stringify(e.redis_monitor.round_trips_top)}`);
+    say(`event loop utilisation: ${JSON.stringify(e.event_loop_utilization)}`);
+  }
+  if (d.costs) {
+    say('');
+    say('query cost on this server (ms per operation, one at a time) by collection size:');
+    const sizes = Object.keys(d.costs[0]?.ms ?? {});
+    const width = Math.max(...d.costs.map((c) => c.operation.length));
+    say(`  ${'operation'.padEnd(width)}  ${sizes.map((s) => `${Number(s).toLocaleString('en')} docs`.padStart(12)).join('')}  growth  used by`);
+    for (const c of d.costs) {
+      say(`  ${c.operation.padEnd(width)}  ${sizes.map((s) => String(c.ms[s]).padStart(12)).join('')}  ${`×${c.growth}`.padStart(6)}  ${c.used_by}`);
+    }
+  }
+  if (d.profileSummary) {
+    const p = d.profileSummary;
+    say('');
+    say(`worker CPU profile: ${p.busy_s} s busy of ${p.wall_s} s`);
+    say(`  self time by package: ${p.by_package.slice(0, 12).map((x) => `${x.name} ${Math.round(x.share * 100)}%`).join(', ')}`);
+    say(`  by owning package (native and node: time charged to the caller): ${p.by_owner.slice(0, 12).map((x) => `${x.name} ${Math.round(x.share * 100)}%`).join(', ')}`);
+    say(`  inclusive: ${p.inclusive.map((x) => `${x.name} ${Math.round(x.share * 100)}%`).join(', ')}`);
+    say('  hottest functions (self):');
+    for (const f of p.top_functions.slice(0, 12)) say(`    ${String(Math.round(f.share * 1000) / 10).padStart(5)}%  ${f.name}`);
+  }
+}
