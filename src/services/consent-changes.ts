@@ -5,24 +5,12 @@ export interface ChangesPage {
   nextCursor: string | undefined;
 }
 
-export interface ConsentChange {
+/** An audit record as exported: the eventId by name, times as ISO strings, internals left out. */
+export type ConsentChange = Omit<AuditDoc, '_id' | 'received' | 'applied' | 'momentClamped' | 'previous' | 'next' | 'blockedBy'> & {
   eventId: string;
-  contactId?: string;
-  identity: AuditDoc['identity'];
-  kind: string;
-  channel?: string;
-  value: string;
-  force: boolean;
-  source: string;
-  way?: Record<string, string>;
-  proof?: Record<string, string>;
-  moment: string;
   received: string;
   applied: string;
-  outcome: string;
-  reason?: string;
-  version?: number;
-}
+};
 
 function encodeCursor(applied: Date, id: string): string {
   return Buffer.from(JSON.stringify([applied.toISOString(), id])).toString('base64url');
@@ -52,23 +40,11 @@ export async function consentChanges(models: Models, opts: { since: Date; cursor
   const page = docs.slice(0, opts.limit);
   const last = page.at(-1);
   return {
-    records: page.map((d) => ({
-      eventId: d._id,
-      ...(d.contactId ? { contactId: d.contactId } : {}),
-      identity: d.identity,
-      kind: d.kind,
-      ...(d.channel ? { channel: d.channel } : {}),
-      value: d.value,
-      force: d.force,
-      source: d.source,
-      ...(d.way ? { way: d.way } : {}),
-      ...(d.proof ? { proof: d.proof } : {}),
-      moment: d.moment,
-      received: d.received.toISOString(),
-      applied: d.applied.toISOString(),
-      outcome: d.outcome,
-      ...(d.reason ? { reason: d.reason } : {}),
-      ...(d.version !== undefined ? { version: d.version } : {}),
+    records: page.map(({ _id, received, applied, momentClamped: _m, previous: _p, next: _n, blockedBy: _b, ...rest }) => ({
+      eventId: _id,
+      ...rest,
+      received: received.toISOString(),
+      applied: applied.toISOString(),
     })),
     nextCursor: docs.length > opts.limit && last ? encodeCursor(last.applied, last._id) : undefined,
   };

@@ -83,15 +83,16 @@ export async function pushContact(esp: EspName, contactId: string, deps: Deliver
   if (outcome.kind === 'dead_letter') set[`deadLetters.${esp}`] = { version: contact.version, reason: reason ?? 'refused', at: now };
   else unset[`deadLetters.${esp}`] = '';
 
-  const acked = await deps.withContactLock(contactId, () =>
+  const ack = () =>
     guardedUpdateById(
       deps.models.contacts,
       contactId,
       { [`outbox.${esp}.version`]: pending.version },
       { $set: set, $unset: unset },
       deps.models.atomicGuards,
-    ),
-  );
+    );
+  // Where the server checks the guard atomically the lease adds nothing but Redis round trips.
+  const acked = deps.models.atomicGuards ? await ack() : await deps.withContactLock(contactId, ack);
   deps.onOutcome?.(esp, label);
   if (!acked) {
     // A newer change arrived while we pushed: its entry stays pending and gets its own push.
