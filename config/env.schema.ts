@@ -84,6 +84,14 @@ export const coreEnvSchema = z.object({
     .string()
     .optional()
     .describe('HMAC key of one-click unsubscribe tokens; required outside development.'),
+  FAULT_EXIT_AFTER_APPLY_EVERY: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      'Fault injection for reliability tests: a `worker` kills itself (SIGKILL) after every Nth state-changing apply, after its MongoDB write and before its ESP pushes are queued; 0 = off. Refused with `NODE_ENV=production`.',
+    ),
 });
 
 export type CoreEnv = z.infer<typeof coreEnvSchema>;

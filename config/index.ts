@@ -34,6 +34,8 @@ export interface Config {
   readonly workerMetricsPort: number;
   readonly workerLocks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number; readonly maxStalledCount: number };
   readonly reconcile: { readonly cron: string; readonly cronDynamicYield: string; readonly pageSize: number };
+  /** Fault injection for reliability tests only (refused in production). */
+  readonly faults: { readonly exitAfterApplyEvery: number };
 }
 
 export class ConfigError extends Error {
@@ -153,6 +155,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
   const env = parsed.data;
   const webhooks = buildWebhookConfig(raw);
   const problems = [...productionProblems(env, raw), ...webhookProductionProblems(webhooks, env.NODE_ENV)];
+  if (env.NODE_ENV === 'production' && env.FAULT_EXIT_AFTER_APPLY_EVERY > 0) {
+    problems.push('FAULT_EXIT_AFTER_APPLY_EVERY: fault injection is refused with NODE_ENV=production');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -187,6 +192,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
       maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
     },
     reconcile: { cron: env.RECONCILE_CRON, cronDynamicYield: env.RECONCILE_CRON_DYNAMIC_YIELD, pageSize: env.RECONCILE_PAGE_SIZE },
+    faults: { exitAfterApplyEvery: env.FAULT_EXIT_AFTER_APPLY_EVERY },
   });
 }
 

@@ -124,6 +124,15 @@ export async function createContext(
     );
   };
 
+  // FAULT_EXIT_AFTER_APPLY_EVERY (reliability tests; refused in production): die without any
+  // cleanup after every Nth state-changing apply, between its MongoDB write and its push enqueue.
+  let appliesUntilFault = config.faults.exitAfterApplyEvery;
+  const faultAfterApply = (eventId: string) => {
+    if (appliesUntilFault === 0 || --appliesUntilFault > 0) return;
+    log.fatal({ eventId, fault: 'FAULT_EXIT_AFTER_APPLY_EVERY' }, 'fault injection: killing this process after the apply');
+    process.kill(process.pid, 'SIGKILL');
+  };
+
   // Reconciliation ingests ESP-side opt-outs through the same recording path as the API.
   const recordViaServices = (events: readonly WireConsentEvent[]) => services.recordEvents(events);
   const reconciliation = await createReconciliation({
@@ -165,6 +174,7 @@ export async function createContext(
       });
       metrics.eventApplied(result.outcome);
       if (result.stateChanged && result.contactId) {
+        faultAfterApply(eventId);
         // A crash before this line is covered by the outbox sweeper: the entries are already stored.
         await Promise.all(esps.map((esp) => enqueuePush(esp, [result.contactId!])));
       }
