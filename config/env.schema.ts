@@ -55,6 +55,58 @@ export const coreEnvSchema = z.object({
     .string()
     .optional()
     .describe('When set, `/metrics` requires `Authorization: Bearer <token>`.'),
+  PRODUCER_API_KEYS: z
+    .string()
+    .transform((value, ctx) => {
+      // name:secret pairs; problems name the key, never echo a secret.
+      const keys: { name: string; secret: string }[] = [];
+      const fail = (message: string) => ctx.addIssue({ code: 'custom', message });
+      for (const [i, entry] of value.split(',').map((e) => e.trim()).entries()) {
+        const colon = entry.indexOf(':');
+        const name = colon > 0 ? entry.slice(0, colon) : '';
+        const secret = colon > 0 ? entry.slice(colon + 1) : '';
+        if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+          fail(`entry ${i + 1} must be name:secret with a name of 1-64 letters, digits, _ . -`);
+        } else if (secret.length < 24 || secret.length > 512 || /\s/.test(secret)) {
+          fail(`the secret of key "${name}" must be 24-512 characters without spaces`);
+        } else if (keys.some((k) => k.name === name)) {
+          fail(`key names must be unique; "${name}" appears more than once`);
+        } else if (keys.some((k) => k.secret === secret)) {
+          fail(`key "${name}" has the same secret as key "${keys.find((k) => k.secret === secret)?.name}"; each key needs its own`);
+        } else {
+          keys.push({ name, secret });
+        }
+      }
+      return keys;
+    })
+    .optional()
+    .describe(
+      'Producer API keys, comma-separated `name:secret` pairs (secrets of at least 24 characters, unique names). When set, every `/v1/` API request needs `Authorization: Bearer <secret>`; the name is the rate-limit budget and appears in logs.',
+    ),
+  PRODUCER_AUTH: z
+    .enum(['keys', 'none'])
+    .optional()
+    .describe(
+      '`keys` (the default when `PRODUCER_API_KEYS` is set) or `none`: the `/v1/` API without authentication. Without keys, development and test run open; production refuses to start unless this is `none` (e.g. behind an authenticating gateway).',
+    ),
+  PRODUCER_RATE_LIMIT_PER_MINUTE: z.coerce
+    .number('must be a number')
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(600)
+    .describe(
+      'Requests per minute each API key (each client address without keys) may make to the `/v1/` API, counted in Redis across all `web` processes, reads and writes in separate budgets; over it → 429 with `Retry-After`. 0 = off.',
+    ),
+  PRODUCER_RATE_LIMIT_WINDOW_MS: z.coerce
+    .number('must be a number')
+    .int()
+    .min(1_000)
+    .max(3_600_000)
+    .default(60_000)
+    .describe(
+      'Fixed counting window of the producer rate limit: each budget allows `PRODUCER_RATE_LIMIT_PER_MINUTE` × window / 60 000 requests (rounded up) per window. A fixed window lets up to twice that through across a window boundary.',
+    ),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000).describe('How long SIGTERM waits for in-flight jobs and requests.'),
   WORKER_QUEUES: z
     .string()

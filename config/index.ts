@@ -17,6 +17,7 @@ export interface Config {
   readonly mongo: { readonly uri: string };
   readonly board: { readonly username: string; readonly password: string; readonly readOnly: boolean };
   readonly metrics: { readonly token: string | undefined };
+  readonly producer: ProducerApiConfig;
   readonly shutdownGraceMs: number;
   readonly worker: { readonly queues: readonly string[] | undefined; readonly applyConcurrency: number };
   readonly consent: {
@@ -36,6 +37,40 @@ export interface Config {
   readonly reconcile: { readonly cron: string; readonly cronDynamicYield: string; readonly pageSize: number };
   /** Fault injection for reliability tests only (refused in production). */
   readonly faults: { readonly exitAfterApplyEvery: number };
+}
+
+/** Authentication and rate limit of the `/v1/` API (producers and operators' API calls). */
+export interface ProducerApiConfig {
+  /** `none`: the API answers without authentication (development/test default, or PRODUCER_AUTH=none). */
+  readonly auth: 'keys' | 'none';
+  readonly keys: readonly { readonly name: string; readonly secret: string }[];
+  /** perMinute 0 = off; perWindow = requests each budget may make per `windowMs` window. */
+  readonly rateLimit: { readonly perMinute: number; readonly windowMs: number; readonly perWindow: number };
+}
+
+function producerApiConfig(env: CoreEnv): { config: ProducerApiConfig; problems: string[] } {
+  const keys = env.PRODUCER_API_KEYS ?? [];
+  const problems: string[] = [];
+  if (env.PRODUCER_AUTH === 'keys' && keys.length === 0) {
+    problems.push('PRODUCER_API_KEYS: required when PRODUCER_AUTH=keys (comma-separated name:secret pairs)');
+  }
+  if (env.PRODUCER_AUTH === 'none' && keys.length > 0) {
+    problems.push('PRODUCER_AUTH: is none but PRODUCER_API_KEYS is set; remove one of them');
+  }
+  if (env.PRODUCER_AUTH === undefined && keys.length === 0 && env.NODE_ENV === 'production') {
+    problems.push(
+      'PRODUCER_API_KEYS: required in production (comma-separated name:secret pairs); set PRODUCER_AUTH=none to run the /v1/ API without authentication, e.g. behind an authenticating gateway',
+    );
+  }
+  const { PRODUCER_RATE_LIMIT_PER_MINUTE: perMinute, PRODUCER_RATE_LIMIT_WINDOW_MS: windowMs } = env;
+  return {
+    problems,
+    config: {
+      auth: keys.length > 0 ? 'keys' : 'none',
+      keys,
+      rateLimit: { perMinute, windowMs, perWindow: perMinute === 0 ? 0 : Math.ceil((perMinute * windowMs) / 60_000) },
+    },
+  };
 }
 
 export class ConfigError extends Error {
@@ -154,7 +189,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
   const env = parsed.data;
   const webhooks = buildWebhookConfig(raw);
-  const problems = [...productionProblems(env, raw), ...webhookProductionProblems(webhooks, env.NODE_ENV)];
+  const producer = producerApiConfig(env);
+  const problems = [...productionProblems(env, raw), ...producer.problems, ...webhookProductionProblems(webhooks, env.NODE_ENV)];
   if (env.NODE_ENV === 'production' && env.FAULT_EXIT_AFTER_APPLY_EVERY > 0) {
     problems.push('FAULT_EXIT_AFTER_APPLY_EVERY: fault injection is refused with NODE_ENV=production');
   }
@@ -168,6 +204,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     mongo: { uri: env.MONGODB_URI },
     board: { username: env.BOARD_USERNAME, password: env.BOARD_PASSWORD, readOnly: env.BOARD_READ_ONLY },
     metrics: { token: env.METRICS_TOKEN },
+    producer: producer.config,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     worker: {
       queues: env.WORKER_QUEUES?.split(',').map((q) => q.trim()).filter(Boolean),
@@ -205,6 +242,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     mongo: { uri: mask(config.mongo.uri) },
     board: { ...config.board, password: '***' },
     metrics: { token: config.metrics.token ? '***' : undefined },
+    producer: { ...config.producer, keys: config.producer.keys.map((k) => ({ name: k.name, secret: '***' })) },
     unsubscribeSecret: '***',
     webhooks: describeWebhookConfig(config.webhooks),
     esps: Object.fromEntries(

@@ -41,6 +41,10 @@ export function appEnv(opts: {
     MONGODB_URI: `${uri}${uri.includes('?') ? '&' : '?'}monitorCommands=true`,
     QUEUE_PREFIX: opts.prefix,
     SHUTDOWN_GRACE_MS: '5000',
+    // Production refuses an unauthenticated /v1/ API unless told; the rate limit runs (its Redis
+    // round trip is part of the measured cost) with a budget the load generators never reach.
+    PRODUCER_AUTH: 'none',
+    PRODUCER_RATE_LIMIT_PER_MINUTE: '1000000',
     ...UNBOUNDED_ESP_BUDGETS,
   };
   for (const esp of opts.esps ?? ESP_NAMES) Object.assign(env, simulatorConnectionEnv(esp, opts.simUrls[esp]));

@@ -12,6 +12,10 @@ export interface ConsentClientOptions {
   timeoutMs?: number;
   /** Attempts per request on network errors and 5xx; safe because eventIds make retries idempotent. */
   attempts?: number;
+  /** A producer API key (the secret of one PRODUCER_API_KEYS entry), sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Longest `Retry-After` of a 429 the client waits for before its next attempt (default 60 s); longer ones fail at once. */
+  maxRetryAfterMs?: number;
   headers?: Record<string, string>;
 }
 
@@ -77,13 +81,24 @@ export class ConsentClient {
       try {
         const res = await fetch(new URL(path, this.options.baseUrl), {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...this.options.headers },
+          headers: {
+            'content-type': 'application/json',
+            ...this.options.headers,
+            ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+          },
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
         });
         const payload = (await res.json().catch(() => ({}))) as { message?: string; problems?: { field: string; rule: string }[] };
         if (res.ok) return payload;
         const error = new ConsentClientError(payload.message ?? `HTTP ${res.status}`, res.status, payload.problems ?? []);
+        if (res.status === 429 && attempt < attempts) {
+          // Rate limited: nothing was stored; wait as told, then try again (counts as an attempt).
+          const waitMs = Math.max(1, Number(res.headers.get('retry-after')) || 1) * 1_000;
+          if (waitMs > (this.options.maxRetryAfterMs ?? 60_000)) throw error;
+          await new Promise((r) => setTimeout(r, waitMs));
+          continue;
+        }
         if (res.status < 500) throw error;
         lastError = error;
       } catch (err) {

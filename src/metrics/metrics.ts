@@ -33,6 +33,7 @@ export const METRIC_NAMES = {
   drift: 'consent_sync_drift_total',
   events: 'consent_sync_events_total',
   espQueuePaused: 'consent_sync_esp_queue_paused',
+  producerGuard: 'consent_sync_producer_guard_total',
 } as const;
 
 export const DEFAULT_METRICS_PREFIX = 'consent_sync_';
@@ -48,6 +49,8 @@ export interface Metrics {
   setDrift(esp: string, type: string, count: number): void;
   /** Marks an ESP queue paused by this process (the queue's own paused flag in Redis is read by collect). */
   setEspPaused(esp: string, paused: boolean): void;
+  /** A `/v1/` request refused (unauthorized, rate_limited) or admitted unchecked because Redis did not answer (limit_unchecked). */
+  producerGuard(outcome: string): void;
   /** Refreshes the Redis and MongoDB gauges, unless refreshed less than `cacheMs` ago. */
   collect(ctx: AppContext): Promise<void>;
 }
@@ -153,6 +156,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['esp'] as const,
     registers,
   });
+  const producerGuard = new Counter({
+    name: METRIC_NAMES.producerGuard,
+    help: 'API requests refused (unauthorized, rate_limited) or admitted without a rate-limit check because Redis did not answer (limit_unchecked).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   if (options.defaultMetrics !== false)
     collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
 
@@ -219,6 +228,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registry,
     espPush: (esp, outcome) => espPush.inc({ esp, outcome }),
     eventApplied: (outcome) => events.inc({ outcome }),
+    producerGuard: (outcome) => producerGuard.inc({ outcome }),
     jobDuration: (queue, seconds) => {
       if (Number.isFinite(seconds) && seconds >= 0) jobDuration.observe({ queue }, seconds);
     },

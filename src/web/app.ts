@@ -4,6 +4,7 @@ import { registerBoard } from './board.js';
 import { registerMetricsRoutes } from './metrics.routes.js';
 import { registerConsentRoutes } from './consent.routes.js';
 import { registerErrorHandler } from './errors.js';
+import { producerGuardHook } from './producer-guard.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { registerReconcileRoutes } from './reconcile.routes.js';
 import { registerUnsubscribeRoutes } from './unsubscribe.routes.js';
@@ -19,8 +20,21 @@ export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
   });
   registerErrorHandler(app);
   registerHealthRoutes(app, ctx);
-  registerConsentRoutes(app, ctx);
-  registerReconcileRoutes(app, ctx);
+  // The /v1/ API (producers' events, contact view and export; reconciliation runs): API keys and
+  // rate limit. Board, webhooks, one-click, health and metrics keep their own authentication.
+  await app.register(async (api) => {
+    api.addHook(
+      'onRequest',
+      producerGuardHook({
+        config: ctx.config.producer,
+        redis: ctx.runtime.producer,
+        prefix: ctx.config.redis.prefix,
+        count: (outcome) => ctx.metrics.producerGuard(outcome),
+      }),
+    );
+    registerConsentRoutes(api, ctx);
+    registerReconcileRoutes(api, ctx);
+  });
   registerWebhookRoutes(app, ctx, ctx.config.webhooks);
   registerUnsubscribeRoutes(app, ctx, ctx.config.webhooks);
   await registerBoard(app, ctx);

@@ -17,6 +17,9 @@ export function isolatedEnv(extra: Record<string, string> = {}): Record<string, 
     MONGODB_URI: withDatabase(inject('mongoUri'), `t_${id}`),
     QUEUE_PREFIX: `t_${id}`,
     SHUTDOWN_GRACE_MS: '3000',
+    // waitFor polls the contact view every 25 ms, faster than any sensible producer budget;
+    // the rate limit is tested with its own settings (test/integration/chaos/producer-limits.test.ts).
+    PRODUCER_RATE_LIMIT_PER_MINUTE: '0',
     ...extra,
   };
 }

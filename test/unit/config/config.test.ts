@@ -42,6 +42,7 @@ describe('loadConfig', () => {
         BOARD_PASSWORD: 'a-long-real-password',
         UNSUBSCRIBE_SECRET: 'x'.repeat(32),
         PUBLIC_BASE_URL: 'https://consent.example.com',
+        PRODUCER_API_KEYS: `shop:${'k'.repeat(24)}`,
       }),
     ).not.toThrow();
   });
@@ -57,5 +58,77 @@ describe('loadConfig', () => {
     expect(text).not.toContain('s3cret');
     expect(text).not.toContain('hunter2');
     expect(text).toContain('redis://***@redis:6379');
+  });
+});
+
+const SECRET_A = 'a-secret-of-24-chars-000';
+const SECRET_B = 'another-secret-24-chars!';
+
+const production = {
+  NODE_ENV: 'production',
+  BOARD_PASSWORD: 'a-long-real-password',
+  UNSUBSCRIBE_SECRET: 'x'.repeat(32),
+  PUBLIC_BASE_URL: 'https://consent.example.com',
+};
+
+describe('producer API settings', () => {
+  it('parses name:secret pairs and masks the secrets in the start-up log', () => {
+    const config = loadConfig({ PRODUCER_API_KEYS: ` shop:${SECRET_A} , crm:${SECRET_B}:with-colon` });
+    expect(config.producer.auth).toBe('keys');
+    expect(config.producer.keys).toEqual([
+      { name: 'shop', secret: SECRET_A },
+      { name: 'crm', secret: `${SECRET_B}:with-colon` },
+    ]);
+    const logged = JSON.stringify(describeConfig(config));
+    expect(logged).not.toContain(SECRET_A);
+    expect(logged).not.toContain(SECRET_B);
+    expect(logged).toContain('"shop"');
+  });
+
+  it.each([
+    ['a short secret', `shop:${'x'.repeat(23)}`, /the secret of key "shop" must be 24-512 characters/],
+    ['a secret with a space', `shop:${'x'.repeat(20)} ${'x'.repeat(20)}`, /the secret of key "shop"/],
+    ['no colon', SECRET_A, /entry 1 must be name:secret/],
+    ['an empty name', `:${SECRET_A}`, /entry 1 must be name:secret/],
+    ['a bad name', `sh op:${SECRET_A}`, /entry 1 must be name:secret/],
+    ['an empty entry', `shop:${SECRET_A},,crm:${SECRET_B}`, /entry 2 must be name:secret/],
+    ['a repeated name', `shop:${SECRET_A},shop:${SECRET_B}`, /names must be unique; "shop"/],
+    ['a shared secret', `shop:${SECRET_A},crm:${SECRET_A}`, /key "crm" has the same secret as key "shop"/],
+  ])('PRODUCER_API_KEYS with %s is refused, naming the variable and the rule, never the secret', (_name, value, rule) => {
+    const problems = problemsOf({ PRODUCER_API_KEYS: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^PRODUCER_API_KEYS: /);
+    expect(problems[0]).toMatch(rule);
+    expect(problems[0]).not.toContain('x'.repeat(20));
+    expect(problems[0]).not.toContain(SECRET_A);
+  });
+
+  it('is open without keys in development and test, refused in production unless PRODUCER_AUTH=none', () => {
+    expect(loadConfig({}).producer.auth).toBe('none');
+    expect(loadConfig({ ...production, NODE_ENV: 'test' }).producer.auth).toBe('none');
+    const problems = problemsOf(production);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^PRODUCER_API_KEYS: required in production.*PRODUCER_AUTH=none/);
+    expect(loadConfig({ ...production, PRODUCER_AUTH: 'none' }).producer).toMatchObject({ auth: 'none', keys: [] });
+    expect(loadConfig({ ...production, PRODUCER_API_KEYS: `shop:${SECRET_A}` }).producer.auth).toBe('keys');
+  });
+
+  it('refuses contradictory PRODUCER_AUTH settings, naming the variable', () => {
+    expect(problemsOf({ PRODUCER_AUTH: 'keys' })).toEqual([expect.stringMatching(/^PRODUCER_API_KEYS: required when PRODUCER_AUTH=keys/)]);
+    expect(problemsOf({ PRODUCER_AUTH: 'none', PRODUCER_API_KEYS: `shop:${SECRET_A}` })).toEqual([
+      expect.stringMatching(/^PRODUCER_AUTH: is none but PRODUCER_API_KEYS is set/),
+    ]);
+    expect(problemsOf({ PRODUCER_AUTH: 'basic' })[0]).toMatch(/^PRODUCER_AUTH: /);
+  });
+
+  it('rate limit: 600 per minute by default, 0 = off, budget per window rounded up, bad values named', () => {
+    expect(loadConfig({}).producer.rateLimit).toEqual({ perMinute: 600, windowMs: 60_000, perWindow: 600 });
+    expect(loadConfig({ PRODUCER_RATE_LIMIT_PER_MINUTE: '0' }).producer.rateLimit.perWindow).toBe(0);
+    expect(
+      loadConfig({ PRODUCER_RATE_LIMIT_PER_MINUTE: '100', PRODUCER_RATE_LIMIT_WINDOW_MS: '1000' }).producer.rateLimit.perWindow,
+    ).toBe(2);
+    const problems = problemsOf({ PRODUCER_RATE_LIMIT_PER_MINUTE: '-1', PRODUCER_RATE_LIMIT_WINDOW_MS: '10' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['PRODUCER_RATE_LIMIT_PER_MINUTE', 'PRODUCER_RATE_LIMIT_WINDOW_MS']);
+    expect(problemsOf({ PRODUCER_RATE_LIMIT_PER_MINUTE: 'lots' })[0]).toBe('PRODUCER_RATE_LIMIT_PER_MINUTE: must be a number');
   });
 });

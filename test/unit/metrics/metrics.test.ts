@@ -86,6 +86,7 @@ describe('createMetrics: names and label sets', () => {
       consent_sync_drift_total: 'gauge',
       consent_sync_events_total: 'counter',
       consent_sync_esp_queue_paused: 'gauge',
+      consent_sync_producer_guard_total: 'counter',
     });
   });
 
