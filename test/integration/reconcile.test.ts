@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WireConsentEvent } from '../../src/contracts/consent-event.js';
+import type { ListReadBack, RemoteSuppression } from '../../src/esp/readback.js';
 import type { EspName } from '../../src/esp/types.js';
+import { reconcileRunModel } from '../../src/persistence/reconcile-run.model.js';
+import { createRun, type ReconcileDeps, runPage } from '../../src/services/reconcile/engine.js';
 import { simulatorCredentials } from '../../src/simulators/index.js';
 import { startTestApp } from '../support/app.js';
 import { startEspSimulators } from '../support/esp-sims.js';
@@ -167,6 +171,69 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
     expect((run['counts'] as Record<string, number>)['reasserted']).toBeGreaterThanOrEqual(12);
     await settled();
     expect(sims.sims['dynamic-yield'].requests().length).toBeGreaterThan(before + 12);
+  });
+
+  it('a list page is compared as one batch: $in reads and point reads classify and repair alike', async () => {
+    await record({ eventId: 'pg1-in', contact: { externalId: 'pg1', email: 'pg1@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_in', source: 'form', moment: '2026-11-01T00:00:00Z' });
+    await record({ eventId: 'pg2-out', contact: { externalId: 'pg2', email: 'pg2@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'preference_center', moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    const pg2 = (await view('pg2'))['contactId'] as string;
+    const at = '2026-11-05T00:00:00.000Z';
+    const out = (identity: RemoteSuppression['identity'], channel: RemoteSuppression['channel'] = 'email'): RemoteSuppression => ({ identity, channel, state: 'opted_out', at, type: 'list_unsubscribe' });
+    const items: RemoteSuppression[] = [
+      out({ email: 'pg1@example.com' }), // we are opted in: ingest
+      out({ email: 'pg1@example.com' }), // the same unsubscribe again in the page: one event
+      out({ externalId: 'pg-nobody', email: 'pg1@example.com' }, 'sms'), // the first key with an owner decides
+      out({ email: 'pg2@example.com' }), // in sync
+      { ...out({ externalId: 'pg2' }), state: 'opted_in' }, // a lost push: repush, never re-subscribe
+      out({ email: 'pg-nobody@example.com' }), // unknown to us: still ingested
+      { ...out({ email: 'pg-nobody2@example.com' }), state: 'opted_in' }, // unknown and subscribed: nothing
+      out({ email: '   ' }), // names nobody
+    ];
+    const readBack: ListReadBack = { kind: 'list', listPage: async () => ({ items, nextCursor: undefined }) };
+    const runs = reconcileRunModel(app.ctx.mongo);
+    const outcomes = [];
+    for (const batched of [true, false]) {
+      const events: WireConsentEvent[] = [];
+      const repushed: string[] = [];
+      const deps: ReconcileDeps = {
+        models: app.ctx.models,
+        runs,
+        readBacks: { ometria: readBack },
+        recordEvents: async (batch) => void events.push(...batch),
+        repush: async (_esp, contactId) => void repushed.push(contactId),
+        now: () => new Date(),
+        pageSize: 50,
+        reads: { batched, concurrency: 3 },
+        log: app.ctx.log,
+      };
+      const task = await createRun('ometria', 'cli', deps);
+      expect(await runPage(task, deps)).toBeUndefined();
+      const run = (await runs.findById(task.runId).lean())!;
+      outcomes.push({
+        status: run.status,
+        compared: run.compared,
+        counts: run.counts,
+        actions: run.actions,
+        events: events.map((e) => `${e.contact.email ?? ''}|${e.contact.externalId ?? ''}|${e.channel}|${e.value}|${e.source}`).sort(),
+        eventIds: new Set(events.map((e) => e.eventId)).size,
+        repushed,
+      });
+    }
+    expect(outcomes[0]).toEqual(outcomes[1]);
+    expect(outcomes[0]).toEqual({
+      status: 'done',
+      compared: 7,
+      counts: { esp_unsubscribed: 3, in_sync: 1, lost_push: 1, unknown_contact: 2, invalid_identity: 1 },
+      actions: { ingested_opt_out: 4, repushed: 1 },
+      events: [
+        'pg-nobody@example.com||email|opt_out|esp:ometria',
+        'pg1@example.com|pg-nobody|sms|opt_out|esp:ometria',
+        'pg1@example.com||email|opt_out|esp:ometria',
+      ],
+      eventIds: 3,
+      repushed: [pg2],
+    });
   });
 
   it('lists runs with the latest per ESP, and refuses unknown ESPs', async () => {

@@ -1,12 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Model } from 'mongoose';
 import type { WireConsentEvent } from '../../contracts/consent-event.js';
-import type { ContactIdentity, Decision } from '../../domain/index.js';
-import { IdentityError } from '../../domain/index.js';
+import type { ContactIdentity, Decision, EffectiveState } from '../../domain/index.js';
+import { IdentityError, identityKeys } from '../../domain/index.js';
 import type { EspReadBack, RemoteSuppression } from '../../esp/readback.js';
 import type { EspName } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
-import { findContactByIdentity } from '../../persistence/contacts.repository.js';
+import {
+  type BatchReadOptions,
+  findContactsProjected,
+  findIdentityOwners,
+} from '../../persistence/contacts.repository.js';
 import type { ContactDoc, Models } from '../../persistence/models.js';
 import type { ReconcileRunDoc } from '../../persistence/reconcile-run.model.js';
 import { classifyDrift, type DriftAction, type DriftType } from './drift.js';
@@ -20,6 +24,8 @@ export interface ReconcileDeps {
   repush: (esp: EspName, contactId: string) => Promise<void>;
   now: () => Date;
   pageSize: number;
+  /** How a page's identities and contacts are read (one `$in` query, or concurrent point reads). */
+  reads: BatchReadOptions;
   log: Logger;
 }
 
@@ -33,6 +39,10 @@ export interface PageTask {
 
 const SAMPLES_PER_TYPE = 10;
 const READ_CONCURRENCY = 4;
+/** Repairs (repush) of one page run this many at a time; each takes the contact's lease. */
+const REPAIR_CONCURRENCY = 8;
+/** Opt-out events of one page are recorded in batches of at most this many. */
+const RECORD_BATCH = 500;
 
 const ACTION_COUNTER: Record<Exclude<DriftAction, 'none'>, string> = {
   ingest_opt_out: 'ingested_opt_out',
@@ -75,13 +85,27 @@ function note(tally: Tally, type: DriftType | string, sampleId: string) {
   if (list.length < SAMPLES_PER_TYPE) tally.samples[type] = [...list, sampleId];
 }
 
-function decisionFor(contact: ContactDoc | null, channel: RemoteSuppression['channel']): Decision | undefined {
+/** What the drift rules read of a contact: the projection of a list page's contact reads. */
+export interface DriftView {
+  _id: string;
+  effective: EffectiveState;
+  version?: number;
+  sync?: ContactDoc['sync'];
+  outbox?: ContactDoc['outbox'];
+}
+
+/** The fields of DriftView for one ESP, as a projection. */
+export function driftFields(esp: EspName): string[] {
+  return ['effective', 'version', `sync.${esp}`, `outbox.${esp}`];
+}
+
+function decisionFor(contact: DriftView | null, channel: RemoteSuppression['channel']): Decision | undefined {
   if (!contact) return undefined;
   return channel === 'tracking' ? contact.effective.tracking : contact.effective.marketing[channel];
 }
 
 /** No PII in reports: a contact id, or a hash of the ESP's identity when we have no contact. */
-function sampleId(contact: ContactDoc | null, remote: RemoteSuppression): string {
+function sampleId(contact: DriftView | null, remote: RemoteSuppression): string {
   return contact?._id ?? `remote:${createHash('sha256').update(JSON.stringify(remote.identity)).digest('hex').slice(0, 16)}`;
 }
 
@@ -107,33 +131,85 @@ function optOutEvent(esp: EspName, remote: RemoteSuppression, runId: string): Wi
   };
 }
 
-async function compareRemote(esp: EspName, remote: RemoteSuppression, runId: string, tally: Tally, deps: ReconcileDeps) {
-  let contact: ContactDoc | null;
-  try {
-    contact = await findContactByIdentity(deps.models, remote.identity);
-  } catch (err) {
-    if (err instanceof IdentityError) {
-      note(tally, 'invalid_identity', sampleId(null, remote));
-      return;
-    }
-    throw err;
-  }
-  await act(esp, remote, contact, runId, tally, deps);
+/** The repairs a page asks for, carried out together once the page is classified. */
+interface Repairs {
+  events: Map<string, WireConsentEvent>;
+  repush: Set<string>;
 }
 
-async function act(esp: EspName, remote: RemoteSuppression, contact: ContactDoc | null, runId: string, tally: Tally, deps: ReconcileDeps) {
+/**
+ * Compares one page of an ESP's list with our contacts. The page is the unit of work: its
+ * identity keys are resolved in one batch, its contacts read in one batch (only the fields the
+ * drift rules need), then every entry is classified and the repairs run in bulk.
+ */
+async function compareRemotePage(
+  esp: EspName,
+  items: readonly RemoteSuppression[],
+  runId: string,
+  tally: Tally,
+  deps: ReconcileDeps,
+) {
+  const keysOf = items.map((item) => {
+    try {
+      return identityKeys(item.identity);
+    } catch (err) {
+      if (err instanceof IdentityError) return undefined;
+      throw err;
+    }
+  });
+  const owners = await findIdentityOwners(
+    deps.models,
+    keysOf.flatMap((keys) => keys ?? []),
+    deps.reads,
+  );
+  // As findContactByIdentity: the first key (ext, email, phone) that has an owner decides.
+  const contactIdOf = keysOf.map((keys) => keys?.map((k) => owners.get(k)).find((id) => id !== undefined));
+  const contacts = await findContactsProjected<DriftView>(
+    deps.models,
+    contactIdOf.filter((id): id is string => id !== undefined),
+    driftFields(esp),
+    deps.reads,
+  );
+  const repairs: Repairs = { events: new Map(), repush: new Set() };
+  items.forEach((item, i) => {
+    if (keysOf[i] === undefined) {
+      note(tally, 'invalid_identity', sampleId(null, item));
+      return;
+    }
+    const contactId = contactIdOf[i];
+    act(esp, item, (contactId && contacts.get(contactId)) || null, runId, tally, repairs);
+  });
+  await carryOut(esp, repairs, deps);
+}
+
+function act(esp: EspName, remote: RemoteSuppression, contact: DriftView | null, runId: string, tally: Tally, repairs: Repairs) {
   tally.compared++;
-  const sync = contact?.sync[esp];
+  const sync = contact?.sync?.[esp];
   const deliveredAt =
-    contact && sync?.status === 'synced' && sync.version === contact.version && !contact.outbox[esp]
+    contact && sync?.status === 'synced' && sync.version === (contact.version ?? 0) && !contact.outbox?.[esp]
       ? new Date(sync.at).toISOString()
       : undefined;
   const drift = classifyDrift(remote, decisionFor(contact, remote.channel), deliveredAt);
   note(tally, drift.type, sampleId(contact, remote));
   if (drift.action === 'none') return;
-  if (drift.action === 'ingest_opt_out') await deps.recordEvents([optOutEvent(esp, remote, runId)]);
-  else if (contact) await deps.repush(esp, contact._id);
+  if (drift.action === 'ingest_opt_out') {
+    const event = optOutEvent(esp, remote, runId);
+    repairs.events.set(event.eventId, event);
+  } else if (contact) repairs.repush.add(contact._id);
   tally.actions[ACTION_COUNTER[drift.action]] = (tally.actions[ACTION_COUNTER[drift.action]] ?? 0) + 1;
+}
+
+/** Records the page's opt-outs in batches (the API's recording path) and re-queues its pushes. */
+async function carryOut(esp: EspName, repairs: Repairs, deps: ReconcileDeps) {
+  const events = [...repairs.events.values()];
+  for (let i = 0; i < events.length; i += RECORD_BATCH) await deps.recordEvents(events.slice(i, i + RECORD_BATCH));
+  const ids = [...repairs.repush];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(REPAIR_CONCURRENCY, ids.length) }, async () => {
+      while (next < ids.length) await deps.repush(esp, ids[next++]!);
+    }),
+  );
 }
 
 function hasKnownState(contact: ContactDoc): boolean {
@@ -160,7 +236,9 @@ async function compareOurs(esp: EspName, readBack: EspReadBack, contacts: Contac
           note(tally, remote === 'unknown_contact' ? 'unknown_at_esp' : 'not_readable', contact._id);
           return;
         }
-        for (const item of remote) await act(esp, item, contact, runId, tally, deps);
+        const repairs: Repairs = { events: new Map(), repush: new Set() };
+        for (const item of remote) act(esp, item, contact, runId, tally, repairs);
+        await carryOut(esp, repairs, deps);
       }),
     );
   }
@@ -182,7 +260,7 @@ export async function runPage(task: PageTask, deps: ReconcileDeps): Promise<Page
   let next: PageTask | undefined;
   if (task.phase === 'remote' && readBack.kind === 'list') {
     const page = await readBack.listPage(task.cursor, deps.pageSize);
-    for (const item of page.items) await compareRemote(task.esp, item, task.runId, tally, deps);
+    await compareRemotePage(task.esp, page.items, task.runId, tally, deps);
     if (page.nextCursor) next = { ...task, cursor: page.nextCursor, page: task.page + 1 };
   } else {
     const filter = task.cursor ? { _id: { $gt: task.cursor } } : {};
