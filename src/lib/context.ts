@@ -127,10 +127,12 @@ export async function createContext(
   // FAULT_EXIT_AFTER_APPLY_EVERY (reliability tests; refused in production): die without any
   // cleanup after every Nth state-changing apply, between its MongoDB write and its push enqueue.
   let appliesUntilFault = config.faults.exitAfterApplyEvery;
-  const faultAfterApply = (eventId: string) => {
+  const faultAfterApply = async (eventId: string) => {
     if (appliesUntilFault === 0 || --appliesUntilFault > 0) return;
-    log.fatal({ eventId, fault: 'FAULT_EXIT_AFTER_APPLY_EVERY' }, 'fault injection: killing this process after the apply');
+    // stderr is synchronous on files and pipes (pino's stdout stream is not): the line is out before the process dies
+    process.stderr.write(`consent-sync: fault injection FAULT_EXIT_AFTER_APPLY_EVERY: SIGKILL after applying event ${eventId}, before its ESP pushes are queued\n`);
     process.kill(process.pid, 'SIGKILL');
+    await new Promise(() => {}); // this apply never reaches its push enqueue
   };
 
   // Reconciliation ingests ESP-side opt-outs through the same recording path as the API.
@@ -174,7 +176,7 @@ export async function createContext(
       });
       metrics.eventApplied(result.outcome);
       if (result.stateChanged && result.contactId) {
-        faultAfterApply(eventId);
+        await faultAfterApply(eventId);
         // A crash before this line is covered by the outbox sweeper: the entries are already stored.
         await Promise.all(esps.map((esp) => enqueuePush(esp, [result.contactId!])));
       }

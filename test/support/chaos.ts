@@ -211,10 +211,79 @@ export class AppProcess {
     return this.stop('SIGKILL');
   }
 
+  /** How the current run ended; undefined while it runs (or before the first start). */
+  get exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    const c = this.current?.child;
+    if (!c || (c.exitCode === null && c.signalCode === null)) return undefined;
+    return { code: c.exitCode, signal: c.signalCode };
+  }
+
+  /** Resolves once the current run's stdout and stderr are closed (its last lines read). */
+  async outputClosed(): Promise<void> {
+    const c = this.current?.child;
+    const open = [c?.stdout, c?.stderr].filter((s) => s && !s.closed) as NodeJS.ReadableStream[];
+    await Promise.all(open.map((s) => new Promise((r) => s.once('close', r))));
+  }
+
   /** Everything every run of this process wrote to stdout and stderr. */
   output(): string {
     return [...this.past, this.current?.output() ?? ''].join('');
   }
+}
+
+export interface Supervisor {
+  /** Exits the processes took on their own (not stopped or killed by the test), in order. */
+  exits: { entry: Entry; code: number | null; signal: NodeJS.Signals | null; at: number }[];
+  restarts: number;
+  /** Starts that failed (died or not ready in time); each is tried again. */
+  failedStarts: string[];
+  /** Milliseconds each successful restart took until the process was ready. */
+  startMs: number[];
+  /** Stops watching, after the restart under way (if any) has finished. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A process manager for `procs`: any of them that exits on its own (a crash, a fault hook) is
+ * started again. Processes the test stopped or killed (stop() clears `ready`) are left alone.
+ */
+export function superviseRestarts(
+  procs: readonly AppProcess[],
+  opts: { intervalMs?: number; beforeRestart?: (p: AppProcess, s: Supervisor) => void } = {},
+): Supervisor {
+  let watching = true;
+  const supervisor: Supervisor = {
+    exits: [],
+    restarts: 0,
+    failedStarts: [],
+    startMs: [],
+    stop: async () => {
+      watching = false;
+      await loop;
+    },
+  };
+  const loop = (async () => {
+    while (watching) {
+      for (const p of procs) {
+        if (!p.ready || p.running) continue;
+        const exit = p.exitStatus;
+        if (exit) supervisor.exits.push({ entry: p.entry, ...exit, at: Date.now() });
+        await p.outputClosed(); // the dead run's last lines belong to its output
+        opts.beforeRestart?.(p, supervisor);
+        const started = Date.now();
+        try {
+          await p.start();
+          supervisor.restarts++;
+          supervisor.startMs.push(Date.now() - started);
+        } catch (err) {
+          // still ready and not running: tried again on the next turn
+          supervisor.failedStarts.push((err as Error).message.slice(0, 300));
+        }
+      }
+      await cadence(opts.intervalMs ?? 100);
+    }
+  })();
+  return supervisor;
 }
 
 /**
@@ -250,9 +319,9 @@ export function chaosContact(prefix: string, i: number): { externalId: string; e
   return { externalId: `${prefix}-${i}`, email: `${prefix}.${i}@example.com` };
 }
 
-/** A reproducible event stream over `contacts` full users (fast-check's generator, fixed seed). */
-export function generateEvents(opts: { prefix: string; events: number; contacts: number; seed: number; minutes?: number }): GeneratedEvent[] {
-  const arb = fc.record({
+/** One random event's choices over `contacts` full users, in `minutes` distinct minutes. */
+export function eventSpecArb(opts: { contacts: number; minutes?: number }) {
+  return fc.record({
     contact: fc.integer({ min: 0, max: opts.contacts - 1 }),
     kind: fc.constantFrom('marketing', 'marketing', 'marketing', 'tracking'),
     channel: fc.constantFrom('email', 'email', 'sms', 'push', 'all'),
@@ -261,11 +330,16 @@ export function generateEvents(opts: { prefix: string; events: number; contacts:
     force: fc.boolean(),
     minute: fc.integer({ min: 0, max: opts.minutes ?? 120 }),
   });
-  return fc.sample(arb, { numRuns: opts.events, seed: opts.seed }).map((s, n) => ({
+}
+export type EventSpec = ReturnType<typeof eventSpecArb> extends fc.Arbitrary<infer T> ? T : never;
+
+/** The event a spec describes, for contact `<prefix>-<spec.contact>`. */
+export function eventFromSpec(prefix: string, eventId: string, s: EventSpec): GeneratedEvent {
+  return {
     contact: s.contact,
     event: {
-      eventId: `${opts.prefix}-e${String(n).padStart(5, '0')}`,
-      contact: chaosContact(opts.prefix, s.contact),
+      eventId,
+      contact: chaosContact(prefix, s.contact),
       kind: s.kind as 'marketing' | 'tracking',
       ...(s.kind === 'marketing' ? { channel: s.channel } : {}),
       value: s.value as 'opt_in' | 'opt_out',
@@ -274,7 +348,14 @@ export function generateEvents(opts: { prefix: string; events: number; contacts:
       // few distinct minutes: equal moments (tie-breaks) are common
       moment: new Date(Date.UTC(2026, 10, 1) + s.minute * 60_000).toISOString(),
     },
-  }));
+  };
+}
+
+/** A reproducible event stream over `contacts` full users (fast-check's generator, fixed seed). */
+export function generateEvents(opts: { prefix: string; events: number; contacts: number; seed: number; minutes?: number }): GeneratedEvent[] {
+  return fc
+    .sample(eventSpecArb(opts), { numRuns: opts.events, seed: opts.seed })
+    .map((s, n) => eventFromSpec(opts.prefix, `${opts.prefix}-e${String(n).padStart(5, '0')}`, s));
 }
 
 export function toDomainEvent(e: WireConsentEventInput, moment: string): ConsentEvent {
