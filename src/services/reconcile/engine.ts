@@ -212,11 +212,14 @@ async function carryOut(esp: EspName, repairs: Repairs, deps: ReconcileDeps) {
   );
 }
 
-function hasKnownState(contact: ContactDoc): boolean {
+function hasKnownState(contact: DriftView): boolean {
   return contact.effective.tracking.state !== 'unknown' || Object.values(contact.effective.marketing).some((d) => d.state !== 'unknown');
 }
 
-async function compareOurs(esp: EspName, readBack: EspReadBack, contacts: ContactDoc[], runId: string, tally: Tally, deps: ReconcileDeps) {
+/** A contact of our side's sweep: the drift fields and the identities the ESP is asked about. */
+type OurContact = DriftView & Pick<ContactDoc, 'identities'>;
+
+async function compareOurs(esp: EspName, readBack: EspReadBack, contacts: OurContact[], runId: string, tally: Tally, deps: ReconcileDeps) {
   for (let i = 0; i < contacts.length; i += READ_CONCURRENCY) {
     await Promise.all(
       contacts.slice(i, i + READ_CONCURRENCY).map(async (contact) => {
@@ -264,7 +267,12 @@ export async function runPage(task: PageTask, deps: ReconcileDeps): Promise<Page
     if (page.nextCursor) next = { ...task, cursor: page.nextCursor, page: task.page + 1 };
   } else {
     const filter = task.cursor ? { _id: { $gt: task.cursor } } : {};
-    const contacts = await deps.models.contacts.find(filter).sort({ _id: 1 }).limit(deps.pageSize).lean();
+    const projection = Object.fromEntries(['identities', ...driftFields(task.esp)].map((f) => [f, 1]));
+    const contacts = await deps.models.contacts
+      .find(filter, projection)
+      .sort({ _id: 1 })
+      .limit(deps.pageSize)
+      .lean<OurContact[]>();
     await compareOurs(task.esp, readBack, contacts, task.runId, tally, deps);
     const last = contacts.at(-1);
     if (contacts.length === deps.pageSize && last) next = { ...task, cursor: last._id, page: task.page + 1 };
