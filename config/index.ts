@@ -29,6 +29,9 @@ export interface Config {
   readonly unsubscribeSecret: string;
   readonly esps: EspSettingsByName;
   readonly espWorkerConcurrency: number;
+  /** Apply jobs settled together by one worker, and how long the first waits for company. */
+  readonly applyBatch: { readonly size: number; readonly lingerMs: number };
+  readonly contactLease: { readonly ttlMs: number; readonly maxWaitMs: number };
   readonly espBackoffMs: number;
   readonly espBatchLingerMs: number;
   readonly webhooks: WebhookConfig;
@@ -88,6 +91,34 @@ const espQueueEnvSchema = z.object({
     .max(1_000)
     .default(50)
     .describe('Concurrent push jobs per ESP queue and worker process; pushes are coalesced into batches up to each ESP\'s batch size.'),
+  APPLY_BATCH_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .default(25)
+    .describe('Apply jobs a worker settles together (one read and one bulk write per batch); keep it at most half of APPLY_CONCURRENCY so a second batch fills while one is written.'),
+  APPLY_BATCH_LINGER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000)
+    .default(5)
+    .describe('How long the first apply job of a batch waits for others before the batch is written.'),
+  CONTACT_LEASE_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(300_000)
+    .default(10_000)
+    .describe('Lifetime of the per-contact Redis lease around a read-modify-write; a lease left by a killed worker blocks its contact this long.'),
+  CONTACT_LEASE_MAX_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(300_000)
+    .default(15_000)
+    .describe('How long a job waits for a contact\'s lease before it fails and retries with backoff.'),
   ESP_BACKOFF_MS: z.coerce
     .number()
     .int()
@@ -143,7 +174,7 @@ const espQueueEnvSchema = z.object({
     .min(0)
     .max(1_000)
     .default(20)
-    .describe('How long a push waits for others to share its batch request.'),
+    .describe('How long the first push job of an ESP waits for others, so their contacts share one read, one acknowledging write and batch requests.'),
 });
 
 export const fullEnvSchema = coreEnvSchema
@@ -219,6 +250,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     unsubscribeSecret: env.UNSUBSCRIBE_SECRET ?? DEVELOPMENT_UNSUBSCRIBE_SECRET,
     esps: buildEspSettings(raw),
     espWorkerConcurrency: env.ESP_WORKER_CONCURRENCY,
+    applyBatch: { size: env.APPLY_BATCH_SIZE, lingerMs: env.APPLY_BATCH_LINGER_MS },
+    contactLease: { ttlMs: env.CONTACT_LEASE_TTL_MS, maxWaitMs: env.CONTACT_LEASE_MAX_WAIT_MS },
     espBackoffMs: env.ESP_BACKOFF_MS,
     espBatchLingerMs: env.ESP_BATCH_LINGER_MS,
     webhooks,

@@ -15,7 +15,9 @@ import { createModels, ensureIndexes, type Models } from '../persistence/models.
 import { assertRedisReachable, createRedisConnection } from '../queues/connection.js';
 import { ContactLocks } from '../queues/contact-lock.js';
 import { QueueRuntime } from '../queues/runtime.js';
-import { type ApplyJobResult, applyStoredEvent } from '../services/apply-event.js';
+import { applyStoredEvents } from '../services/apply-batch.js';
+import type { ApplyJobResult } from '../services/apply-event.js';
+import { MicroBatcher } from '../services/micro-batcher.js';
 import { type ChangesPage, consentChanges } from '../services/consent-changes.js';
 import { type ContactView, contactView } from '../services/contact-view.js';
 import { recordHeartbeat } from '../services/heartbeat.js';
@@ -92,9 +94,10 @@ export async function createContext(
   });
   const lockRedis = createRedisConnection(config.redis.url, 'worker');
   lockRedis.on('error', (err) => log.warn({ err }, 'redis lock connection error'));
-  const locks = new ContactLocks(lockRedis, config.redis.prefix);
+  const locks = new ContactLocks(lockRedis, config.redis.prefix, config.contactLease.ttlMs, config.contactLease.maxWaitMs);
   const withContactLock = <T>(contactId: string, fn: () => Promise<T>) => locks.withLock(contactId, fn);
-  const espSync = createEspSync({ config, log, models, runtime, metrics, clock, withContactLock });
+  const tryLockMany = (contactIds: readonly string[]) => locks.tryLockMany(contactIds);
+  const espSync = createEspSync({ config, log, models, runtime, metrics, clock, withContactLock, tryLockMany });
   const { esps, adapters, enqueuePush } = espSync;
   const connectedEsps = (): readonly string[] => esps;
 
@@ -135,6 +138,20 @@ export async function createContext(
     await new Promise(() => {}); // this apply never reaches its push enqueue
   };
 
+  const applyDeps = {
+    models,
+    policy,
+    connectedEsps,
+    now: clock,
+    withContactLock,
+    tryLockMany,
+  };
+  const applyBatcher = new MicroBatcher<string, ApplyJobResult>(
+    (eventIds) => applyStoredEvents(eventIds, applyDeps),
+    config.applyBatch.size,
+    config.applyBatch.lingerMs,
+  );
+
   // Reconciliation ingests ESP-side opt-outs through the same recording path as the API.
   const recordViaServices = (events: readonly WireConsentEvent[]) => services.recordEvents(events);
   const reconciliation = await createReconciliation({
@@ -167,13 +184,7 @@ export async function createContext(
         fieldPrefix,
       ),
     applyEvent: async (eventId) => {
-      const result = await applyStoredEvent(eventId, {
-        models,
-        policy,
-        connectedEsps,
-        now: clock,
-        withContactLock,
-      });
+      const result = await applyBatcher.submit(eventId);
       metrics.eventApplied(result.outcome);
       if (result.stateChanged && result.contactId) {
         await faultAfterApply(eventId);

@@ -4,10 +4,8 @@ import { ESP_QUEUE_PREFIX, QUEUE_APPLY, allQueueNames } from '../queues/names.js
 import { startCatalogWorkers } from '../queues/runtime.js';
 import type { EspName } from '../esp/types.js';
 import type { AppContext } from './context.js';
+import { espJobConcurrency } from './wiring/esp-sync.js';
 import { observeWorker } from '../metrics/worker.js';
-
-/** BullMQ caps in-process concurrency; batches need enough concurrent jobs to fill them. */
-const MAX_ESP_JOB_CONCURRENCY = 200;
 
 /**
  * Starts a worker for every queue this process runs (all, or WORKER_QUEUES), with each ESP
@@ -35,13 +33,11 @@ export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[]
 function queueOptions(ctx: AppContext, queue: string) {
   if (queue === QUEUE_APPLY) return { concurrency: ctx.config.worker.applyConcurrency };
   if (queue.startsWith(ESP_QUEUE_PREFIX)) {
-    const settings = ctx.config.esps[queue.slice(ESP_QUEUE_PREFIX.length) as EspName];
+    const esp = queue.slice(ESP_QUEUE_PREFIX.length) as EspName;
+    const settings = ctx.config.esps[esp];
     const batch = Math.max(1, settings.maxBatch);
     return {
-      concurrency: Math.min(
-        Math.max(ctx.config.espWorkerConcurrency, batch > 1 ? batch : 1),
-        MAX_ESP_JOB_CONCURRENCY,
-      ),
+      concurrency: espJobConcurrency(ctx.config, esp),
       // The limiter counts jobs; a request carries up to `batch` of them.
       limiter: { max: settings.rateLimit.max * batch, duration: settings.rateLimit.durationMs },
     };

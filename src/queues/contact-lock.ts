@@ -3,6 +3,23 @@ import type { Redis } from 'ioredis';
 
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
+// One round trip for a whole batch; a contact another worker holds is left out, not waited for.
+const LOCK_MANY = `local held = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('set', key, ARGV[1], 'PX', ARGV[2], 'NX') then held[#held + 1] = i end
+end
+return held`;
+const RELEASE_MANY = `local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[1] then n = n + redis.call('del', key) end
+end
+return n`;
+
+export interface HeldLeases {
+  held: ReadonlySet<string>;
+  release(): Promise<void>;
+}
+
 export class LockTimeoutError extends Error {
   constructor(key: string, waitedMs: number) {
     super(`could not lock ${key} within ${waitedMs} ms; the job will retry`);
@@ -21,12 +38,32 @@ export class ContactLocks {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly ttlMs = 30_000,
-    private readonly maxWaitMs = 20_000,
+    private readonly ttlMs: number,
+    private readonly maxWaitMs: number,
   ) {}
 
+  private key(contactId: string): string {
+    return `${this.prefix}:lock:contact:${contactId}`;
+  }
+
+  /** Takes the leases that are free now, in one round trip; the caller handles the rest on their own. */
+  async tryLockMany(contactIds: readonly string[]): Promise<HeldLeases> {
+    if (contactIds.length === 0) return { held: new Set(), release: async () => {} };
+    const token = randomBytes(12).toString('hex');
+    const keys = contactIds.map((id) => this.key(id));
+    const indexes = (await this.redis.eval(LOCK_MANY, keys.length, ...keys, token, this.ttlMs)) as number[];
+    const held = new Set(indexes.map((i) => contactIds[i - 1]!));
+    const heldKeys = keys.filter((_, i) => held.has(contactIds[i]!));
+    return {
+      held,
+      release: async () => {
+        if (heldKeys.length > 0) await this.redis.eval(RELEASE_MANY, heldKeys.length, ...heldKeys, token).catch(() => {});
+      },
+    };
+  }
+
   async withLock<T>(contactId: string, fn: () => Promise<T>): Promise<T> {
-    const key = `${this.prefix}:lock:contact:${contactId}`;
+    const key = this.key(contactId);
     const token = randomBytes(12).toString('hex');
     const started = Date.now();
     let delay = 2;

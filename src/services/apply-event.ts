@@ -43,7 +43,7 @@ export class UnknownEventError extends Error {
   }
 }
 
-function toDomainEvent(stored: StoredEventDoc): ConsentEvent {
+export function toDomainEvent(stored: StoredEventDoc): ConsentEvent {
   return {
     eventId: stored._id,
     kind: stored.kind,
@@ -79,104 +79,165 @@ function hasNewOptOut(previous: EffectiveState, next: EffectiveState): boolean {
  * by `rev` (optimistic concurrency, no transactions); the outcome is journaled inside that same
  * update, so a worker that crashes before writing the audit record audits the original outcome
  * on retry instead of "duplicate". The audit record's primary key is the eventId, so there is
- * exactly one per event.
+ * exactly one per event. Batches of events take the same steps (apply-batch.ts); this is the
+ * path for one event, and the batch's fallback when a contact is contended.
  */
 export async function applyStoredEvent(eventId: string, deps: ApplyDeps): Promise<ApplyJobResult> {
   const { models } = deps;
   const stored = await models.events.findById(eventId).lean();
   if (!stored) throw new UnknownEventError(eventId);
-  if (stored.status === 'done') {
-    return { eventId, outcome: stored.outcome ?? 'duplicate', ...(stored.contactId ? { contactId: stored.contactId } : {}), stateChanged: false };
-  }
+  if (stored.status === 'done') return alreadyDone(stored);
 
   const contactId = await resolveContactId(models, stored.contact, deps.policy, deps.now());
-  const event = toDomainEvent(stored);
+  const step = await deps.withContactLock(contactId, () => applyToContact(contactId, stored, deps));
+  await writeAudits(models, [auditRecord(stored, step.audit)]);
+  await models.events.updateOne({ _id: eventId }, { $set: doneFields(step.audit) });
+  return jobResult(stored._id, step);
+}
 
-  const { audit, stateChanged } = await deps.withContactLock(contactId, () => applyToContact(contactId, eventId, event, deps));
-  await writeAudit(models, stored, audit);
-  await models.events.updateOne(
-    { _id: eventId },
-    { $set: { status: 'done', outcome: audit.outcome, contactId, appliedAt: audit.applied } },
-  );
+/**
+ * An event already applied. Its job may be the retry of one whose worker died after marking it
+ * done and before queueing the pushes, so an applied event announces its contact again: a push
+ * that finds nothing pending costs one read, a push never queued would wait for the sweeper.
+ */
+export function alreadyDone(stored: StoredEventDoc): ApplyJobResult {
+  return {
+    eventId: stored._id,
+    outcome: stored.outcome ?? 'duplicate',
+    ...(stored.contactId ? { contactId: stored.contactId } : {}),
+    stateChanged: stored.outcome === 'applied' && stored.contactId !== undefined,
+  };
+}
+
+export function jobResult(eventId: string, step: ContactStep): ApplyJobResult {
+  const { audit } = step;
   return {
     eventId,
     outcome: audit.outcome,
-    contactId,
+    contactId: audit.contactId,
     ...(audit.version !== undefined ? { version: audit.version } : {}),
-    stateChanged,
+    stateChanged: step.stateChanged,
     ...(audit.reason ? { reason: audit.reason } : {}),
   };
 }
 
-type AuditPart = Omit<AuditDoc, '_id' | 'received' | 'identity' | 'moment' | 'momentClamped' | 'kind' | 'value' | 'force' | 'source'>;
+export function doneFields(audit: AuditPart) {
+  return { status: 'done' as const, outcome: audit.outcome, contactId: audit.contactId, appliedAt: audit.applied };
+}
 
-async function applyToContact(
-  contactId: string,
-  eventId: string,
-  event: ConsentEvent,
-  deps: ApplyDeps,
-): Promise<{ audit: AuditPart; stateChanged: boolean }> {
-  const { models } = deps;
-  let audit: AuditPart;
-  let stateChanged = false;
-  for (let attempt = 0; ; attempt++) {
-    if (attempt >= MAX_CONFLICT_RETRIES) throw new Error(`contact ${contactId} kept changing; retrying the job`);
-    const contact = await loadContact(models, contactId);
-    if (!contact) throw new Error(`contact ${contactId} vanished`);
-    const journal = contact.journal.find((j) => j.eventId === eventId);
-    if (journal) {
-      audit = auditFromJournal(contactId, journal);
-      // Re-announce the change: the crash may have come before the ESP pushes were enqueued.
-      stateChanged = JSON.stringify(journal.previous) !== JSON.stringify(journal.next);
-      break;
-    }
-    const now = deps.now();
-    const result = applyEvent(contact.listings, event, deps.policy);
-    const listingsChanged = result.outcome === 'applied' || result.outcome === 'no_change' || result.outcome === 'optin_blocked';
-    if (!listingsChanged) {
-      // duplicate, stale, no_channel, rejected: the contact is untouched, and the same inputs
-      // give the same outcome on any retry, so nothing needs journaling.
-      audit = {
+export type AuditPart = Omit<AuditDoc, '_id' | 'received' | 'identity' | 'moment' | 'momentClamped' | 'kind' | 'value' | 'force' | 'source'> & {
+  contactId: string;
+};
+
+export interface ContactStep {
+  audit: AuditPart;
+  /** What ESPs receive changed (state or authority): the contact's version moved. */
+  stateChanged: boolean;
+  /** The contact after the event; absent when the document stays as it was. */
+  contact?: ContactDoc;
+}
+
+export interface StepContext {
+  policy: ConsentPolicy;
+  now: Date;
+  esps: readonly string[];
+}
+
+/**
+ * One event against an in-memory contact, with no I/O: the single path writes its result at
+ * once, a batch chains the steps of one contact's events and writes the last.
+ */
+export function stepContact(contact: ContactDoc, stored: StoredEventDoc, ctx: StepContext): ContactStep {
+  const contactId = contact._id;
+  const journal = contact.journal.find((j) => j.eventId === stored._id);
+  if (journal) {
+    // Re-announce the change: the crash may have come before the ESP pushes were enqueued.
+    return { audit: auditFromJournal(contactId, journal), stateChanged: JSON.stringify(journal.previous) !== JSON.stringify(journal.next) };
+  }
+  const result = applyEvent(contact.listings, toDomainEvent(stored), ctx.policy);
+  const listingsChanged = result.outcome === 'applied' || result.outcome === 'no_change' || result.outcome === 'optin_blocked';
+  if (!listingsChanged) {
+    // duplicate, stale, no_channel, rejected: the contact is untouched, and the same inputs
+    // give the same outcome on any retry, so nothing needs journaling.
+    return {
+      stateChanged: false,
+      audit: {
         contactId,
-        applied: now,
+        applied: ctx.now,
         previous: summariseState(result.previous),
         next: summariseState(result.next),
         version: contact.version,
         outcome: result.outcome,
         ...(result.rejectReason ? { reason: result.rejectReason } : {}),
-      };
-      break;
-    }
-    const pushable = result.stateChanged || authorityChanged(result.previous, result.next);
-    const version = pushable ? contact.version + 1 : contact.version;
-    const entry: JournalEntry = {
-      eventId,
-      outcome: result.outcome,
-      previous: summariseState(result.previous),
-      next: summariseState(result.next),
-      version,
-      appliedAt: now,
-      ...(result.blockedBy ? { blockedBy: result.blockedBy } : {}),
+      },
     };
-    const set: Record<string, unknown> = {
-      listings: result.listings,
-      effective: result.next,
-      version,
-      updatedAt: now,
-      journal: [...contact.journal, entry].slice(-JOURNAL_LENGTH),
-    };
-    if (pushable) Object.assign(set, outboxUpdates(contact, version, now, hasNewOptOut(result.previous, result.next), deps.connectedEsps()));
-    const updated = await guardedUpdateById(models.contacts, contactId, { rev: contact.rev }, { $set: set, $inc: { rev: 1 } }, models.atomicGuards);
-    if (!updated) continue; // another worker changed the contact first: recompute
-    stateChanged = pushable;
-    audit = auditFromJournal(contactId, entry);
-    break;
   }
-
-  return { audit, stateChanged };
+  const pushable = result.stateChanged || authorityChanged(result.previous, result.next);
+  const version = pushable ? contact.version + 1 : contact.version;
+  const entry: JournalEntry = {
+    eventId: stored._id,
+    outcome: result.outcome,
+    previous: summariseState(result.previous),
+    next: summariseState(result.next),
+    version,
+    appliedAt: ctx.now,
+    ...(result.blockedBy ? { blockedBy: result.blockedBy } : {}),
+  };
+  const next: ContactDoc = {
+    ...contact,
+    listings: result.listings,
+    effective: result.next,
+    version,
+    updatedAt: ctx.now,
+    journal: [...contact.journal, entry],
+    outbox: pushable
+      ? pendingOutbox(contact.outbox, version, ctx.now, hasNewOptOut(result.previous, result.next), ctx.esps)
+      : contact.outbox,
+  };
+  return { audit: auditFromJournal(contactId, entry), stateChanged: pushable, contact: next };
 }
 
-function auditFromJournal(contactId: string, j: JournalEntry) {
+/**
+ * The `$set` that turns `before` into `after`. Outbox and sync entries are set per ESP (never
+ * the whole object) so an acknowledgement written meanwhile for another ESP is not undone.
+ * The journal keeps every entry this write adds, even beyond JOURNAL_LENGTH.
+ */
+export function contactChanges(before: ContactDoc, after: ContactDoc, esps: readonly string[]): Record<string, unknown> {
+  const added = after.journal.length - before.journal.length;
+  const set: Record<string, unknown> = {
+    listings: after.listings,
+    effective: after.effective,
+    version: after.version,
+    updatedAt: after.updatedAt,
+    journal: after.journal.slice(-Math.max(JOURNAL_LENGTH, added)),
+  };
+  if (after.version !== before.version) {
+    for (const esp of esps) {
+      set[`outbox.${esp}`] = after.outbox[esp];
+      set[`sync.${esp}.status`] = 'pending';
+      set[`sync.${esp}.version`] = after.version;
+    }
+  }
+  return set;
+}
+
+async function applyToContact(contactId: string, stored: StoredEventDoc, deps: ApplyDeps): Promise<ContactStep> {
+  const { models } = deps;
+  for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+    const contact = await loadContact(models, contactId);
+    if (!contact) throw new Error(`contact ${contactId} vanished`);
+    const esps = deps.connectedEsps();
+    const step = stepContact(contact, stored, { policy: deps.policy, now: deps.now(), esps });
+    if (!step.contact) return step;
+    const set = contactChanges(contact, step.contact, esps);
+    const updated = await guardedUpdateById(models.contacts, contactId, { rev: contact.rev }, { $set: set, $inc: { rev: 1 } }, models.atomicGuards);
+    if (updated) return step;
+    // another worker changed the contact first: recompute
+  }
+  throw new Error(`contact ${contactId} kept changing; retrying the job`);
+}
+
+function auditFromJournal(contactId: string, j: JournalEntry): AuditPart {
   return {
     contactId,
     applied: j.appliedAt,
@@ -192,24 +253,28 @@ function blockedReason(by: ListingRef): string {
   return `opted out by ${by.source} at ${by.moment} (event ${by.eventId}); only a forced opt-in (e.g. a double-opt-in confirmation) can lift it`;
 }
 
-function outboxUpdates(contact: ContactDoc, version: number, now: Date, optOut: boolean, esps: readonly string[]) {
-  const set: Record<string, OutboxEntry | unknown> = {};
+function pendingOutbox(
+  outbox: ContactDoc['outbox'],
+  version: number,
+  now: Date,
+  optOut: boolean,
+  esps: readonly string[],
+): ContactDoc['outbox'] {
+  const next = { ...outbox };
   for (const esp of esps) {
-    const pending = contact.outbox[esp];
-    set[`outbox.${esp}`] = {
+    const pending = outbox[esp];
+    next[esp] = {
       version,
       // The SLO clock runs from the first unpushed change, not from the latest one.
       since: pending?.since ?? now,
       optOut: optOut || (pending?.optOut ?? false),
     } satisfies OutboxEntry;
-    set[`sync.${esp}.status`] = 'pending';
-    set[`sync.${esp}.version`] = version;
   }
-  return set;
+  return next;
 }
 
-async function writeAudit(models: Models, stored: StoredEventDoc, audit: AuditPart) {
-  const record: AuditDoc = {
+export function auditRecord(stored: StoredEventDoc, audit: AuditPart): AuditDoc {
+  return {
     _id: stored._id,
     identity: stored.contact,
     kind: stored.kind,
@@ -224,10 +289,14 @@ async function writeAudit(models: Models, stored: StoredEventDoc, audit: AuditPa
     received: stored.receivedAt,
     ...audit,
   };
+}
+
+/** One insert for many records; a record that already exists (a retried event) is kept as it is. */
+export async function writeAudits(models: Models, records: readonly AuditDoc[]): Promise<void> {
+  if (records.length === 0) return;
   try {
-    await models.audit.create(record);
+    await models.audit.insertMany(records, { ordered: false, lean: true });
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
   }
 }
-

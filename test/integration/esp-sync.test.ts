@@ -34,7 +34,8 @@ async function record(app: App, event: Record<string, unknown>) {
 async function viewOf(app: App, identity: string) {
   return waitFor(async () => {
     const r = await app.get(`/v1/contacts/${identity}`);
-    return r.status === 200 ? r.body : undefined;
+    // The contact document exists as soon as the person is known; wait for an applied event.
+    return r.status === 200 && (r.body['audit'] as unknown[]).length > 0 ? r.body : undefined;
   });
 }
 
@@ -91,7 +92,9 @@ describe('ESP sync end to end: API → MongoDB → all five simulators', () => {
     });
     const view = await waitFor(async () => {
       const r = await app.get('/v1/contacts/externalId:ben-1');
-      return r.status === 200 && r.body['version'] === 2 ? r.body : undefined;
+      // Both events applied, in whichever order the workers took them: the state is the same.
+      const applied = r.status === 200 && (r.body['audit'] as unknown[]).length === 2;
+      return applied && (r.body['effective'] as { marketing: Record<string, string> }).marketing['email'] === 'opted_in' ? r.body : undefined;
     });
     await waitFor(async () => (await pendingOutbox(app, view['contactId'] as string)) === 0, { what: 'outbox to drain' });
     const ometria = await simState(sims, 'ometria');

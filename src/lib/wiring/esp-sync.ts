@@ -8,8 +8,9 @@ import { guardedUpdateById } from '../../persistence/guarded-update.js';
 import type { Models } from '../../persistence/models.js';
 import { espQueueName } from '../../queues/names.js';
 import type { QueueRuntime } from '../../queues/runtime.js';
-import { PushBatcher } from '../../services/esp-sync/batcher.js';
-import { pushContact, replayDeadLetters, stalePendingContacts } from '../../services/esp-sync/delivery.js';
+import { type PushJobResult, pushContacts, replayDeadLetters, stalePendingContacts } from '../../services/esp-sync/delivery.js';
+import { MicroBatcher } from '../../services/micro-batcher.js';
+import type { HeldLeases } from '../../queues/contact-lock.js';
 import type { Logger } from '../logger.js';
 
 export interface EspSyncWiring {
@@ -20,21 +21,19 @@ export interface EspSyncWiring {
   metrics: Metrics;
   clock: () => Date;
   withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
+  tryLockMany: (contactIds: readonly string[]) => Promise<HeldLeases>;
 }
 
 /** The ESP side of a process: adapters of the connected ESPs, their batchers and queue operations. */
 export function createEspSync(w: EspSyncWiring) {
-  const { config, log, models, runtime, metrics, clock, withContactLock } = w;
+  const { config, log, models, runtime, metrics, clock, withContactLock, tryLockMany } = w;
   const adapters: Partial<Record<EspName, EspAdapter>> = createEspAdapters(
     config.esps,
     log.child({ component: 'esp' }),
   );
   const esps = ESP_NAMES.filter((esp) => adapters[esp] !== undefined);
-  const batchers: Partial<Record<EspName, PushBatcher>> = {};
-  for (const esp of esps) batchers[esp] = new PushBatcher(adapters[esp]!, config.espBatchLingerMs);
 
-  const enqueuePush = async (esp: EspName, contactIds: readonly string[]) => {
-    if (contactIds.length === 0) return;
+  const addPushJobs = async (esp: EspName, contactIds: readonly string[]) => {
     const settings = config.esps[esp];
     await runtime.queue(espQueueName(esp)).addBulk(
       contactIds.map((contactId) => ({
@@ -50,6 +49,27 @@ export function createEspSync(w: EspSyncWiring) {
         },
       })),
     );
+  };
+
+  // Pushes asked for in the same turn of the event loop (all jobs of an apply batch) share one
+  // addBulk per ESP: one round trip instead of one per contact.
+  const gathering = new Map<EspName, { ids: Set<string>; added: Promise<void> }>();
+  const enqueuePush = (esp: EspName, contactIds: readonly string[]): Promise<void> => {
+    if (contactIds.length === 0) return Promise.resolve();
+    let pending = gathering.get(esp);
+    if (!pending) {
+      const ids = new Set<string>();
+      const added = new Promise<void>((resolve, reject) =>
+        setImmediate(() => {
+          gathering.delete(esp);
+          addPushJobs(esp, [...ids]).then(resolve, reject);
+        }),
+      );
+      pending = { ids, added };
+      gathering.set(esp, pending);
+    }
+    for (const id of contactIds) pending.ids.add(id);
+    return pending.added;
   };
 
   const pauseEsp = async (esp: EspName, reason: string) => {
@@ -97,6 +117,30 @@ export function createEspSync(w: EspSyncWiring) {
     await enqueuePush(esp, [contactId]);
   };
 
+  const deliveryDeps = {
+    models,
+    adapters,
+    concurrency: (esp: EspName) => config.esps[esp].concurrency,
+    now: clock,
+    log,
+    enqueuePush,
+    pauseEsp,
+    withContactLock,
+    tryLockMany,
+    onOutcome: (esp: EspName, outcome: string) => metrics.espPush(esp, outcome),
+  };
+  // Push jobs of one ESP gathered for ESP_BATCH_LINGER_MS share one read, one request per
+  // ESP batch and one acknowledging write; up to half the queue's concurrency, so the next
+  // batch gathers while one is in flight.
+  const pushBatchers: Partial<Record<EspName, MicroBatcher<string, PushJobResult>>> = {};
+  for (const esp of esps) {
+    pushBatchers[esp] = new MicroBatcher(
+      (contactIds) => pushContacts(esp, contactIds, deliveryDeps),
+      Math.max(1, Math.floor(espJobConcurrency(config, esp) / 2)),
+      config.espBatchLingerMs,
+    );
+  }
+
   return {
     adapters,
     esps,
@@ -104,17 +148,11 @@ export function createEspSync(w: EspSyncWiring) {
     pauseEsp,
     resumeEsp,
     repush,
-    pushContact: (esp: EspName, contactId: string) =>
-      pushContact(esp, contactId, {
-        models,
-        batchers,
-        now: clock,
-        log,
-        enqueuePush,
-        pauseEsp,
-        withContactLock,
-        onOutcome: (name, outcome) => metrics.espPush(name, outcome),
-      }),
+    pushContact: (esp: EspName, contactId: string) => {
+      const batcher = pushBatchers[esp];
+      if (!batcher) throw new Error(`${esp} is not connected in this process`);
+      return batcher.submit(contactId);
+    },
     sweepOutbox: async () => {
       const cutoff = new Date(clock().getTime() - config.sweeper.delayMs);
       const requeued: Record<string, number> = {};
@@ -131,4 +169,13 @@ export function createEspSync(w: EspSyncWiring) {
       return replayed;
     },
   };
+}
+
+/** BullMQ caps in-process concurrency; batches need enough concurrent jobs to fill them. */
+const MAX_ESP_JOB_CONCURRENCY = 200;
+
+/** Concurrent push jobs of one ESP in one worker process: enough to fill two of its batches. */
+export function espJobConcurrency(config: Config, esp: EspName): number {
+  const batch = Math.max(1, config.esps[esp].maxBatch);
+  return Math.min(Math.max(config.espWorkerConcurrency, batch > 1 ? 2 * batch : 1), MAX_ESP_JOB_CONCURRENCY);
 }

@@ -1,16 +1,20 @@
 import { EspError } from '../../esp/http/errors.js';
 import type { EspAdapter, EspName, PushOutcome } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
-import { loadContact } from '../../persistence/contacts.repository.js';
+import { mapWithConcurrency } from '../../esp/concurrency.js';
+import { hydrateContact } from '../../persistence/contacts.repository.js';
+import type { HeldLeases } from '../../queues/contact-lock.js';
+import type { Settled } from '../micro-batcher.js';
 import { guardedUpdateById } from '../../persistence/guarded-update.js';
-import type { Models, SyncStatusEntry } from '../../persistence/models.js';
+import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
 import { JobRateLimited } from '../../queues/failure-policy.js';
-import type { PushBatcher } from './batcher.js';
 import { toSnapshot } from './snapshot.js';
 
 export interface DeliveryDeps {
   models: Models;
-  batchers: Partial<Record<EspName, PushBatcher>>;
+  adapters: Partial<Record<EspName, EspAdapter>>;
+  /** Requests in flight per ESP and process (the ESP's documented concurrency). */
+  concurrency: (esp: EspName) => number;
   now: () => Date;
   log: Logger;
   /** Re-enqueues a push; used when a newer version arrived while this one was in flight. */
@@ -19,6 +23,7 @@ export interface DeliveryDeps {
   pauseEsp: (esp: EspName, reason: string) => Promise<void>;
   onOutcome?: (esp: EspName, outcome: string) => void;
   withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
+  tryLockMany: (contactIds: readonly string[]) => Promise<HeldLeases>;
 }
 
 export type PushJobResult =
@@ -41,40 +46,53 @@ function outcomeReason(outcome: PushOutcome): string | undefined {
   return undefined;
 }
 
-/**
- * Pushes one contact's current state to one ESP and acknowledges the outbox entry only if no
- * newer version arrived meanwhile. The queue allows one job per (contact, ESP) at a time, and
- * every push reads the state afresh, so an ESP never sees an older state after a newer one.
- */
-export async function pushContact(esp: EspName, contactId: string, deps: DeliveryDeps): Promise<PushJobResult> {
-  const contact = await loadContact(deps.models, contactId);
-  if (!contact) return { result: 'contact_missing' };
-  const pending = contact.outbox[esp];
-  if (!pending) return { result: 'nothing_pending' };
-  const batcher = deps.batchers[esp];
-  if (!batcher) throw new Error(`${esp} is not connected in this process`);
-
-  let outcome: PushOutcome;
-  try {
-    outcome = await batcher.submit(toSnapshot(contact));
-  } catch (err) {
-    if (!EspError.is(err)) throw err;
-    if (err.kind === 'auth') {
-      await deps.pauseEsp(esp, err.message);
-      throw new JobRateLimited(AUTH_PAUSE_RECHECK_MS, err.message);
-    }
-    if (err.kind === 'rate_limited') throw new JobRateLimited(err.retryAfterMs ?? DEFAULT_RATE_LIMIT_MS, err.message);
-    if (err.kind === 'permanent') outcome = { kind: 'dead_letter', reason: err.message };
-    else throw err; // retryable: BullMQ attempts with backoff; the outbox entry stays pending regardless
+/** What a failed request means for each job in it: a retry, a pause, a rate-limit wait or a dead letter. */
+async function outcomeOfFailure(esp: EspName, err: unknown, deps: DeliveryDeps): Promise<PushOutcome> {
+  if (!EspError.is(err)) throw err;
+  if (err.kind === 'auth') {
+    await deps.pauseEsp(esp, err.message);
+    throw new JobRateLimited(AUTH_PAUSE_RECHECK_MS, err.message);
   }
+  if (err.kind === 'rate_limited') throw new JobRateLimited(err.retryAfterMs ?? DEFAULT_RATE_LIMIT_MS, err.message);
+  if (err.kind === 'permanent') return { kind: 'dead_letter', reason: err.message };
+  throw err; // retryable: BullMQ attempts with backoff; the outbox entry stays pending regardless
+}
 
-  const now = deps.now();
-  const label = outcomeLabel(outcome);
+/**
+ * Sends the snapshots in requests of the ESP's batch size, a few requests at a time. A request
+ * that fails fails only its own contacts' jobs, and each of those retries on its own.
+ */
+async function deliver(esp: EspName, contacts: readonly ContactDoc[], deps: DeliveryDeps) {
+  const adapter = deps.adapters[esp];
+  if (!adapter) throw new Error(`${esp} is not connected in this process`);
+  const size = Math.max(1, adapter.maxBatch);
+  const chunks: ContactDoc[][] = [];
+  for (let i = 0; i < contacts.length; i += size) chunks.push(contacts.slice(i, i + size));
+  const outcomes = new Map<string, Settled<PushOutcome>>();
+  await mapWithConcurrency(chunks, deps.concurrency(esp), async (chunk) => {
+    try {
+      const answered = await adapter.push(chunk.map(toSnapshot));
+      for (const c of chunk) {
+        const outcome = answered.get(c._id);
+        outcomes.set(c._id, outcome ? { ok: true, value: outcome } : { ok: false, error: new Error(`${esp} returned no outcome for contact ${c._id}`) });
+      }
+    } catch (err) {
+      const failure = await outcomeOfFailure(esp, err, deps).then(
+        (value): Settled<PushOutcome> => ({ ok: true, value }),
+        (error: unknown): Settled<PushOutcome> => ({ ok: false, error }),
+      );
+      for (const c of chunk) outcomes.set(c._id, failure);
+    }
+  });
+  return outcomes;
+}
+
+function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date) {
   const reason = outcomeReason(outcome);
   const sync: SyncStatusEntry = {
     status: outcome.kind === 'dead_letter' ? 'dead_letter' : 'synced',
     version: contact.version,
-    outcome: label,
+    outcome: outcomeLabel(outcome),
     at: now,
     ...(reason ? { reason } : {}),
   };
@@ -82,25 +100,124 @@ export async function pushContact(esp: EspName, contactId: string, deps: Deliver
   const unset: Record<string, ''> = { [`outbox.${esp}`]: '' };
   if (outcome.kind === 'dead_letter') set[`deadLetters.${esp}`] = { version: contact.version, reason: reason ?? 'refused', at: now };
   else unset[`deadLetters.${esp}`] = '';
+  return { $set: set, $unset: unset };
+}
 
-  const ack = () =>
-    guardedUpdateById(
-      deps.models.contacts,
-      contactId,
-      { [`outbox.${esp}.version`]: pending.version },
-      { $set: set, $unset: unset },
-      deps.models.atomicGuards,
+interface Ack {
+  contact: ContactDoc;
+  pendingVersion: number;
+  update: ReturnType<typeof acknowledgement>;
+}
+
+/**
+ * Clears the outbox entries that still hold the version we pushed, in one bulk write. Where the
+ * server checks the guard atomically (MongoDB) it sits in the filter; elsewhere the contacts are
+ * leased, re-read and checked, and written by `_id`. Returns the contacts acknowledged.
+ */
+async function acknowledge(esp: EspName, acks: readonly Ack[], deps: DeliveryDeps): Promise<Set<string>> {
+  const { models } = deps;
+  const guardPath = `outbox.${esp}.version`;
+  const stillPending = (doc: { outbox?: ContactDoc['outbox'] } | undefined, a: Ack) => doc?.outbox?.[esp]?.version === a.pendingVersion;
+  if (acks.length === 0) return new Set();
+  if (models.atomicGuards) {
+    const result = await models.contacts.bulkWrite(
+      acks.map((a) => ({ updateOne: { filter: { _id: a.contact._id, [guardPath]: a.pendingVersion }, update: a.update } })),
+      { ordered: false },
     );
-  // Where the server checks the guard atomically the lease adds nothing but Redis round trips.
-  const acked = deps.models.atomicGuards ? await ack() : await deps.withContactLock(contactId, ack);
-  deps.onOutcome?.(esp, label);
-  if (!acked) {
-    // A newer change arrived while we pushed: its entry stays pending and gets its own push.
-    await deps.enqueuePush(esp, [contactId]);
-    return { result: 'superseded', pushedVersion: contact.version };
+    const ids = acks.map((a) => a.contact._id);
+    if (result.matchedCount === acks.length) return new Set(ids);
+    // Which ones lost to a newer change is not in the result: an entry still pending means ours
+    // was not the last word (a newer version, or ours unacknowledged) and its push is queued again.
+    const after = new Map((await models.contacts.find({ _id: { $in: ids } }, { outbox: 1 }).lean()).map((d) => [d._id, d]));
+    return new Set(ids.filter((id) => after.get(id)?.outbox?.[esp] === undefined));
   }
-  if (outcome.kind === 'dead_letter') deps.log.warn({ esp, contactId, reason }, 'push dead-lettered');
-  return { result: 'acked', version: contact.version, outcome: label, ...(reason ? { reason } : {}) };
+  const leases = await deps.tryLockMany(acks.map((a) => a.contact._id));
+  const acked = new Set<string>();
+  try {
+    const held = acks.filter((a) => leases.held.has(a.contact._id));
+    const fresh = held.length > 0 ? await models.contacts.find({ _id: { $in: held.map((a) => a.contact._id) } }, { outbox: 1 }).lean() : [];
+    const byId = new Map(fresh.map((d) => [d._id, d]));
+    const writable = held.filter((a) => stillPending(byId.get(a.contact._id), a));
+    if (writable.length > 0) {
+      await models.contacts.bulkWrite(
+        writable.map((a) => ({ updateOne: { filter: { _id: a.contact._id }, update: a.update } })),
+        { ordered: false },
+      );
+      for (const a of writable) acked.add(a.contact._id);
+    }
+  } finally {
+    await leases.release();
+  }
+  // Contacts another worker holds right now: acknowledged one by one once their lease is free.
+  const contended = acks.filter((a) => !leases.held.has(a.contact._id));
+  await Promise.all(
+    contended.map(async (a) => {
+      const ok = await deps.withContactLock(a.contact._id, () =>
+        guardedUpdateById(models.contacts, a.contact._id, { [guardPath]: a.pendingVersion }, a.update, false),
+      );
+      if (ok) acked.add(a.contact._id);
+    }),
+  );
+  return acked;
+}
+
+/**
+ * Pushes the current state of a batch of contacts to one ESP and acknowledges each outbox entry
+ * only if no newer version arrived meanwhile. The queue allows one job per (contact, ESP) at a
+ * time and every push reads the state afresh, so an ESP never sees an older state after a newer
+ * one. One read and one bulk write of the contacts serve the whole batch.
+ */
+export async function pushContacts(
+  esp: EspName,
+  contactIds: readonly string[],
+  deps: DeliveryDeps,
+): Promise<Map<string, Settled<PushJobResult>>> {
+  const results = new Map<string, Settled<PushJobResult>>();
+  const docs = await deps.models.contacts.find({ _id: { $in: contactIds } }).lean();
+  const byId = new Map(docs.map((d) => [d._id, hydrateContact(d)]));
+  const toPush: ContactDoc[] = [];
+  for (const id of contactIds) {
+    const contact = byId.get(id);
+    if (!contact) results.set(id, { ok: true, value: { result: 'contact_missing' } });
+    else if (!contact.outbox[esp]) results.set(id, { ok: true, value: { result: 'nothing_pending' } });
+    else toPush.push(contact);
+  }
+  if (toPush.length === 0) return results;
+
+  const outcomes = await deliver(esp, toPush, deps);
+  const now = deps.now();
+  const acks: (Ack & { outcome: PushOutcome })[] = [];
+  for (const contact of toPush) {
+    const outcome = outcomes.get(contact._id)!;
+    if (!outcome.ok) results.set(contact._id, outcome);
+    else
+      acks.push({
+        contact,
+        outcome: outcome.value,
+        pendingVersion: contact.outbox[esp]!.version,
+        update: acknowledgement(esp, contact, outcome.value, now),
+      });
+  }
+  const acked = await acknowledge(esp, acks, deps);
+  const superseded: string[] = [];
+  for (const { contact, outcome } of acks) {
+    const label = outcomeLabel(outcome);
+    const reason = outcomeReason(outcome);
+    deps.onOutcome?.(esp, label);
+    if (!acked.has(contact._id)) {
+      superseded.push(contact._id);
+      results.set(contact._id, { ok: true, value: { result: 'superseded', pushedVersion: contact.version } });
+      continue;
+    }
+    if (outcome.kind === 'dead_letter') deps.log.warn({ esp, contactId: contact._id, reason }, 'push dead-lettered');
+    results.set(contact._id, {
+      ok: true,
+      value: { result: 'acked', version: contact.version, outcome: label, ...(reason ? { reason } : {}) },
+    });
+  }
+  // A newer change arrived while we pushed: its entry stays pending and gets its own push.
+  await deps.enqueuePush(esp, superseded);
+  return results;
 }
 
 /** Contacts whose outbox entry for `esp` has waited longer than `olderThan`: lost or stuck pushes. */

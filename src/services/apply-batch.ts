@@ -1,0 +1,160 @@
+import { identityKeys } from '../domain/index.js';
+import { hydrateContact } from '../persistence/contacts.repository.js';
+import type { ContactDoc, StoredEventDoc } from '../persistence/models.js';
+import type { HeldLeases } from '../queues/contact-lock.js';
+import {
+  type ApplyDeps,
+  type ApplyJobResult,
+  alreadyDone,
+  applyStoredEvent,
+  auditRecord,
+  type ContactStep,
+  contactChanges,
+  doneFields,
+  jobResult,
+  stepContact,
+  UnknownEventError,
+  writeAudits,
+} from './apply-event.js';
+import { type Settled, settleEach } from './micro-batcher.js';
+
+export interface ApplyBatchDeps extends ApplyDeps {
+  /** Leases of many contacts in one round trip (needed where the server's guards are not atomic). */
+  tryLockMany: (contactIds: readonly string[]) => Promise<HeldLeases>;
+}
+
+const NO_LEASES: HeldLeases = { held: new Set(), release: async () => {} };
+
+/**
+ * Applies a batch of stored events with a handful of commands in all: one read of the events,
+ * one of the identities, one of the contacts, one bulk write of the contacts, one insert of the
+ * audit records and one bulk update of the events. Each contact's events are chained in memory
+ * by the same step as the single path, so the outcome equals applying them one at a time.
+ * Anything out of the ordinary — a new person, a contact another worker holds, a write that
+ * lost its guard — goes through the single path (applyStoredEvent), which is idempotent.
+ */
+export async function applyStoredEvents(
+  eventIds: readonly string[],
+  deps: ApplyBatchDeps,
+): Promise<Map<string, Settled<ApplyJobResult>>> {
+  const { models } = deps;
+  const results = new Map<string, Settled<ApplyJobResult>>();
+  const stored = await models.events.find({ _id: { $in: eventIds } }).lean();
+  const byId = new Map(stored.map((doc) => [doc._id, doc]));
+  const pending: StoredEventDoc[] = [];
+  for (const eventId of eventIds) {
+    const doc = byId.get(eventId);
+    if (!doc) results.set(eventId, { ok: false, error: new UnknownEventError(eventId) });
+    else if (doc.status === 'done') results.set(eventId, { ok: true, value: alreadyDone(doc) });
+    else pending.push(doc);
+  }
+  if (pending.length === 0) return results;
+
+  const { known, unknown } = await contactsOf(pending, deps);
+  const fallback: StoredEventDoc[] = [...unknown];
+  const steps = await applyToContacts(known, deps, fallback);
+
+  await writeAudits(
+    models,
+    steps.map(([doc, step]) => auditRecord(doc, step.audit)),
+  );
+  if (steps.length > 0) {
+    await models.events.bulkWrite(
+      steps.map(([doc, step]) => ({ updateOne: { filter: { _id: doc._id }, update: { $set: doneFields(step.audit) } } })),
+      { ordered: false },
+    );
+  }
+  for (const [doc, step] of steps) results.set(doc._id, { ok: true, value: jobResult(doc._id, step) });
+
+  const single = await settleEach(fallback, (doc) => applyStoredEvent(doc._id, deps));
+  for (const [doc, outcome] of single) results.set(doc._id, outcome);
+  return results;
+}
+
+/**
+ * Maps events to contacts with one read of the identity keys. Events of people we do not know
+ * yet, or whose identities point at different contacts, are left to the single path, which
+ * creates and links contacts safely against concurrent creators.
+ */
+async function contactsOf(events: readonly StoredEventDoc[], deps: ApplyBatchDeps) {
+  const keysOf = new Map(events.map((e) => [e._id, identityKeys(e.contact)]));
+  const allKeys = [...new Set([...keysOf.values()].flat())];
+  const owners = await deps.models.identities.find({ _id: { $in: allKeys } }).lean();
+  const ownerOf = new Map(owners.map((o) => [o._id, o.contactId]));
+  const known = new Map<string, StoredEventDoc[]>();
+  const unknown: StoredEventDoc[] = [];
+  for (const event of events) {
+    const ids = keysOf.get(event._id)!.map((key) => ownerOf.get(key));
+    const first = ids[0];
+    if (first === undefined || ids.some((id) => id !== first)) {
+      unknown.push(event);
+      continue;
+    }
+    const group = known.get(first);
+    if (group) group.push(event);
+    else known.set(first, [event]);
+  }
+  return { known, unknown };
+}
+
+async function applyToContacts(
+  groups: ReadonlyMap<string, readonly StoredEventDoc[]>,
+  deps: ApplyBatchDeps,
+  fallback: StoredEventDoc[],
+): Promise<[StoredEventDoc, ContactStep][]> {
+  const { models } = deps;
+  if (groups.size === 0) return [];
+  const atomic = models.atomicGuards;
+  const leases = atomic ? NO_LEASES : await deps.tryLockMany([...groups.keys()]);
+  try {
+    const ours = [...groups.keys()].filter((id) => atomic || leases.held.has(id));
+    for (const [id, events] of groups) if (!ours.includes(id)) fallback.push(...events);
+    const docs = ours.length > 0 ? await models.contacts.find({ _id: { $in: ours } }).lean() : [];
+    const contacts = new Map(docs.map((doc) => [doc._id, hydrateContact(doc)]));
+    const esps = deps.connectedEsps();
+    const now = deps.now();
+    const steps: [StoredEventDoc, ContactStep][] = [];
+    const writes: { before: ContactDoc; after: ContactDoc; events: readonly StoredEventDoc[]; steps: ContactStep[] }[] = [];
+    for (const id of ours) {
+      const events = groups.get(id)!;
+      const before = contacts.get(id);
+      if (!before) {
+        fallback.push(...events);
+        continue;
+      }
+      let after = before;
+      const contactSteps = events.map((event) => {
+        const step = stepContact(after, event, { policy: deps.policy, now, esps });
+        if (step.contact) after = step.contact;
+        return step;
+      });
+      if (after === before) steps.push(...pairs(events, contactSteps));
+      else writes.push({ before, after, events, steps: contactSteps });
+    }
+    if (writes.length === 0) return steps;
+    const result = await models.contacts.bulkWrite(
+      writes.map(({ before, after }) => ({
+        updateOne: {
+          // Under the lease (non-atomic servers) a bare `_id` keeps the update a primary-key write.
+          filter: atomic ? { _id: before._id, rev: before.rev } : { _id: before._id },
+          update: { $set: contactChanges(before, after, esps), $inc: { rev: 1 } },
+        },
+      })),
+      { ordered: false },
+    );
+    if (result.matchedCount === writes.length) {
+      for (const w of writes) steps.push(...pairs(w.events, w.steps));
+    } else {
+      // Some guard lost a race and the result does not say which: the single path finds the
+      // events that were written in their contact's journal and applies the others.
+      for (const w of writes) fallback.push(...w.events);
+    }
+    return steps;
+  } finally {
+    await leases.release();
+  }
+}
+
+function pairs(events: readonly StoredEventDoc[], steps: readonly ContactStep[]): [StoredEventDoc, ContactStep][] {
+  return events.map((event, i) => [event, steps[i]!]);
+}
