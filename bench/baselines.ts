@@ -6,7 +6,7 @@ import { withDatabase } from '../src/dev/mongo-server.js';
 import { createPolicy } from '../src/domain/index.js';
 import type { Logger } from '../src/lib/logger.js';
 import { connectMongo } from '../src/persistence/connect.js';
-import { supportsAtomicGuards } from '../src/persistence/guarded-update.js';
+import { detectServerTraits } from '../src/persistence/guarded-update.js';
 import { createModels, ensureIndexes, type Models } from '../src/persistence/models.js';
 import { QueueRuntime } from '../src/queues/runtime.js';
 import { round } from './lib/proc.js';
@@ -107,7 +107,7 @@ async function runConcurrent(n: number, concurrency: number, op: (i: number) => 
 
 export async function openModels(mongoUri: string, database: string): Promise<{ conn: Connection; models: Models }> {
   const conn = await connectMongo(withDatabase(mongoUri, database));
-  const models = createModels(conn, await supportsAtomicGuards(conn));
+  const models = createModels(conn, await detectServerTraits(conn));
   await ensureIndexes(models);
   return { conn, models };
 }

@@ -43,6 +43,12 @@ export const coreEnvSchema = z.object({
   MONGODB_URI: mongoUri
     .default('mongodb://127.0.0.1:27017/consent-sync')
     .describe('MongoDB connection string, including the database name.'),
+  MONGO_ID_READS: z
+    .enum(['auto', 'in', 'point'])
+    .default('auto')
+    .describe(
+      'How batches of documents are read by `_id`: `in` (one `{_id: {$in}}` query per batch, answered from the index on MongoDB), `point` (one read per id, 16 in flight; for servers where `$in` scans the collection, like the FerretDB v1 test server) or `auto` (`point` on FerretDB, else `in`).',
+    ),
   BOARD_USERNAME: z.string().min(1).default('admin').describe('Bull Board basic-auth user.'),
   BOARD_PASSWORD: z
     .string()

@@ -14,7 +14,8 @@ export interface Config {
   readonly log: { readonly level: CoreEnv['LOG_LEVEL']; readonly format: 'json' | 'pretty' };
   readonly http: { readonly host: string; readonly port: number };
   readonly redis: { readonly url: string; readonly prefix: string };
-  readonly mongo: { readonly uri: string };
+  /** idReads: how batches are read by `_id` (`auto` detects the server; see MONGO_ID_READS). */
+  readonly mongo: { readonly uri: string; readonly idReads: 'auto' | 'in' | 'point' };
   readonly board: { readonly username: string; readonly password: string; readonly readOnly: boolean };
   readonly metrics: { readonly token: string | undefined };
   readonly producer: ProducerApiConfig;
@@ -232,7 +233,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'development' ? 'pretty' : 'json') },
     http: { host: env.HOST, port: env.PORT },
     redis: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
-    mongo: { uri: env.MONGODB_URI },
+    mongo: { uri: env.MONGODB_URI, idReads: env.MONGO_ID_READS },
     board: { username: env.BOARD_USERNAME, password: env.BOARD_PASSWORD, readOnly: env.BOARD_READ_ONLY },
     metrics: { token: env.METRICS_TOKEN },
     producer: producer.config,

@@ -9,7 +9,7 @@ import type { PushJobResult } from '../services/esp-sync/delivery.js';
 import type { WireConsentEvent } from '../contracts/consent-event.js';
 import { type ConsentPolicy, type ContactIdentity, createPolicy } from '../domain/index.js';
 import { connectMongo } from '../persistence/connect.js';
-import { supportsAtomicGuards } from '../persistence/guarded-update.js';
+import { detectServerTraits } from '../persistence/guarded-update.js';
 import { type HeartbeatDoc, heartbeatModel } from '../persistence/heartbeat.model.js';
 import { createModels, ensureIndexes, type Models } from '../persistence/models.js';
 import { assertRedisReachable, createRedisConnection } from '../queues/connection.js';
@@ -83,7 +83,7 @@ export async function createContext(
 ): Promise<AppContext> {
   await assertRedisReachable(config.redis.url);
   const mongo = await connectMongo(config.mongo.uri);
-  const models = createModels(mongo, await supportsAtomicGuards(mongo));
+  const models = createModels(mongo, await detectServerTraits(mongo, config.mongo.idReads));
   await ensureIndexes(models);
   const runtime = new QueueRuntime({ redisUrl: config.redis.url, prefix: config.redis.prefix, log });
   const heartbeats = heartbeatModel(mongo);

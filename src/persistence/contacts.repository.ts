@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConsentPolicy, ContactIdentity } from '../domain/index.js';
 import { identityKeys, resolve } from '../domain/index.js';
 import { type ContactDoc, isDuplicateKeyError, type Models } from './models.js';
+import { type BatchReadOptions, readByIds } from './read-by-ids.js';
 
 /**
  * Finds the contact an identity belongs to, creating it when none exists. Every read is an
@@ -134,60 +135,13 @@ export async function findContactByIdentity(models: Models, identity: ContactIde
   return null;
 }
 
-/**
- * How a batch of `_id`s is read: one `{_id: {$in}}` query (an index range on MongoDB), or one
- * `findById` per id with `concurrency` in flight (for servers where `$in` scans the collection,
- * like the FerretDB v1 test server; see shared/docs/mongo-compat.md §5).
- */
-export interface BatchReadOptions {
-  batched: boolean;
-  concurrency: number;
-}
-
-/** Ids per `$in` query: keeps each command far below the 16 MB limit whatever the page size. */
-const IN_CHUNK = 1_000;
-
-async function readByIds<T extends { _id: string }>(
-  ids: readonly string[],
-  options: BatchReadOptions,
-  many: (ids: string[]) => Promise<T[]>,
-  one: (id: string) => Promise<T | null>,
-): Promise<Map<string, T>> {
-  const unique = [...new Set(ids)];
-  const found = new Map<string, T>();
-  if (unique.length === 0) return found;
-  if (options.batched) {
-    for (let i = 0; i < unique.length; i += IN_CHUNK) {
-      for (const doc of await many(unique.slice(i, i + IN_CHUNK))) found.set(doc._id, doc);
-    }
-    return found;
-  }
-  let next = 0;
-  const lanes = Math.max(1, Math.min(options.concurrency, unique.length));
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (next < unique.length) {
-        const id = unique[next++]!;
-        const doc = await one(id);
-        if (doc) found.set(id, doc);
-      }
-    }),
-  );
-  return found;
-}
-
 /** Identity key → contact id, for the keys that have an owner (reads only; creates nothing). */
 export async function findIdentityOwners(
   models: Models,
   keys: readonly string[],
   options: BatchReadOptions,
 ): Promise<Map<string, string>> {
-  const owners = await readByIds(
-    keys,
-    options,
-    (ids) => models.identities.find({ _id: { $in: ids } }).lean(),
-    (id) => models.identities.findById(id).lean(),
-  );
+  const owners = await readByIds(models.identities, keys, options);
   return new Map([...owners].map(([key, owner]) => [key, owner.contactId]));
 }
 
@@ -201,11 +155,6 @@ export async function findContactsProjected<T extends { _id: string }>(
   fields: readonly string[],
   options: BatchReadOptions,
 ): Promise<Map<string, T>> {
-  const projection = Object.fromEntries(fields.map((f) => [f, 1]));
-  return readByIds<T>(
-    ids,
-    options,
-    async (list) => (await models.contacts.find({ _id: { $in: list } }, projection).lean()) as unknown as T[],
-    async (id) => (await models.contacts.findById(id, projection).lean()) as unknown as T | null,
-  );
+  const projection = Object.fromEntries(fields.map((f) => [f, 1 as const]));
+  return (await readByIds(models.contacts, ids, options, projection)) as unknown as Map<string, T>;
 }

@@ -1,14 +1,22 @@
 import type { Connection, Model, UpdateQuery } from 'mongoose';
+import { MONGODB_TRAITS, type ServerTraits } from './models.js';
 
 /**
- * Whether the server applies a filtered single-document update atomically. MongoDB does. The
- * FerretDB v1 test server does not: its update handler reads and filters the documents, then
- * writes them in a separate step (internal/handler/msg_update.go), so a filter guard there is
- * no compare-and-set — and because it filters on more than `_id`, it also scans the collection.
+ * What the connected server does atomically or fast. MongoDB applies a filtered single-document
+ * update atomically and answers `{_id: {$in}}` from the index. The FerretDB v1 test server does
+ * neither: its update handler reads and filters the documents, then writes them in a separate
+ * step (internal/handler/msg_update.go), so a filter guard there is no compare-and-set; and it
+ * pushes down only a bare `{_id: value}`, so `$in` or any other filter scans the collection.
  */
-export async function supportsAtomicGuards(connection: Connection): Promise<boolean> {
+export async function detectServerTraits(
+  connection: Connection,
+  idReads: 'auto' | 'in' | 'point' = 'auto',
+): Promise<ServerTraits> {
   const info = await connection.db!.admin().command({ buildInfo: 1 });
-  return !('ferretdbVersion' in info);
+  const ferret = 'ferretdbVersion' in info;
+  const batched = idReads === 'auto' ? !ferret : idReads === 'in';
+  // Point reads in flight per batch: most of the connection pool (20), leaving room for the rest.
+  return { atomicGuards: !ferret, reads: { batched, concurrency: MONGODB_TRAITS.reads.concurrency } };
 }
 
 export type Guard = Record<string, number | string | { $exists: boolean }>;

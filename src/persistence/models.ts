@@ -1,5 +1,6 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { ContactIdentity, EffectiveState, Listing, ListingRef } from '../domain/index.js';
+import type { BatchReadOptions } from './read-by-ids.js';
 
 /**
  * MongoDB documents of consent-sync. Only the subset of shared/docs/mongo-compat.md §7 is used
@@ -205,9 +206,15 @@ const auditSchema = new Schema<AuditDoc>(
 auditSchema.index({ contactId: 1, applied: -1 });
 auditSchema.index({ applied: 1, _id: 1 });
 
-export interface Models {
+/** What the connected server does atomically or fast; detected once at start-up (detectServerTraits). */
+export interface ServerTraits {
   /** False on servers whose filtered updates are not atomic (see guarded-update.ts). */
   atomicGuards: boolean;
+  /** How batches of `_id`s are read: `$in` where it uses the index, else point reads. */
+  reads: BatchReadOptions;
+}
+
+export interface Models extends ServerTraits {
   events: Model<StoredEventDoc>;
   contacts: Model<ContactDoc>;
   identities: Model<IdentityDoc>;
@@ -218,9 +225,12 @@ function register<T>(connection: Connection, name: string, schema: Schema<T>): M
   return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
 }
 
-export function createModels(connection: Connection, atomicGuards = true): Models {
+/** MongoDB's traits: atomic filtered updates, `$in` answered from the `_id` index. */
+export const MONGODB_TRAITS: ServerTraits = { atomicGuards: true, reads: { batched: true, concurrency: 16 } };
+
+export function createModels(connection: Connection, traits: ServerTraits = MONGODB_TRAITS): Models {
   return {
-    atomicGuards,
+    ...traits,
     events: register(connection, 'StoredEvent', storedEventSchema),
     contacts: register(connection, 'Contact', contactSchema),
     identities: register(connection, 'ContactIdentity', identitySchema),

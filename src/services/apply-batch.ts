@@ -1,6 +1,7 @@
 import { identityKeys } from '../domain/index.js';
-import { hydrateContact } from '../persistence/contacts.repository.js';
+import { findIdentityOwners, hydrateContact } from '../persistence/contacts.repository.js';
 import type { ContactDoc, StoredEventDoc } from '../persistence/models.js';
+import { readByIds } from '../persistence/read-by-ids.js';
 import type { HeldLeases } from '../queues/contact-lock.js';
 import {
   type ApplyDeps,
@@ -39,8 +40,7 @@ export async function applyStoredEvents(
 ): Promise<Map<string, Settled<ApplyJobResult>>> {
   const { models } = deps;
   const results = new Map<string, Settled<ApplyJobResult>>();
-  const stored = await models.events.find({ _id: { $in: eventIds } }).lean();
-  const byId = new Map(stored.map((doc) => [doc._id, doc]));
+  const byId = await readByIds(models.events, eventIds, models.reads);
   const pending: StoredEventDoc[] = [];
   for (const eventId of eventIds) {
     const doc = byId.get(eventId);
@@ -79,8 +79,7 @@ export async function applyStoredEvents(
 async function contactsOf(events: readonly StoredEventDoc[], deps: ApplyBatchDeps) {
   const keysOf = new Map(events.map((e) => [e._id, identityKeys(e.contact)]));
   const allKeys = [...new Set([...keysOf.values()].flat())];
-  const owners = await deps.models.identities.find({ _id: { $in: allKeys } }).lean();
-  const ownerOf = new Map(owners.map((o) => [o._id, o.contactId]));
+  const ownerOf = await findIdentityOwners(deps.models, allKeys, deps.models.reads);
   const known = new Map<string, StoredEventDoc[]>();
   const unknown: StoredEventDoc[] = [];
   for (const event of events) {
@@ -109,15 +108,15 @@ async function applyToContacts(
   try {
     const ours = [...groups.keys()].filter((id) => atomic || leases.held.has(id));
     for (const [id, events] of groups) if (!ours.includes(id)) fallback.push(...events);
-    const docs = ours.length > 0 ? await models.contacts.find({ _id: { $in: ours } }).lean() : [];
-    const contacts = new Map(docs.map((doc) => [doc._id, hydrateContact(doc)]));
+    const contacts = await readByIds(models.contacts, ours, models.reads);
     const esps = deps.connectedEsps();
     const now = deps.now();
     const steps: [StoredEventDoc, ContactStep][] = [];
     const writes: { before: ContactDoc; after: ContactDoc; events: readonly StoredEventDoc[]; steps: ContactStep[] }[] = [];
     for (const id of ours) {
       const events = groups.get(id)!;
-      const before = contacts.get(id);
+      const stored = contacts.get(id);
+      const before = stored && hydrateContact(stored);
       if (!before) {
         fallback.push(...events);
         continue;

@@ -3,6 +3,7 @@ import { type ConsentPolicy, clampFutureMoment, IdentityError, normaliseIdentity
 import type { WireConsentEvent } from '../contracts/consent-event.js';
 import type { Models, StoredEventDoc } from '../persistence/models.js';
 import { isDuplicateKeyError } from '../persistence/models.js';
+import { readByIds } from '../persistence/read-by-ids.js';
 
 export interface FieldProblem {
   field: string;
@@ -111,10 +112,8 @@ export async function recordEvents(
   const { docs, problems } = prepareEvents(events, deps.policy, receivedAt, fieldPrefix);
   if (problems.length > 0) throw new EventValidationError(problems);
 
-  const existing = await deps.models.events
-    .find({ _id: { $in: docs.map((d) => d._id) } }, { _id: 1, fingerprint: 1 })
-    .lean();
-  const known = new Map(existing.map((e) => [e._id, e.fingerprint]));
+  const existing = await readByIds(deps.models.events, docs.map((d) => d._id), deps.models.reads, { fingerprint: 1 });
+  const known = new Map([...existing].map(([id, e]) => [id, e.fingerprint]));
   const conflicts = docs.filter((d) => known.has(d._id) && known.get(d._id) !== d.fingerprint).map((d) => d._id);
   if (conflicts.length > 0) throw new EventIdConflictError(conflicts);
 

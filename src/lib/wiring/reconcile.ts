@@ -3,7 +3,6 @@ import type { Config } from '../../../config/index.js';
 import type { WireConsentEvent } from '../../contracts/consent-event.js';
 import { createEspReadBacks } from '../../esp/readback.js';
 import type { EspName } from '../../esp/types.js';
-import type { BatchReadOptions } from '../../persistence/contacts.repository.js';
 import type { Models } from '../../persistence/models.js';
 import { type ReconcileRunDoc, reconcileRunModel } from '../../persistence/reconcile-run.model.js';
 import { QUEUE_RECONCILE } from '../../queues/names.js';
@@ -28,20 +27,6 @@ export interface ReconcileWiring {
   repush: (esp: EspName, contactId: string) => Promise<void>;
 }
 
-/**
- * How a page's identities and contacts are read. MongoDB answers `{_id: {$in}}` from the `_id`
- * index: one query per page. The FerretDB v1 test server pushes down only a bare `{_id: value}`
- * and answers `$in` with a scan of the whole collection (shared/docs/mongo-compat.md §5): there,
- * concurrent point reads are faster (bench/reconcile.ts measures both).
- */
-async function pageReads(mongo: Connection): Promise<BatchReadOptions> {
-  const info = await mongo.db!.admin().command({ buildInfo: 1 });
-  return { batched: !('ferretdbVersion' in info), concurrency: POINT_READ_CONCURRENCY };
-}
-
-/** Point reads in flight per page: most of the connection pool (20), leaving room for the rest. */
-const POINT_READ_CONCURRENCY = 16;
-
 /** Reconciliation runs: started by schedule, API or CLI; one job per page. */
 export async function createReconciliation(w: ReconcileWiring) {
   const runs = reconcileRunModel(w.mongo);
@@ -54,7 +39,7 @@ export async function createReconciliation(w: ReconcileWiring) {
     repush: w.repush,
     now: w.clock,
     pageSize: w.config.reconcile.pageSize,
-    reads: await pageReads(w.mongo),
+    reads: w.models.reads,
     log: w.log.child({ component: 'reconcile' }),
   };
   const enqueuePage = async (task: PageTask) => {

@@ -7,6 +7,7 @@ import type { HeldLeases } from '../../queues/contact-lock.js';
 import type { Settled } from '../micro-batcher.js';
 import { guardedUpdateById } from '../../persistence/guarded-update.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
+import { readByIds } from '../../persistence/read-by-ids.js';
 import { JobRateLimited } from '../../queues/failure-policy.js';
 import { toSnapshot } from './snapshot.js';
 
@@ -128,15 +129,14 @@ async function acknowledge(esp: EspName, acks: readonly Ack[], deps: DeliveryDep
     if (result.matchedCount === acks.length) return new Set(ids);
     // Which ones lost to a newer change is not in the result: an entry still pending means ours
     // was not the last word (a newer version, or ours unacknowledged) and its push is queued again.
-    const after = new Map((await models.contacts.find({ _id: { $in: ids } }, { outbox: 1 }).lean()).map((d) => [d._id, d]));
+    const after = await readByIds(models.contacts, ids, models.reads, { outbox: 1 });
     return new Set(ids.filter((id) => after.get(id)?.outbox?.[esp] === undefined));
   }
   const leases = await deps.tryLockMany(acks.map((a) => a.contact._id));
   const acked = new Set<string>();
   try {
     const held = acks.filter((a) => leases.held.has(a.contact._id));
-    const fresh = held.length > 0 ? await models.contacts.find({ _id: { $in: held.map((a) => a.contact._id) } }, { outbox: 1 }).lean() : [];
-    const byId = new Map(fresh.map((d) => [d._id, d]));
+    const byId = await readByIds(models.contacts, held.map((a) => a.contact._id), models.reads, { outbox: 1 });
     const writable = held.filter((a) => stillPending(byId.get(a.contact._id), a));
     if (writable.length > 0) {
       await models.contacts.bulkWrite(
@@ -173,11 +173,11 @@ export async function pushContacts(
   deps: DeliveryDeps,
 ): Promise<Map<string, Settled<PushJobResult>>> {
   const results = new Map<string, Settled<PushJobResult>>();
-  const docs = await deps.models.contacts.find({ _id: { $in: contactIds } }).lean();
-  const byId = new Map(docs.map((d) => [d._id, hydrateContact(d)]));
+  const byId = await readByIds(deps.models.contacts, contactIds, deps.models.reads);
   const toPush: ContactDoc[] = [];
   for (const id of contactIds) {
-    const contact = byId.get(id);
+    const stored = byId.get(id);
+    const contact = stored && hydrateContact(stored);
     if (!contact) results.set(id, { ok: true, value: { result: 'contact_missing' } });
     else if (!contact.outbox[esp]) results.set(id, { ok: true, value: { result: 'nothing_pending' } });
     else toPush.push(contact);

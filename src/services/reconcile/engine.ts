@@ -6,12 +6,9 @@ import { IdentityError, identityKeys } from '../../domain/index.js';
 import type { EspReadBack, RemoteSuppression } from '../../esp/readback.js';
 import type { EspName } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
-import {
-  type BatchReadOptions,
-  findContactsProjected,
-  findIdentityOwners,
-} from '../../persistence/contacts.repository.js';
+import { findContactsProjected, findIdentityOwners } from '../../persistence/contacts.repository.js';
 import type { ContactDoc, Models } from '../../persistence/models.js';
+import type { BatchReadOptions } from '../../persistence/read-by-ids.js';
 import type { ReconcileRunDoc } from '../../persistence/reconcile-run.model.js';
 import { classifyDrift, type DriftAction, type DriftType } from './drift.js';
 

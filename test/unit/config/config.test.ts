@@ -28,6 +28,12 @@ describe('loadConfig', () => {
     expect(problems).toHaveLength(4);
   });
 
+  it('MONGO_ID_READS: auto by default, in or point when forced, anything else named', () => {
+    expect(loadConfig({}).mongo.idReads).toBe('auto');
+    expect(loadConfig({ MONGO_ID_READS: 'point' }).mongo.idReads).toBe('point');
+    expect(problemsOf({ MONGO_ID_READS: 'scan' })[0]).toBe('MONGO_ID_READS: Invalid option: expected one of "auto"|"in"|"point"');
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ PORT: '', REDIS_URL: '  ' }).http.port).toBe(3000);
   });
