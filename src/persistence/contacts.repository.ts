@@ -141,8 +141,18 @@ export async function findIdentityOwners(
   keys: readonly string[],
   options: BatchReadOptions,
 ): Promise<Map<string, string>> {
-  const owners = await readByIds(models.identities, keys, options);
-  return new Map([...owners].map(([key, owner]) => [key, owner.contactId]));
+  const found = new Map<string, string>();
+  const unknown: string[] = [];
+  for (const key of keys) {
+    const cached = models.owners.get(key);
+    if (cached === undefined) unknown.push(key);
+    else found.set(key, cached);
+  }
+  for (const [key, owner] of await readByIds(models.identities, unknown, options)) {
+    models.owners.remember(key, owner.contactId);
+    found.set(key, owner.contactId);
+  }
+  return found;
 }
 
 /**

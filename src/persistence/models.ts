@@ -1,5 +1,6 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { ContactIdentity, EffectiveState, Listing, ListingRef } from '../domain/index.js';
+import { IdentityOwnerCache } from './identity-owner-cache.js';
 import type { BatchReadOptions } from './read-by-ids.js';
 
 /**
@@ -215,6 +216,8 @@ export interface ServerTraits {
 }
 
 export interface Models extends ServerTraits {
+  /** Identity owners already read (identities are immutable once inserted). */
+  owners: IdentityOwnerCache;
   events: Model<StoredEventDoc>;
   contacts: Model<ContactDoc>;
   identities: Model<IdentityDoc>;
@@ -228,9 +231,13 @@ function register<T>(connection: Connection, name: string, schema: Schema<T>): M
 /** MongoDB's traits: atomic filtered updates, `$in` answered from the `_id` index. */
 export const MONGODB_TRAITS: ServerTraits = { atomicGuards: true, reads: { batched: true, concurrency: 16 } };
 
+/** Identity owners kept per process: ~140 bytes each, so about 14 MB when full. */
+const IDENTITY_OWNER_CACHE_SIZE = 100_000;
+
 export function createModels(connection: Connection, traits: ServerTraits = MONGODB_TRAITS): Models {
   return {
     ...traits,
+    owners: new IdentityOwnerCache(IDENTITY_OWNER_CACHE_SIZE),
     events: register(connection, 'StoredEvent', storedEventSchema),
     contacts: register(connection, 'Contact', contactSchema),
     identities: register(connection, 'ContactIdentity', identitySchema),
