@@ -14,27 +14,20 @@ import {
 } from '../../support/chaos.js';
 
 /**
- * reliability.md §7 A1 at the scale the FerretDB test server allows: 1,000 events over 200
- * contacts (the issue's 10,000 over 2,000 needs a real MongoDB), three worker processes, one of
- * them SIGKILLed every 2 s and restarted (15 kills), with a 2 s job lock and a 1 s stalled check.
- * CHAOS_EVENTS / CHAOS_CONTACTS scale it down (e.g. 300 / 60 runs in ~80 s).
- *
- * PENDING (fails until src/ is fixed; rename to .test.ts then). An apply job whose worker dies
- * twice while it holds the job (or loses its lock twice) fails with "job stalled more than
- * allowable limit" (BullMQ maxStalledCount 1, not configurable), with attempts left. Its event
- * stays pending for good: the sweeper's re-enqueue reuses the jobId `apply-<eventId>`, which
- * BullMQ ignores while the failed job exists (kept 30 days). Measured at 1,000 / 200: 104 events
- * stuck pending, 110 failed apply jobs; at 300 / 60 with the sweeper fix emulated (failed
- * apply jobs of pending events retried), everything below passes: 0 lost, 0 applied twice, 0
- * wrong states, 649 ESP comparisons equal. See failed-apply-recovery.pending.ts.
- *
- * On this 2-core machine the full scale takes 2.5–5 min (FerretDB applies ~7 events/s under
- * the load of the other sessions), beyond the ~90 s target of a chaos file.
+ * reliability.md §7 A1: three worker processes, one of them SIGKILLed every 2 s and restarted,
+ * with a 2 s job lock and a 1 s stalled check, while events arrive and are applied and pushed.
+ * The suite runs it at 300 events over 60 contacts with up to 15 kills (~60 s on the 2-core
+ * build machine). The issue's scale is a manual run, reported in the issue note:
+ *   CHAOS_EVENTS=10000 CHAOS_CONTACTS=2000 CHAOS_MAX_KILLS=400 npx vitest run \
+ *     --config test/vitest.config.ts test/integration/chaos/worker-sigkill.test.ts
+ * Killing stops at CHAOS_MAX_KILLS or once fewer than 10% of the events are pending.
  */
 const EVENTS = Number(process.env['CHAOS_EVENTS'] ?? 300);
 const CONTACTS = Number(process.env['CHAOS_CONTACTS'] ?? 60);
 const KILL_EVERY_MS = 2_000;
-const MAX_KILLS = 15;
+const MAX_KILLS = Number(process.env['CHAOS_MAX_KILLS'] ?? 15);
+/** Generous for the FerretDB test server under chaos (~10 events/s), at any scale. */
+const TIMEOUT_MS = Math.max(300_000, EVENTS * 200);
 
 describe('chaos: worker SIGKILL under load', () => {
   let stack: Stack;
@@ -55,7 +48,7 @@ describe('chaos: worker SIGKILL under load', () => {
   });
   afterAll(async () => stack?.stop());
 
-  it('every event applied once in effect, every ESP equal to MongoDB, nothing lost', { timeout: 300_000 }, async () => {
+  it('every event applied once in effect, every ESP equal to MongoDB, nothing lost', { timeout: TIMEOUT_MS }, async () => {
     const generated = generateEvents({ prefix: 'k', events: EVENTS, contacts: CONTACTS, seed: 20261201 });
     const started = Date.now();
 
@@ -88,7 +81,7 @@ describe('chaos: worker SIGKILL under load', () => {
     await Promise.all(restarts);
     const kills = stack.workers.reduce((sum, w) => sum + w.kills, 0);
     const chaosEnded = Date.now();
-    const quiet = await waitForQuiescence(stack.ctx, { timeoutMs: 200_000 });
+    const quiet = await waitForQuiescence(stack.ctx, { timeoutMs: TIMEOUT_MS - 100_000 });
     const report = await convergenceReport(stack, generated, load.acked);
     figures('worker-sigkill', {
       events: EVENTS,
