@@ -97,7 +97,8 @@ export async function createContext(
   const locks = new ContactLocks(lockRedis, config.redis.prefix, config.contactLease.ttlMs, config.contactLease.maxWaitMs);
   const withContactLock = <T>(contactId: string, fn: () => Promise<T>) => locks.withLock(contactId, fn);
   const tryLockMany = (contactIds: readonly string[]) => locks.tryLockMany(contactIds);
-  const espSync = createEspSync({ config, log, models, runtime, metrics, clock, withContactLock, tryLockMany });
+  const inLeasedRounds = (contactIds: readonly string[], fn: (held: string[]) => Promise<void>) => locks.inLeasedRounds(contactIds, fn);
+  const espSync = createEspSync({ config, log, models, runtime, metrics, clock, withContactLock, tryLockMany, inLeasedRounds });
   const { esps, adapters, enqueuePush } = espSync;
   const connectedEsps = (): readonly string[] => esps;
 

@@ -8,7 +8,7 @@ import { guardedUpdateById } from '../../persistence/guarded-update.js';
 import type { Models } from '../../persistence/models.js';
 import { espQueueName } from '../../queues/names.js';
 import type { QueueRuntime } from '../../queues/runtime.js';
-import { type PushJobResult, pushContacts, replayDeadLetters, stalePendingContacts } from '../../services/esp-sync/delivery.js';
+import { type DeliveryDeps, type PushJobResult, pushContacts, replayDeadLetters, stalePendingContacts } from '../../services/esp-sync/delivery.js';
 import { MicroBatcher } from '../../services/micro-batcher.js';
 import type { HeldLeases } from '../../queues/contact-lock.js';
 import type { Logger } from '../logger.js';
@@ -22,11 +22,12 @@ export interface EspSyncWiring {
   clock: () => Date;
   withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
   tryLockMany: (contactIds: readonly string[]) => Promise<HeldLeases>;
+  inLeasedRounds: DeliveryDeps['inLeasedRounds'];
 }
 
 /** The ESP side of a process: adapters of the connected ESPs, their batchers and queue operations. */
 export function createEspSync(w: EspSyncWiring) {
-  const { config, log, models, runtime, metrics, clock, withContactLock, tryLockMany } = w;
+  const { config, log, models, runtime, metrics, clock, withContactLock, tryLockMany, inLeasedRounds } = w;
   const adapters: Partial<Record<EspName, EspAdapter>> = createEspAdapters(
     config.esps,
     log.child({ component: 'esp' }),
@@ -127,6 +128,7 @@ export function createEspSync(w: EspSyncWiring) {
     pauseEsp,
     withContactLock,
     tryLockMany,
+    inLeasedRounds,
     onOutcome: (esp: EspName, outcome: string) => metrics.espPush(esp, outcome),
   };
   // Push jobs of one ESP gathered for ESP_BATCH_LINGER_MS share one read, one request per

@@ -25,6 +25,8 @@ export interface DeliveryDeps {
   onOutcome?: (esp: EspName, outcome: string) => void;
   withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
   tryLockMany: (contactIds: readonly string[]) => Promise<HeldLeases>;
+  /** Leases taken in rounds as they come free (see ContactLocks.inLeasedRounds). */
+  inLeasedRounds: (contactIds: readonly string[], fn: (held: string[]) => Promise<void>) => Promise<void>;
 }
 
 export type PushJobResult =
@@ -132,32 +134,18 @@ async function acknowledge(esp: EspName, acks: readonly Ack[], deps: DeliveryDep
     const after = await readByIds(models.contacts, ids, models.reads, { outbox: 1 });
     return new Set(ids.filter((id) => after.get(id)?.outbox?.[esp] === undefined));
   }
-  const leases = await deps.tryLockMany(acks.map((a) => a.contact._id));
+  const byContact = new Map(acks.map((a) => [a.contact._id, a]));
   const acked = new Set<string>();
-  try {
-    const held = acks.filter((a) => leases.held.has(a.contact._id));
-    const byId = await readByIds(models.contacts, held.map((a) => a.contact._id), models.reads, { outbox: 1 });
-    const writable = held.filter((a) => stillPending(byId.get(a.contact._id), a));
-    if (writable.length > 0) {
-      await models.contacts.bulkWrite(
-        writable.map((a) => ({ updateOne: { filter: { _id: a.contact._id }, update: a.update } })),
-        { ordered: false },
-      );
-      for (const a of writable) acked.add(a.contact._id);
-    }
-  } finally {
-    await leases.release();
-  }
-  // Contacts another worker holds right now: acknowledged one by one once their lease is free.
-  const contended = acks.filter((a) => !leases.held.has(a.contact._id));
-  await Promise.all(
-    contended.map(async (a) => {
-      const ok = await deps.withContactLock(a.contact._id, () =>
-        guardedUpdateById(models.contacts, a.contact._id, { [guardPath]: a.pendingVersion }, a.update, false),
-      );
-      if (ok) acked.add(a.contact._id);
-    }),
-  );
+  await deps.inLeasedRounds([...byContact.keys()], async (held) => {
+    const fresh = await readByIds(models.contacts, held, models.reads, { outbox: 1 });
+    const writable = held.map((id) => byContact.get(id)!).filter((a) => stillPending(fresh.get(a.contact._id), a));
+    if (writable.length === 0) return;
+    await models.contacts.bulkWrite(
+      writable.map((a) => ({ updateOne: { filter: { _id: a.contact._id }, update: a.update } })),
+      { ordered: false },
+    );
+    for (const a of writable) acked.add(a.contact._id);
+  });
   return acked;
 }
 
