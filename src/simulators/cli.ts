@@ -21,6 +21,8 @@ export interface SimulatorsCliIo {
   signal?: AbortSignal;
   /** Called once the simulators listen. */
   onReady?: (running: RunningSimulators) => void;
+  /** Sign webhook deliveries with this secret (main.ts passes SIM_WEBHOOK_SECRET). */
+  webhookSecret?: string;
 }
 
 interface CliArgs {
@@ -91,9 +93,11 @@ export async function runSimulatorsCli(argv: readonly string[], io: SimulatorsCl
     print('usage: sim [--base-port 4101] [--host 127.0.0.1]   (ports basePort..basePort+4; 0 = random)');
     return;
   }
-  const running = await startSimulators(
-    args.host !== undefined ? { basePort: args.basePort, host: args.host } : { basePort: args.basePort },
-  );
+  const running = await startSimulators({
+    basePort: args.basePort,
+    ...(args.host !== undefined ? { host: args.host } : {}),
+    ...(io.webhookSecret ? { webhookSecret: io.webhookSecret } : {}),
+  });
   for (const l of formatSimulatorTable(running.urls)) print(l);
   print(
     'control routes: GET /__sim/state, GET /__sim/requests, POST /__sim/faults, /__sim/reset, /__sim/unsubscribe, /__sim/webhook-target',

@@ -67,6 +67,8 @@ export interface CommonSimulatorOptions extends HostOptions {
   now?: () => Date;
   /** Initial webhook target (same as `setWebhookTarget`). */
   webhookTarget?: string;
+  /** Sign webhook deliveries with consent-sync's `hmac` scheme using this secret (default: unsigned). */
+  webhookSecret?: string;
 }
 
 export type StartSimulatorOptions<N extends EspName> = CommonSimulatorOptions & EspSimulatorOptions[N];
@@ -94,6 +96,7 @@ export async function startSimulator<N extends EspName>(
     credentials,
     now = () => new Date(),
     webhookTarget,
+    webhookSecret,
     host,
     port,
     latencyMs,
@@ -101,7 +104,7 @@ export async function startSimulator<N extends EspName>(
     maxBodyBytes,
     ...espOptions
   } = opts;
-  const webhooks = new WebhookDispatcher(now, webhookTarget);
+  const webhooks = new WebhookDispatcher(now, webhookTarget, webhookSecret ? { secret: webhookSecret } : undefined);
   const factory = factories[name] as Factory<N>;
   const def = factory(espOptions as EspSimulatorOptions[N], credentialsFor(name, credentials), {
     now,
@@ -122,6 +125,8 @@ export interface StartSimulatorsOptions {
   host?: string;
   credentials?: SimCredentialsOverride;
   now?: () => Date;
+  /** Webhook signing secret for every simulator (see CommonSimulatorOptions.webhookSecret). */
+  webhookSecret?: string;
   /** Per-ESP options (ports come from `basePort`). */
   options?: { [N in EspName]?: Omit<StartSimulatorOptions<N>, 'port' | 'host' | 'credentials' | 'now'> };
 }
@@ -142,6 +147,7 @@ export async function startSimulators(opts: StartSimulatorsOptions = {}): Promis
       if (opts.host !== undefined) common.host = opts.host;
       if (opts.credentials !== undefined) common.credentials = opts.credentials;
       if (opts.now !== undefined) common.now = opts.now;
+      if (opts.webhookSecret !== undefined) common.webhookSecret = opts.webhookSecret;
       started.push(await startSimulator(name, { ...perEsp, ...common }));
     }
   } catch (err) {

@@ -4,7 +4,6 @@ import { buildWebhookConfig, type WebhookConfig } from '../../config/webhooks.js
 import { startWorkers } from '../../src/lib/workers.js';
 import { QUEUE_APPLY } from '../../src/queues/names.js';
 import { signedHeaders } from '../../src/services/webhook-verify.js';
-import { SIM_WEBHOOK_SECRET_ENV } from '../../src/simulators/core/webhooks.js';
 import { type SimulatorHandle, simulatorCredentials, startSimulator } from '../../src/simulators/index.js';
 import { registerConsentRoutes } from '../../src/web/consent.routes.js';
 import { registerErrorHandler } from '../../src/web/errors.js';
@@ -330,18 +329,11 @@ describe('ESP webhooks → opt_out events', () => {
   describe('driven by the ESP simulators', () => {
     let actito: SimulatorHandle;
     let optimizely: SimulatorHandle;
-    const previous = process.env[SIM_WEBHOOK_SECRET_ENV];
 
     beforeAll(async () => {
-      // The Actito simulator signs with our HMAC scheme when SIM_WEBHOOK_SECRET is set (Actito documents no scheme).
-      process.env[SIM_WEBHOOK_SECRET_ENV] = SECRETS.WEBHOOK_SECRET_ACTITO;
-      try {
-        actito = await startSimulator('actito');
-        optimizely = await startSimulator('optimizely-campaign');
-      } finally {
-        if (previous === undefined) delete process.env[SIM_WEBHOOK_SECRET_ENV];
-        else process.env[SIM_WEBHOOK_SECRET_ENV] = previous;
-      }
+      // The Actito simulator signs with our HMAC scheme when given a secret (Actito documents no scheme).
+      actito = await startSimulator('actito', { webhookSecret: SECRETS.WEBHOOK_SECRET_ACTITO });
+      optimizely = await startSimulator('optimizely-campaign');
     });
     afterAll(async () => {
       await actito?.close();

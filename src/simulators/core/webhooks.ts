@@ -3,8 +3,8 @@
  * one JSON POST; failures are recorded, never retried, never thrown.
  *
  * Optional signing (off by default; neither vendor documents a signature, esp-contracts.md §1.2, §3.4): with a
- * secret — `setSigning({secret})`, the constructor's `signing`, or the environment variable SIM_WEBHOOK_SECRET read
- * when the dispatcher is created — every delivery also carries consent-sync's `hmac` webhook scheme
+ * secret — `setSigning({secret})`, the constructor's `signing`, the simulator option `webhookSecret`, or for
+ * `npm run sim` the environment variable SIM_WEBHOOK_SECRET — every delivery also carries consent-sync's `hmac` webhook scheme
  * (src/services/webhook-verify.ts):
  *   X-Webhook-Id: <uuid>, X-Webhook-Timestamp: <unix s>,
  *   X-Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
@@ -20,13 +20,8 @@ export interface WebhookSigning {
   secret: string;
 }
 
-/** Environment variable that turns signing on for simulators started in this process. */
+/** Environment variable that turns signing on for `npm run sim` (read by its entry point only). */
 export const SIM_WEBHOOK_SECRET_ENV = 'SIM_WEBHOOK_SECRET';
-
-function signingFromEnv(): WebhookSigning | undefined {
-  const secret = process.env[SIM_WEBHOOK_SECRET_ENV];
-  return secret ? { secret } : undefined;
-}
 
 /** consent-sync's `hmac` webhook headers for `body` (kept here so simulators import nothing from the app). */
 export function webhookSignatureHeaders(
@@ -66,7 +61,7 @@ export class WebhookDispatcher {
   constructor(
     private readonly now: () => Date,
     initialTarget?: string,
-    signing: WebhookSigning | undefined = signingFromEnv(),
+    signing?: WebhookSigning,
   ) {
     this.target = initialTarget;
     this.signing = signing;
