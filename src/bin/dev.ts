@@ -10,6 +10,7 @@ import { REAL_CREDENTIAL_VARS, simulatorConnectionEnv } from '../dev/simulator-e
 import { ESP_NAMES } from '../esp/types.js';
 import { startSimulators } from '../simulators/index.js';
 import { startTraffic } from '../dev/traffic.js';
+import { loadConfig } from '../../config/index.js';
 
 const demo = process.argv.includes('--demo');
 import { type Supervised, startEntry, stopAll } from '../dev/supervisor.js';
@@ -82,7 +83,10 @@ for (let i = 0; i < 600 && !stopping; i++) {
     const board = `http://127.0.0.1:${port}/admin/queues`;
     say(`Bull Board: ${board}  user ${childEnv['BOARD_USERNAME'] ?? 'admin'} / password ${childEnv['BOARD_PASSWORD'] ?? 'admin'}`);
     if (demo) {
+      // The demo producer uses the first configured key, so `npm run dev -- --demo` works with auth on.
+      const apiKey = loadConfig(childEnv).producer.keys[0]?.secret;
       const traffic = startTraffic({
+        ...(apiKey ? { apiKey } : {}),
         baseUrl: `http://127.0.0.1:${port}`,
         simulatorUrls: simulators.urls,
         intervalMs: 500,

@@ -11,6 +11,8 @@ export interface TrafficOptions {
   simulatorUrls: Partial<Record<EspName, string>>;
   intervalMs: number;
   log: (line: string) => void;
+  /** Producer API key (the secret of a PRODUCER_API_KEYS entry) when the API requires one. */
+  apiKey?: string;
 }
 
 const SOURCES = ['preference_center', 'unsubscribe_link', 'list_unsubscribe', 'form', 'api', 'app_settings'];
@@ -61,7 +63,7 @@ async function injectFault(tick: number, urls: TrafficOptions['simulatorUrls'], 
 }
 
 export function startTraffic(opts: TrafficOptions): { stop(): void } {
-  const client = new ConsentClient({ baseUrl: opts.baseUrl, attempts: 1 });
+  const client = new ConsentClient({ baseUrl: opts.baseUrl, attempts: 1, ...(opts.apiKey ? { apiKey: opts.apiKey } : {}) });
   let tick = 0;
   const timer = setInterval(async () => {
     tick++;
