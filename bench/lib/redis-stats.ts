@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { connect } from 'node:net';
+import type { Redis } from 'ioredis';
 
 /** `INFO commandstats` as {command: calls}. */
 export async function commandStats(redis: Redis): Promise<Record<string, number>> {
@@ -49,23 +50,36 @@ export interface MonitorSample {
  * so it runs for a few seconds only, after the counted interval.
  */
 export async function monitorSample(redisUrl: string, ms: number): Promise<MonitorSample> {
-  const conn = new Redis(redisUrl, { lazyConnect: true });
-  const monitor = await conn.monitor();
-  // ioredis can report a reply arriving after monitor mode ends as a queue state error: harmless here.
-  monitor.on('error', () => {});
-  conn.on('error', () => {});
+  // A plain socket, not ioredis: ioredis can take a MONITOR line arriving around the end of
+  // monitor mode for a reply and emit an unhandled "Command queue state error" (seen here).
+  const url = new URL(redisUrl);
+  const socket = connect(Number(url.port || 6379), url.hostname);
+  socket.on('error', () => {});
   const client: Record<string, number> = {};
   const lua: Record<string, number> = {};
   let lease = 0;
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    const cmd = (args[0] ?? '').toLowerCase();
-    const bucket = source === 'lua' ? lua : client;
-    bucket[cmd] = (bucket[cmd] ?? 0) + 1;
-    if (source !== 'lua' && cmd === 'set' && (args[1] ?? '').includes(':lock:contact:')) lease++;
+  let rest = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\r\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      // +1700000000.123456 [0 127.0.0.1:5000] "set" "key" …   or   [0 lua] for calls from scripts
+      const m = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]*)"(?: "([^"]*)")?/.exec(line);
+      if (!m) continue;
+      const cmd = m[2]!.toLowerCase();
+      const bucket = m[1] === 'lua' ? lua : client;
+      bucket[cmd] = (bucket[cmd] ?? 0) + 1;
+      if (m[1] !== 'lua' && cmd === 'set' && (m[3] ?? '').includes(':lock:contact:')) lease++;
+    }
   });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.write('MONITOR\r\n');
   await new Promise((r) => setTimeout(r, ms));
-  monitor.removeAllListeners('monitor');
-  monitor.disconnect();
-  conn.disconnect();
+  socket.removeAllListeners('data');
+  socket.destroy();
   return { seconds: ms / 1000, client, lua, contactLeaseAttempts: lease };
 }
