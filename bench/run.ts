@@ -1,7 +1,7 @@
 /**
  * consent-sync benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
  * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,inreads,reconcile,
- * --mongo=ferretdb|memory (default ferretdb, or memory when MONGOMS_SYSTEM_BINARY names a mongod).
+ * --mongo=ferretdb|memory|java (default ferretdb, or memory when MONGOMS_SYSTEM_BINARY names a mongod).
  * See bench/README.md for what is measured and how.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { type E2eResult, type E2eSetup, runE2e } from './e2e.js';
 import { chartInput, renderChart } from './lib/chart.js';
 import { UNBOUNDED_ESP_BUDGETS } from './lib/env.js';
 import { forkChild } from './lib/ipc.js';
+import { startJavaMongo } from './lib/java-mongo.js';
 import { baseMachine, type MachineInfo, pidListeningOn, round, uptimeLine } from './lib/proc.js';
 import { type ProfileSummary, summariseProfile } from './lib/profile.js';
 import { redisVersion } from './lib/redis-stats.js';
@@ -91,9 +92,11 @@ say(`consent-sync benchmark, ${profileName} profile — ${machineBase.load_at_st
 say(`logs and profiles: ${workDir}`);
 
 const mongoChoice = option('mongo') ?? (process.env['MONGOMS_SYSTEM_BINARY'] ? 'memory' : 'ferretdb');
+const javaMongo = mongoChoice === 'java' ? await startJavaMongo((line) => say(`  ${line}`)) : undefined;
 const services = await startDevServices(
   {
     CONSENT_SYNC_TEST_MONGO: mongoChoice,
+    ...(javaMongo ? { MONGODB_URI: javaMongo.uri } : {}),
     ...(process.env['MONGOMS_SYSTEM_BINARY'] ? { MONGOMS_SYSTEM_BINARY: process.env['MONGOMS_SYSTEM_BINARY'] } : {}),
   },
   (line) => say(`  ${line}`),
@@ -112,6 +115,7 @@ async function shutdown() {
   await sims.stop(5_000).catch(() => {});
   statsRedis.disconnect();
   await services.stop();
+  await javaMongo?.stop();
 }
 process.on('SIGINT', () => {
   void shutdown().then(() => process.exit(130));
@@ -128,11 +132,12 @@ try {
   const machine: MachineInfo = {
     ...machineBase,
     redis: redisInfo.version,
-    mongo_server:
-      buildInfo.ferretdbVersion !== undefined
+    mongo_server: javaMongo
+      ? javaMongo.label
+      : buildInfo.ferretdbVersion !== undefined
         ? `FerretDB ${ferretVersion(buildInfo.ferretdbVersion)} embedded test server (SQLite; buildInfo version ${buildInfo.version})`
         : `MongoDB ${buildInfo.version}`,
-    mongo_kind: services.mongoKind,
+    mongo_kind: javaMongo ? 'mongo-java-server' : services.mongoKind,
   };
   say(`machine: ${machine.cpu_model}, ${machine.cores} cores, Node ${machine.node}, Redis ${machine.redis}, ${machine.mongo_server}`);
 
