@@ -7,7 +7,7 @@ import { openModels } from './baselines.js';
 import { appEnv } from './lib/env.js';
 import { makeEvents } from './lib/events.js';
 import { type BenchChild, forkChild } from './lib/ipc.js';
-import { type ProcessFigures, ProcessSampler, round } from './lib/proc.js';
+import { type ProcessFigures, ProcessSampler, procfileNodeFlags, round } from './lib/proc.js';
 import { commandDelta, commandStats, type MonitorSample, monitorSample, total } from './lib/redis-stats.js';
 import { cdf, percentiles } from './lib/stats.js';
 
@@ -114,13 +114,21 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
   const script = join(setup.here, 'children', 'app.ts');
   await setup.sims.request('reset');
 
+  const procfile = join(setup.here, '..', 'Procfile');
   const worker = forkChild(`${opts.label}-worker`, script, {
     env: { ...env, BENCH_ROLE: 'worker' },
     logDir: setup.logDir,
-    // One profile per thread (tsx runs its loader in a worker thread); the main thread's is the largest.
-    ...(opts.cpuProfDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] } : {}),
+    nodeFlags: [
+      ...procfileNodeFlags(procfile, 'worker'),
+      // One profile per thread (tsx runs its loader in a worker thread); the main thread's is the largest.
+      ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []),
+    ],
   });
-  const web = forkChild(`${opts.label}-web`, script, { env: { ...env, BENCH_ROLE: 'web' }, logDir: setup.logDir });
+  const web = forkChild(`${opts.label}-web`, script, {
+    env: { ...env, BENCH_ROLE: 'web' },
+    logDir: setup.logDir,
+    nodeFlags: procfileNodeFlags(procfile, 'web'),
+  });
   const children = [worker, web];
   try {
     const [{ rssKb: workerReadyKb }, { url, rssKb: webReadyKb }] = await Promise.all([

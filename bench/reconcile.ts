@@ -9,7 +9,7 @@ import type { E2eSetup } from './e2e.js';
 import { appEnv } from './lib/env.js';
 import { contactEmail } from './lib/events.js';
 import { forkChild } from './lib/ipc.js';
-import { type ProcessFigures, ProcessSampler, round } from './lib/proc.js';
+import { type ProcessFigures, ProcessSampler, procfileNodeFlags, round } from './lib/proc.js';
 import { total } from './lib/redis-stats.js';
 import { seedContacts } from './lib/seed.js';
 
@@ -125,7 +125,11 @@ export async function runReconcile(
     const child = forkChild(`${opts.label}-reconciler`, join(setup.here, 'children', 'app.ts'), {
       env: { ...env, BENCH_ROLE: 'reconcile' },
       logDir: setup.logDir,
-      ...(cpuProfDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] } : {}),
+      // Reconciliation pages run in the worker process: the same node flags as the Procfile's worker.
+      nodeFlags: [
+        ...procfileNodeFlags(join(setup.here, '..', 'Procfile'), 'worker'),
+        ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+      ],
     });
     let progress = { compared: 0, pages: 0 };
     child.onEvent('progress', (p) => {

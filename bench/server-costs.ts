@@ -87,7 +87,7 @@ export async function serverCosts(opts: { mongoUri: string; database: string; si
     },
     {
       operation: 'find {_id: {$in: 500 ids}}',
-      used_by: 'recordEvents duplicate check, once per API request',
+      used_by: 'batch reads by _id where MONGO_ID_READS is in (apply, push, duplicate check); point reads instead on FerretDB',
       run: (size) =>
         timeOps(
           (i) =>

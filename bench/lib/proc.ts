@@ -150,3 +150,16 @@ export function baseMachine(): Omit<MachineInfo, 'redis' | 'mongo_server' | 'mon
     load_at_start: uptimeLine(),
   };
 }
+
+/**
+ * The node flags the Procfile gives a process (e.g. the worker's heap cap), so that the
+ * measured children run as production runs them: `worker: node --max-old-space-size=128 dist/…`.
+ */
+export function procfileNodeFlags(procfile: string, role: string): string[] {
+  const line = readFileSync(procfile, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${role}:`));
+  if (!line) return [];
+  const words = line.slice(role.length + 1).trim().split(/\s+/);
+  return words[0] === 'node' ? words.slice(1).filter((w) => w.startsWith('--')) : [];
+}
