@@ -9,13 +9,16 @@ import {
   webhookProductionProblems,
 } from './webhooks.js';
 
+/** MONGO_ID_READS: `$in` batches, point reads, or chosen by the server's kind. */
+export type IdReadsMode = 'auto' | 'in' | 'point';
+
 export interface Config {
   readonly env: CoreEnv['NODE_ENV'];
   readonly log: { readonly level: CoreEnv['LOG_LEVEL']; readonly format: 'json' | 'pretty' };
   readonly http: { readonly host: string; readonly port: number };
   readonly redis: { readonly url: string; readonly prefix: string };
   /** idReads: how batches are read by `_id` (`auto` detects the server; see MONGO_ID_READS). */
-  readonly mongo: { readonly uri: string; readonly idReads: 'auto' | 'in' | 'point' };
+  readonly mongo: { readonly uri: string; readonly idReads: IdReadsMode };
   readonly board: { readonly username: string; readonly password: string; readonly readOnly: boolean };
   readonly metrics: { readonly token: string | undefined };
   readonly producer: ProducerApiConfig;

@@ -98,7 +98,7 @@ export async function createContext(
   const withContactLock = <T>(contactId: string, fn: () => Promise<T>) => locks.withLock(contactId, fn);
   const tryLockMany = (contactIds: readonly string[]) => locks.tryLockMany(contactIds);
   const inLeasedRounds = (contactIds: readonly string[], fn: (held: string[]) => Promise<void>) => locks.inLeasedRounds(contactIds, fn);
-  const espSync = createEspSync({ config, log, models, runtime, metrics, clock, withContactLock, tryLockMany, inLeasedRounds });
+  const espSync = createEspSync({ config, log, models, runtime, metrics, clock, withContactLock, inLeasedRounds });
   const { esps, adapters, enqueuePush } = espSync;
   const connectedEsps = (): readonly string[] => esps;
 

@@ -1,4 +1,5 @@
 import type { Connection, Model, UpdateQuery } from 'mongoose';
+import type { IdReadsMode } from '../../config/index.js';
 import { MONGODB_TRAITS, type ServerTraits } from './models.js';
 
 /**
@@ -10,7 +11,7 @@ import { MONGODB_TRAITS, type ServerTraits } from './models.js';
  */
 export async function detectServerTraits(
   connection: Connection,
-  idReads: 'auto' | 'in' | 'point' = 'auto',
+  idReads: IdReadsMode = 'auto',
 ): Promise<ServerTraits> {
   const info = await connection.db!.admin().command({ buildInfo: 1 });
   const ferret = 'ferretdbVersion' in info;

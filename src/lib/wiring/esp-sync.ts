@@ -10,7 +10,6 @@ import { espQueueName } from '../../queues/names.js';
 import type { QueueRuntime } from '../../queues/runtime.js';
 import { type DeliveryDeps, type PushJobResult, pushContacts, replayDeadLetters, stalePendingContacts } from '../../services/esp-sync/delivery.js';
 import { MicroBatcher } from '../../services/micro-batcher.js';
-import type { HeldLeases } from '../../queues/contact-lock.js';
 import type { Logger } from '../logger.js';
 
 export interface EspSyncWiring {
@@ -21,13 +20,12 @@ export interface EspSyncWiring {
   metrics: Metrics;
   clock: () => Date;
   withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
-  tryLockMany: (contactIds: readonly string[]) => Promise<HeldLeases>;
   inLeasedRounds: DeliveryDeps['inLeasedRounds'];
 }
 
 /** The ESP side of a process: adapters of the connected ESPs, their batchers and queue operations. */
 export function createEspSync(w: EspSyncWiring) {
-  const { config, log, models, runtime, metrics, clock, withContactLock, tryLockMany, inLeasedRounds } = w;
+  const { config, log, models, runtime, metrics, clock, withContactLock, inLeasedRounds } = w;
   const adapters: Partial<Record<EspName, EspAdapter>> = createEspAdapters(
     config.esps,
     log.child({ component: 'esp' }),
@@ -126,8 +124,6 @@ export function createEspSync(w: EspSyncWiring) {
     log,
     enqueuePush,
     pauseEsp,
-    withContactLock,
-    tryLockMany,
     inLeasedRounds,
     onOutcome: (esp: EspName, outcome: string) => metrics.espPush(esp, outcome),
   };

@@ -3,7 +3,6 @@ import type { EspAdapter, EspName, PushOutcome } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { mapWithConcurrency } from '../../esp/concurrency.js';
 import { hydrateContact } from '../../persistence/contacts.repository.js';
-import type { HeldLeases } from '../../queues/contact-lock.js';
 import type { Settled } from '../micro-batcher.js';
 import { guardedUpdateById } from '../../persistence/guarded-update.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
@@ -23,8 +22,6 @@ export interface DeliveryDeps {
   /** 401/403: stop this ESP's queue and alert; its pending entries stay where they are. */
   pauseEsp: (esp: EspName, reason: string) => Promise<void>;
   onOutcome?: (esp: EspName, outcome: string) => void;
-  withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
-  tryLockMany: (contactIds: readonly string[]) => Promise<HeldLeases>;
   /** Leases taken in rounds as they come free (see ContactLocks.inLeasedRounds). */
   inLeasedRounds: (contactIds: readonly string[], fn: (held: string[]) => Promise<void>) => Promise<void>;
 }
@@ -222,7 +219,7 @@ export async function replayDeadLetters(
   models: Models,
   esps: readonly EspName[],
   now: Date,
-  withContactLock: DeliveryDeps['withContactLock'],
+  withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>,
   limit = 10_000,
 ) {
   const replayed: Record<string, string[]> = {};
