@@ -29,10 +29,10 @@ export class LockTimeoutError extends Error {
 
 /**
  * A short per-contact lease in Redis around each read-modify-write of a contact document.
- * Correctness does not rest on it — every write is still guarded by `rev` or the outbox
- * version in its MongoDB filter — but it keeps concurrent workers from racing on one contact:
- * fewer wasted retries in production, and on the FerretDB test server (whose guarded update
- * reads and writes in two steps) it is what keeps concurrent writers apart.
+ * On MongoDB correctness does not rest on it (every write is guarded by `rev` or the outbox
+ * version in its filter); it only saves wasted retries. On servers without atomic filtered
+ * updates (the FerretDB test server reads and writes in two steps) it is what keeps concurrent
+ * writers apart, so there every contact write happens under it.
  */
 export class ContactLocks {
   constructor(
