@@ -127,10 +127,11 @@ export async function loadContact(models: Models, contactId: string): Promise<Co
   return doc ? hydrateContact(doc) : null;
 }
 
-export async function findContactByIdentity(models: Models, identity: ContactIdentity): Promise<ContactDoc | null> {
+/** The contact an identity belongs to: the first key (externalId, email, phone) with an owner decides. */
+export async function findContactIdByIdentity(models: Models, identity: ContactIdentity): Promise<string | null> {
   for (const key of identityKeys(identity)) {
     const owner = await models.identities.findById(key).lean();
-    if (owner) return loadContact(models, owner.contactId);
+    if (owner) return owner.contactId;
   }
   return null;
 }

@@ -1,5 +1,5 @@
 import { type ContactIdentity, explainSuppression } from '../domain/index.js';
-import { findContactByIdentity } from '../persistence/contacts.repository.js';
+import { findContactIdByIdentity, loadContact } from '../persistence/contacts.repository.js';
 import type { Models } from '../persistence/models.js';
 
 export class IdentityParseError extends Error {
@@ -29,9 +29,13 @@ export function parseIdentityParam(raw: string, businessUnit?: string): ContactI
 
 /** The per-contact view: what we hold, why, and where each ESP stands. */
 export async function contactView(models: Models, identity: ContactIdentity, auditLimit = 50) {
-  const contact = await findContactByIdentity(models, identity);
+  const contactId = await findContactIdByIdentity(models, identity);
+  if (!contactId) return null;
+  // The audit before the contact: every path writes an event's audit record after its contact
+  // update, so the contact read second is at least as new as every entry shown with it.
+  const audit = await models.audit.find({ contactId }).sort({ applied: -1 }).limit(auditLimit).lean();
+  const contact = await loadContact(models, contactId);
   if (!contact) return null;
-  const audit = await models.audit.find({ contactId: contact._id }).sort({ applied: -1 }).limit(auditLimit).lean();
   const effective = {
     marketing: Object.fromEntries(Object.entries(contact.effective.marketing).map(([c, d]) => [c, d.state])),
     tracking: contact.effective.tracking.state,

@@ -159,7 +159,7 @@ async function compareRemotePage(
     keysOf.flatMap((keys) => keys ?? []),
     deps.reads,
   );
-  // As findContactByIdentity: the first key (ext, email, phone) that has an owner decides.
+  // As findContactIdByIdentity: the first key (ext, email, phone) that has an owner decides.
   const contactIdOf = keysOf.map((keys) => keys?.map((k) => owners.get(k)).find((id) => id !== undefined));
   const contacts = await findContactsProjected<DriftView>(
     deps.models,
