@@ -14,9 +14,10 @@ export interface AdapterKit {
   logger: Logger;
   /**
    * Runs one ESP request: waits for a concurrency slot and the rate window, then retries it at most
-   * twice for transient failures. Rejects with an EspError.
+   * twice for transient failures. Rejects with an EspError. `expectedStatuses` are answers the
+   * caller gives a meaning of its own (e.g. 404 "not on the list"): logged at debug, not warn.
    */
-  call<T>(operation: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T>;
+  call<T>(operation: string, signal: AbortSignal | undefined, fn: () => Promise<T>, expectedStatuses?: readonly number[]): Promise<T>;
 }
 
 export function createAdapterKit(
@@ -39,14 +40,14 @@ export function createAdapterKit(
     esp,
     http,
     logger: log,
-    call(operation, signal, fn) {
+    call(operation, signal, fn, expectedStatuses) {
       return withRetry(
         () =>
           semaphore.run(async () => {
             await pacer.take(signal);
             return fn();
           }),
-        { esp, policy: settings.retry, signal, logger: log, operation },
+        { esp, policy: settings.retry, signal, logger: log, operation, ...(expectedStatuses ? { expectedStatuses } : {}) },
       );
     },
   };

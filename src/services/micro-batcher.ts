@@ -65,3 +65,45 @@ export async function settleEach<K, R>(keys: readonly K[], fn: (key: K) => Promi
     }),
   );
 }
+
+/**
+ * Gathers the items that callers submit within `windowMs` and settles them with one call whose
+ * result every caller shares (each picks out its own part). Several flushes may be in flight.
+ */
+export class SharedWindow<I, O> {
+  private items: I[] = [];
+  private waiters: Waiter<O>[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly settle: (items: I[]) => Promise<O>,
+    private readonly windowMs: number,
+    private readonly maxItems: number,
+  ) {}
+
+  submit(items: readonly I[]): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.items.push(...items);
+      this.waiters.push({ resolve, reject });
+      if (this.items.length >= this.maxItems) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.windowMs);
+    });
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const items = this.items;
+    const waiters = this.waiters;
+    this.items = [];
+    this.waiters = [];
+    this.settle(items).then(
+      (out) => {
+        for (const w of waiters) w.resolve(out);
+      },
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+      },
+    );
+  }
+}

@@ -35,6 +35,8 @@ export interface WithRetryOptions {
   logger?: Logger | undefined;
   /** Log label of the call, without identities (e.g. `optout-status`). */
   operation?: string;
+  /** Statuses the caller expects and handles (e.g. 404 "not on the list"): logged at debug. */
+  expectedStatuses?: readonly number[];
   /** Injected for deterministic tests. */
   random?: () => number;
   now?: () => number;
@@ -99,7 +101,8 @@ export async function withRetry<T>(
           ? err
           : EspError.from(esp, classifyHttpError(err, now(), policy.retryAfterCapMs));
         const delay = attempt > retries ? undefined : inlineRetryDelay(espError, attempt, policy, random);
-        logger?.warn(
+        const expected = espError.status !== undefined && options.expectedStatuses?.includes(espError.status);
+        logger?.[expected ? 'debug' : 'warn'](
           {
             esp,
             operation: options.operation,

@@ -72,7 +72,7 @@ export function createOptimizelyCampaignAdapter(
     special: Record<number, PushOutcome> = {},
   ): Promise<PushOutcome> {
     try {
-      await kit.call(operation, signal, send);
+      await kit.call(operation, signal, send, Object.keys(special).map(Number));
       return PUSHED;
     } catch (err) {
       const status = statusOf(err);

@@ -9,7 +9,9 @@ import type { Models } from '../../persistence/models.js';
 import { espQueueName } from '../../queues/names.js';
 import type { QueueRuntime } from '../../queues/runtime.js';
 import { type DeliveryDeps, type PushJobResult, pushContacts, replayDeadLetters, stalePendingContacts } from '../../services/esp-sync/delivery.js';
-import { MicroBatcher } from '../../services/micro-batcher.js';
+import { type AcknowledgeDeps, acknowledgeAll, type EspAck } from '../../services/esp-sync/acknowledge.js';
+import { MicroBatcher, SharedWindow } from '../../services/micro-batcher.js';
+import { readByIds } from '../../persistence/read-by-ids.js';
 import type { Logger } from '../logger.js';
 
 export interface EspSyncWiring {
@@ -20,7 +22,7 @@ export interface EspSyncWiring {
   metrics: Metrics;
   clock: () => Date;
   withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
-  inLeasedRounds: DeliveryDeps['inLeasedRounds'];
+  inLeasedRounds: AcknowledgeDeps['inLeasedRounds'];
 }
 
 /** The ESP side of a process: adapters of the connected ESPs, their batchers and queue operations. */
@@ -116,15 +118,27 @@ export function createEspSync(w: EspSyncWiring) {
     await enqueuePush(esp, [contactId]);
   };
 
-  const deliveryDeps = {
-    models,
+  // The ESPs' push jobs for one contact change start within milliseconds of each other (their
+  // jobs are queued together): reads and acknowledgements issued within these windows are shared.
+  const contactReads = new SharedWindow(
+    (ids: string[]) => readByIds(models.contacts, ids, models.reads),
+    READ_WINDOW_MS,
+    SHARED_WINDOW_MAX_ITEMS,
+  );
+  const acknowledgements = new SharedWindow(
+    (acks: EspAck[]) => acknowledgeAll(acks, { models, inLeasedRounds }),
+    ACK_WINDOW_MS,
+    SHARED_WINDOW_MAX_ITEMS,
+  );
+  const deliveryDeps: DeliveryDeps = {
     adapters,
     concurrency: (esp: EspName) => config.esps[esp].concurrency,
     now: clock,
     log,
     enqueuePush,
     pauseEsp,
-    inLeasedRounds,
+    readContacts: (ids) => contactReads.submit(ids),
+    acknowledge: (acks) => acknowledgements.submit(acks),
     onOutcome: (esp: EspName, outcome: string) => metrics.espPush(esp, outcome),
   };
   // Push jobs of one ESP gathered for ESP_BATCH_LINGER_MS share one read, one request per
@@ -168,6 +182,13 @@ export function createEspSync(w: EspSyncWiring) {
     },
   };
 }
+
+/** Short enough to add nothing noticeable to a push, long enough to catch the other ESPs' batches. */
+const READ_WINDOW_MS = 3;
+/** ESPs answer at different speeds; acknowledgements wait a little longer for each other. */
+const ACK_WINDOW_MS = 10;
+/** Keeps one shared read or bulk write to a few thousand documents. */
+const SHARED_WINDOW_MAX_ITEMS = 2_000;
 
 /** BullMQ caps in-process concurrency; batches need enough concurrent jobs to fill them. */
 const MAX_ESP_JOB_CONCURRENCY = 200;

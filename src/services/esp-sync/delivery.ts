@@ -6,12 +6,11 @@ import { hydrateContact } from '../../persistence/contacts.repository.js';
 import type { Settled } from '../micro-batcher.js';
 import { guardedUpdateById } from '../../persistence/guarded-update.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
-import { readByIds } from '../../persistence/read-by-ids.js';
 import { JobRateLimited } from '../../queues/failure-policy.js';
+import type { EspAck } from './acknowledge.js';
 import { toSnapshot } from './snapshot.js';
 
 export interface DeliveryDeps {
-  models: Models;
   adapters: Partial<Record<EspName, EspAdapter>>;
   /** Requests in flight per ESP and process (the ESP's documented concurrency). */
   concurrency: (esp: EspName) => number;
@@ -22,8 +21,13 @@ export interface DeliveryDeps {
   /** 401/403: stop this ESP's queue and alert; its pending entries stay where they are. */
   pauseEsp: (esp: EspName, reason: string) => Promise<void>;
   onOutcome?: (esp: EspName, outcome: string) => void;
-  /** Leases taken in rounds as they come free (see ContactLocks.inLeasedRounds). */
-  inLeasedRounds: (contactIds: readonly string[], fn: (held: string[]) => Promise<void>) => Promise<void>;
+  /**
+   * Reads contacts by `_id`. The wiring shares one read among the ESPs whose batches start
+   * together, so a change pushed to five ESPs costs one read, not five.
+   */
+  readContacts: (contactIds: readonly string[]) => Promise<Map<string, ContactDoc>>;
+  /** Clears acknowledged outbox entries (acknowledgeAll), shared among ESPs the same way. */
+  acknowledge: (acks: readonly EspAck[]) => Promise<Set<EspAck>>;
 }
 
 export type PushJobResult =
@@ -87,7 +91,7 @@ async function deliver(esp: EspName, contacts: readonly ContactDoc[], deps: Deli
   return outcomes;
 }
 
-function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date) {
+function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date): EspAck['update'] {
   const reason = outcomeReason(outcome);
   const sync: SyncStatusEntry = {
     status: outcome.kind === 'dead_letter' ? 'dead_letter' : 'synced',
@@ -103,54 +107,12 @@ function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome
   return { $set: set, $unset: unset };
 }
 
-interface Ack {
-  contact: ContactDoc;
-  pendingVersion: number;
-  update: ReturnType<typeof acknowledgement>;
-}
-
-/**
- * Clears the outbox entries that still hold the version we pushed, in one bulk write. Where the
- * server checks the guard atomically (MongoDB) it sits in the filter; elsewhere the contacts are
- * leased, re-read and checked, and written by `_id`. Returns the contacts acknowledged.
- */
-async function acknowledge(esp: EspName, acks: readonly Ack[], deps: DeliveryDeps): Promise<Set<string>> {
-  const { models } = deps;
-  const guardPath = `outbox.${esp}.version`;
-  const stillPending = (doc: { outbox?: ContactDoc['outbox'] } | undefined, a: Ack) => doc?.outbox?.[esp]?.version === a.pendingVersion;
-  if (acks.length === 0) return new Set();
-  if (models.atomicGuards) {
-    const result = await models.contacts.bulkWrite(
-      acks.map((a) => ({ updateOne: { filter: { _id: a.contact._id, [guardPath]: a.pendingVersion }, update: a.update } })),
-      { ordered: false },
-    );
-    const ids = acks.map((a) => a.contact._id);
-    if (result.matchedCount === acks.length) return new Set(ids);
-    // Which ones lost to a newer change is not in the result: an entry still pending means ours
-    // was not the last word (a newer version, or ours unacknowledged) and its push is queued again.
-    const after = await readByIds(models.contacts, ids, models.reads, { outbox: 1 });
-    return new Set(ids.filter((id) => after.get(id)?.outbox?.[esp] === undefined));
-  }
-  const byContact = new Map(acks.map((a) => [a.contact._id, a]));
-  const acked = new Set<string>();
-  await deps.inLeasedRounds([...byContact.keys()], async (held) => {
-    const fresh = await readByIds(models.contacts, held, models.reads, { outbox: 1 });
-    const writable = held.map((id) => byContact.get(id)!).filter((a) => stillPending(fresh.get(a.contact._id), a));
-    if (writable.length === 0) return;
-    await models.contacts.bulkWrite(
-      writable.map((a) => ({ updateOne: { filter: { _id: a.contact._id }, update: a.update } })),
-      { ordered: false },
-    );
-    for (const a of writable) acked.add(a.contact._id);
-  });
-  return acked;
-}
-
 /**
  * Pushes the current state of a batch of contacts to one ESP and acknowledges each outbox entry
  * only if no newer version arrived meanwhile. The queue allows one job per (contact, ESP) at a
  * time and every push reads the state afresh, so an ESP never sees an older state after a newer
- * one. One read and one bulk write of the contacts serve the whole batch.
+ * one. One read and one bulk write of the contacts serve the whole batch, and the batches of the
+ * other ESPs that run at the same moment.
  */
 export async function pushContacts(
   esp: EspName,
@@ -158,7 +120,7 @@ export async function pushContacts(
   deps: DeliveryDeps,
 ): Promise<Map<string, Settled<PushJobResult>>> {
   const results = new Map<string, Settled<PushJobResult>>();
-  const byId = await readByIds(deps.models.contacts, contactIds, deps.models.reads);
+  const byId = await deps.readContacts(contactIds);
   const toPush: ContactDoc[] = [];
   for (const id of contactIds) {
     const stored = byId.get(id);
@@ -171,7 +133,7 @@ export async function pushContacts(
 
   const outcomes = await deliver(esp, toPush, deps);
   const now = deps.now();
-  const acks: (Ack & { outcome: PushOutcome })[] = [];
+  const acks: { contact: ContactDoc; outcome: PushOutcome; ack: EspAck }[] = [];
   for (const contact of toPush) {
     const outcome = outcomes.get(contact._id)!;
     if (!outcome.ok) results.set(contact._id, outcome);
@@ -179,17 +141,21 @@ export async function pushContacts(
       acks.push({
         contact,
         outcome: outcome.value,
-        pendingVersion: contact.outbox[esp]!.version,
-        update: acknowledgement(esp, contact, outcome.value, now),
+        ack: {
+          esp,
+          contactId: contact._id,
+          pendingVersion: contact.outbox[esp]!.version,
+          update: acknowledgement(esp, contact, outcome.value, now),
+        },
       });
   }
-  const acked = await acknowledge(esp, acks, deps);
+  const acked = await deps.acknowledge(acks.map((a) => a.ack));
   const superseded: string[] = [];
-  for (const { contact, outcome } of acks) {
+  for (const { contact, outcome, ack } of acks) {
     const label = outcomeLabel(outcome);
     const reason = outcomeReason(outcome);
     deps.onOutcome?.(esp, label);
-    if (!acked.has(contact._id)) {
+    if (!acked.has(ack)) {
       superseded.push(contact._id);
       results.set(contact._id, { ok: true, value: { result: 'superseded', pushedVersion: contact.version } });
       continue;

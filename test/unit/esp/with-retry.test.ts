@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { EspError } from '../../../src/esp/http/errors.js';
 import { type InlineRetryPolicy, inlineRetryDelay, withRetry } from '../../../src/esp/http/with-retry.js';
@@ -24,7 +26,31 @@ function counting(failures: unknown[], result = 'ok') {
   return { fn, calls: () => calls };
 }
 
+/** A real pino logger at debug level whose lines are kept as parsed objects. */
+function capturingLogger() {
+  const lines: { level: number; msg: string; status?: number }[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), lines };
+}
+
 describe('withRetry', () => {
+  it('logs a status the caller expects at debug and any other failure at warn', async () => {
+    const { logger, lines } = capturingLogger();
+    const expected = counting([failWith(404)]);
+    await expect(withRetry(expected.fn, { esp: 'optimizely-campaign', policy, logger, expectedStatuses: [404] })).rejects.toMatchObject({ status: 404 });
+    const unexpected = counting([failWith(400)]);
+    await expect(withRetry(unexpected.fn, { esp: 'optimizely-campaign', policy, logger, expectedStatuses: [404] })).rejects.toMatchObject({ status: 400 });
+    expect(lines.map((l) => [l.status, l.level])).toEqual([
+      [404, 20],
+      [400, 40],
+    ]);
+  });
+
   it.each([408, 425, 429, 500, 502, 503, 504])('retries %i and then succeeds', async (status) => {
     const { fn, calls } = counting([failWith(status)]);
     await expect(withRetry(fn, { esp: 'ometria', policy })).resolves.toBe('ok');
