@@ -141,7 +141,7 @@ export function createEspSync(w: EspSyncWiring) {
     acknowledge: (acks) => acknowledgements.submit(acks),
     onOutcome: (esp: EspName, outcome: string) => metrics.espPush(esp, outcome),
   };
-  // Push jobs of one ESP gathered for ESP_BATCH_LINGER_MS share one read, one request per
+  // Push jobs of one ESP gathered for its linger (ESP_BATCH_LINGER_MS unless the ESP sets its own) share one read, one request per
   // ESP batch and one acknowledging write; up to half the queue's concurrency, so the next
   // batch gathers while one is in flight.
   const pushBatchers: Partial<Record<EspName, MicroBatcher<string, PushJobResult>>> = {};
@@ -149,7 +149,7 @@ export function createEspSync(w: EspSyncWiring) {
     pushBatchers[esp] = new MicroBatcher(
       (contactIds) => pushContacts(esp, contactIds, deliveryDeps),
       Math.max(1, Math.floor(espJobConcurrency(config, esp) / 2)),
-      config.espBatchLingerMs,
+      config.esps[esp].batchLingerMs ?? config.espBatchLingerMs,
     );
   }
 
