@@ -37,7 +37,7 @@ const PROFILES = {
     mongoDocuments: 1_000,
     mongoUpdates: 5_000,
     halfLoadSeconds: 20,
-    reconcile: [{ contacts: 10_000, deadlineS: 120 }],
+    reconcile: [{ contacts: 100_000, deadlineS: 900 }],
     costSizes: [500, 2_500],
   },
   full: {
