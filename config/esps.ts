@@ -307,7 +307,7 @@ export const espEnvSchema = z.object({
     .int()
     .min(0)
     .max(5_000)
-    .default(250)
+    .default(150)
     .describe(
       'How long the first Ometria push job waits for others before one batch request goes out (overrides ESP_BATCH_LINGER_MS): fewer, fuller requests for up to this much added latency.',
     ),

@@ -121,7 +121,7 @@ export function createEspSync(w: EspSyncWiring) {
   // The ESPs' push jobs for one contact change start within milliseconds of each other (their
   // jobs are queued together): reads and acknowledgements issued within these windows are shared.
   const contactReads = new SharedWindow(
-    (ids: string[]) => readByIds(models.contacts, ids, models.reads),
+    (ids: string[]) => readByIds(models.contacts, ids, models.reads, PUSH_FIELDS),
     READ_WINDOW_MS,
     SHARED_WINDOW_MAX_ITEMS,
   );
@@ -183,6 +183,11 @@ export function createEspSync(w: EspSyncWiring) {
   };
 }
 
+/**
+ * What a push reads of a contact: what adapters are sent (toSnapshot) and what the acknowledgement
+ * guards. The journal, listings and sync states are most of a document and no push needs them.
+ */
+const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1 } as const;
 /** Short enough to add nothing noticeable to a push, long enough to catch the other ESPs' batches. */
 const READ_WINDOW_MS = 3;
 /** ESPs answer at different speeds; acknowledgements wait a little longer for each other. */

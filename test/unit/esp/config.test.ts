@@ -40,7 +40,7 @@ describe('buildEspSettings', () => {
       baseUrl: 'https://api.ometria.com',
       rateLimit: { max: 8, durationMs: 1_000 },
       maxBatch: 100,
-      batchLingerMs: 250,
+      batchLingerMs: 150,
       collection: 'default',
     });
     // The other ESPs gather pushes for ESP_BATCH_LINGER_MS.
