@@ -67,6 +67,23 @@ async function ensureContactDocument(
   }
 }
 
+/** A contact as it is before its first event: no listings, nothing to push. */
+function contactShell(contactId: string, identity: ContactIdentity, policy: ConsentPolicy, now: Date): ContactDoc {
+  return {
+    _id: contactId,
+    identities: identity,
+    listings: [],
+    effective: resolve([], policy),
+    version: 0,
+    rev: 0,
+    outbox: {},
+    sync: {},
+    journal: [],
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
 async function upsertContactShell(
   models: Models,
   contactId: string,
@@ -74,24 +91,63 @@ async function upsertContactShell(
   policy: ConsentPolicy,
   now: Date,
 ): Promise<void> {
-  await models.contacts.updateOne(
-    { _id: contactId },
-    {
-      $setOnInsert: {
-        identities: identity,
-        listings: [],
-        effective: resolve([], policy),
-        version: 0,
-        rev: 0,
-        outbox: {},
-        sync: {},
-        journal: [],
-        createdAt: now,
-        updatedAt: now,
-      },
-    },
-    { upsert: true },
+  const { _id, ...shell } = contactShell(contactId, identity, policy, now);
+  await models.contacts.updateOne({ _id: contactId }, { $setOnInsert: shell }, { upsert: true });
+}
+
+/**
+ * Recreates the shell of a contact whose first identity was claimed by a worker that died before
+ * it wrote the contact document: without it every later event of that person would fail.
+ */
+export async function restoreContactShell(models: Models, contactId: string, identity: ContactIdentity, policy: ConsentPolicy, now: Date) {
+  await ensureContactDocument(models, contactId, identity, policy, now);
+}
+
+/**
+ * Creates many new people with a few commands in all, the steps resolveContactId takes for one:
+ * first the first identity key of each (the claim: a concurrent creator of the same person
+ * loses on its primary key), then the contact documents of the claims won, then their other
+ * identity keys. Returns the contact id of each person created, by first key; a person whose
+ * claim was lost is left out (the caller resolves it one at a time), and one whose other keys
+ * someone else holds keeps them recorded as identity conflicts, as on the single path.
+ */
+export async function createContacts(
+  models: Models,
+  people: readonly ContactIdentity[],
+  policy: ConsentPolicy,
+  now: Date,
+): Promise<Map<string, string>> {
+  const planned = people.map((identity) => ({ identity, keys: identityKeys(identity), contactId: randomUUID() }));
+  const claimed = await insertIdentities(models, planned.map((p) => ({ _id: p.keys[0]!, contactId: p.contactId })));
+  const won = planned.filter((p) => claimed.has(p.keys[0]!));
+  if (won.length === 0) return new Map();
+  await models.contacts.insertMany(
+    won.map((p) => contactShell(p.contactId, p.identity, policy, now)),
+    { ordered: false, lean: true },
   );
+  const others = won.flatMap((p) => p.keys.slice(1).map((key) => ({ _id: key, contactId: p.contactId })));
+  const linked = await insertIdentities(models, others);
+  for (const p of won) {
+    const lost = p.keys.slice(1).filter((key) => !linked.has(key));
+    if (lost.length > 0) await linkIdentities(models, p.contactId, p.identity, lost.map((key) => key.split(':')[0]!));
+    for (const key of p.keys.filter((k) => k === p.keys[0] || linked.has(k))) models.owners.remember(key, p.contactId);
+  }
+  return new Map(won.map((p) => [p.keys[0]!, p.contactId]));
+}
+
+/** Inserts identity documents, keeping those that exist already; returns the keys that are now ours. */
+async function insertIdentities(models: Models, docs: readonly { _id: string; contactId: string }[]): Promise<Set<string>> {
+  if (docs.length === 0) return new Set();
+  try {
+    await models.identities.insertMany(docs, { ordered: false, lean: true });
+    return new Set(docs.map((d) => d._id));
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    // Which inserts lost is read back rather than taken from the error, whose shape differs
+    // between servers: a key is ours exactly when its document names our contact.
+    const stored = await readByIds(models.identities, docs.map((d) => d._id), models.reads);
+    return new Set(docs.filter((d) => stored.get(d._id)?.contactId === d.contactId).map((d) => d._id));
+  }
 }
 
 /** Records identities the contact gained (a lead that got an externalId stays one contact). */

@@ -1,5 +1,5 @@
 import { identityKeys } from '../domain/index.js';
-import { findIdentityOwners, hydrateContact } from '../persistence/contacts.repository.js';
+import { createContacts, findIdentityOwners, hydrateContact } from '../persistence/contacts.repository.js';
 import type { ContactDoc, StoredEventDoc } from '../persistence/models.js';
 import { readByIds } from '../persistence/read-by-ids.js';
 import type { HeldLeases } from '../queues/contact-lock.js';
@@ -72,9 +72,11 @@ export async function applyStoredEvents(
 }
 
 /**
- * Maps events to contacts with one read of the identity keys. Events of people we do not know
- * yet, or whose identities point at different contacts, are left to the single path, which
- * creates and links contacts safely against concurrent creators.
+ * Maps events to contacts with one read of the identity keys. People we do not know yet are
+ * created together (createContacts) when each is plainly one new person: every key of the event
+ * unknown, and the same keys in all of that person's events, shared with no other person of the
+ * batch. Anything else (keys pointing at different contacts, overlapping key sets) is left to the
+ * single path, which links identities one at a time.
  */
 async function contactsOf(events: readonly StoredEventDoc[], deps: ApplyBatchDeps) {
   const keysOf = new Map(events.map((e) => [e._id, identityKeys(e.contact)]));
@@ -82,18 +84,47 @@ async function contactsOf(events: readonly StoredEventDoc[], deps: ApplyBatchDep
   const ownerOf = await findIdentityOwners(deps.models, allKeys, deps.models.reads);
   const known = new Map<string, StoredEventDoc[]>();
   const unknown: StoredEventDoc[] = [];
+  const newPeople = new Map<string, StoredEventDoc[]>();
   for (const event of events) {
-    const ids = keysOf.get(event._id)!.map((key) => ownerOf.get(key));
+    const keys = keysOf.get(event._id)!;
+    const ids = keys.map((key) => ownerOf.get(key));
     const first = ids[0];
-    if (first === undefined || ids.some((id) => id !== first)) {
-      unknown.push(event);
-      continue;
-    }
-    const group = known.get(first);
-    if (group) group.push(event);
-    else known.set(first, [event]);
+    if (ids.every((id) => id === undefined)) addTo(newPeople, keys.join('\u0000'), event);
+    else if (first === undefined || ids.some((id) => id !== first)) unknown.push(event);
+    else addTo(known, first, event);
+  }
+  const creatable = plainlyNewPeople(newPeople, keysOf, unknown);
+  if (creatable.length === 0) return { known, unknown };
+  const created = await createContacts(
+    deps.models,
+    creatable.map((group) => group[0]!.contact),
+    deps.policy,
+    deps.now(),
+  );
+  for (const group of creatable) {
+    const contactId = created.get(keysOf.get(group[0]!._id)![0]!);
+    if (contactId) known.set(contactId, group);
+    else unknown.push(...group);
   }
   return { known, unknown };
+}
+
+/** The groups of new people that share no key with another group; the others go to `unknown`. */
+function plainlyNewPeople(groups: ReadonlyMap<string, StoredEventDoc[]>, keysOf: ReadonlyMap<string, string[]>, unknown: StoredEventDoc[]) {
+  const groupsOfKey = new Map<string, number>();
+  for (const events of groups.values()) for (const key of keysOf.get(events[0]!._id)!) groupsOfKey.set(key, (groupsOfKey.get(key) ?? 0) + 1);
+  const plain: StoredEventDoc[][] = [];
+  for (const events of groups.values()) {
+    if (keysOf.get(events[0]!._id)!.every((key) => groupsOfKey.get(key) === 1)) plain.push(events);
+    else unknown.push(...events);
+  }
+  return plain;
+}
+
+function addTo<K, V>(map: Map<K, V[]>, key: K, value: V) {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 async function applyToContacts(

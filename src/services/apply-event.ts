@@ -5,7 +5,7 @@ import {
   type EffectiveState,
   type ListingRef,
 } from '../domain/index.js';
-import { loadContact, resolveContactId } from '../persistence/contacts.repository.js';
+import { loadContact, resolveContactId, restoreContactShell } from '../persistence/contacts.repository.js';
 import type { AuditDoc, ContactDoc, JournalEntry, Models, OutboxEntry, StoredEventDoc } from '../persistence/models.js';
 import { guardedUpdateById } from '../persistence/guarded-update.js';
 import { isDuplicateKeyError, summariseState } from '../persistence/models.js';
@@ -225,7 +225,10 @@ async function applyToContact(contactId: string, stored: StoredEventDoc, deps: A
   const { models } = deps;
   for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
     const contact = await loadContact(models, contactId);
-    if (!contact) throw new Error(`contact ${contactId} vanished`);
+    if (!contact) {
+      await restoreContactShell(models, contactId, stored.contact, deps.policy, deps.now());
+      continue;
+    }
     const esps = deps.connectedEsps();
     const step = stepContact(contact, stored, { policy: deps.policy, now: deps.now(), esps });
     if (!step.contact) return step;

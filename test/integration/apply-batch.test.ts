@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { WireConsentEvent } from '../../src/contracts/consent-event.js';
+import { withDatabase } from '../../src/dev/mongo-server.js';
+import { createContacts } from '../../src/persistence/contacts.repository.js';
+import { createTestContext } from '../support/integration.js';
+
+/**
+ * The batch apply path with new people, on a real MongoDB-protocol server: one batch creates the
+ * contacts of everyone it plainly can, and the result equals applying the events one at a time.
+ */
+type Ctx = Awaited<ReturnType<typeof createTestContext>>;
+
+let ctx: Ctx;
+const commands: string[] = [];
+
+beforeAll(async () => {
+  const uri = withDatabase(inject('mongoUri'), `t_batch_${randomBytes(4).toString('hex')}`);
+  ctx = await createTestContext({ MONGODB_URI: `${uri}${uri.includes('?') ? '&' : '?'}monitorCommands=true` });
+  ctx.mongo.getClient().on('commandStarted', (e) => {
+    const collection = e.command[e.commandName];
+    if (typeof collection === 'string') commands.push(`${e.commandName} ${collection}`);
+  });
+});
+afterAll(async () => ctx?.dispose());
+
+let counter = 0;
+function event(contact: WireConsentEvent['contact'], value: 'opt_in' | 'opt_out', channel = 'email'): WireConsentEvent {
+  counter++;
+  return {
+    eventId: `batch-${counter}-${randomBytes(3).toString('hex')}`,
+    contact,
+    kind: 'marketing',
+    channel,
+    value,
+    source: 'preference_center',
+    force: false,
+    moment: new Date(Date.UTC(2026, 10, 1, 0, 0, counter)).toISOString(),
+  } as WireConsentEvent;
+}
+
+/** Records the events, then applies them all at once, so they settle in one batch. */
+async function applyTogether(events: WireConsentEvent[]) {
+  await ctx.services.recordEvents(events);
+  commands.length = 0;
+  return Promise.all(events.map((e) => ctx.services.applyEvent(e.eventId)));
+}
+
+async function ownerOf(key: string) {
+  return (await ctx.models.identities.findById(key).lean())?.contactId;
+}
+
+describe('batch apply with new people', () => {
+  it('creates every new person of a batch with a handful of commands, one contact each, events applied in order', async () => {
+    const people = Array.from({ length: 8 }, (_, i) => ({ externalId: `new-${i}-${counter}`, email: `new${i}.${counter}@example.com` }));
+    // two events for each person: opt out, then opt in again on another channel
+    const events = people.flatMap((p) => [event(p, 'opt_out'), event(p, 'opt_out', 'sms')]);
+
+    const results = await applyTogether(events);
+
+    expect(results.map((r) => r.outcome)).toEqual(events.map(() => 'applied'));
+    const insertsOfIdentities = commands.filter((c) => c === 'insert contact_identities').length;
+    expect(insertsOfIdentities).toBe(2); // first keys (the claims), then the other keys
+    expect(commands.filter((c) => c === 'insert contacts')).toHaveLength(1);
+    for (const [i, p] of people.entries()) {
+      const contactId = await ownerOf(`ext:${p.externalId}`);
+      expect(contactId).toBeDefined();
+      expect(await ownerOf(`email:-:${p.email}`)).toBe(contactId);
+      expect(results[2 * i]!.contactId).toBe(contactId);
+      const contact = await ctx.models.contacts.findById(contactId).lean();
+      expect(contact?.version).toBe(2);
+      expect(contact?.effective.marketing['email']?.state).toBe('opted_out');
+      expect(contact?.effective.marketing['sms']?.state).toBe('opted_out');
+      expect(contact?.identities).toMatchObject({ externalId: p.externalId, email: p.email });
+    }
+    expect(await ctx.models.audit.countDocuments({ _id: { $in: events.map((e) => e.eventId) } })).toBe(events.length);
+  });
+
+  it('leaves people whose keys overlap to the single path, and applies their events there', async () => {
+    const email = `overlap.${counter}@example.com`;
+    const full = { externalId: `ov-${counter}`, email };
+    const events = [event(full, 'opt_out'), event({ email }, 'opt_out', 'sms')];
+
+    const results = await applyTogether(events);
+
+    expect(results.map((r) => r.outcome)).toEqual(['applied', 'applied']);
+    // The single path creates contacts by upsert; the batch creation inserts them.
+    expect(commands.filter((c) => c === 'insert contacts')).toHaveLength(0);
+    expect(await ownerOf(`ext:${full.externalId}`)).toBe(results[0]!.contactId);
+    expect(await ownerOf(`email:-:${email}`)).toBeDefined();
+    expect(await ctx.models.audit.countDocuments({ _id: { $in: events.map((e) => e.eventId) } })).toBe(2);
+  });
+
+  it('creates no contact for a person whose first key another creator claimed, and records a lost second key as a conflict', async () => {
+    const taken = { externalId: `taken-${counter}`, email: `taken.${counter}@example.com` };
+    const halfTaken = { externalId: `half-${counter}`, email: `half.${counter}@example.com` };
+    await ctx.models.identities.create({ _id: `ext:${taken.externalId}`, contactId: 'someone-else' });
+    await ctx.models.identities.create({ _id: `email:-:${halfTaken.email}`, contactId: 'someone-else' });
+
+    const created = await createContacts(ctx.models, [taken, halfTaken], ctx.policy, new Date());
+
+    expect(created.has(`ext:${taken.externalId}`)).toBe(false);
+    expect(await ctx.models.contacts.countDocuments({ 'identities.externalId': taken.externalId })).toBe(0);
+    expect(await ownerOf(`email:-:${taken.email}`)).toBeUndefined();
+    const contactId = created.get(`ext:${halfTaken.externalId}`);
+    expect(contactId).toBeDefined();
+    expect(await ownerOf(`email:-:${halfTaken.email}`)).toBe('someone-else');
+    expect((await ctx.models.contacts.findById(contactId).lean())?.identityConflicts).toEqual(['email']);
+  });
+
+  it('restores the contact of an identity whose creator died before writing it, then applies the event', async () => {
+    const person = { externalId: `orphan-${counter}` };
+    await ctx.models.identities.create({ _id: `ext:${person.externalId}`, contactId: 'orphaned-contact' });
+    ctx.models.owners.remember(`ext:${person.externalId}`, 'orphaned-contact');
+
+    const [result] = await applyTogether([event(person, 'opt_out')]);
+
+    expect(result).toMatchObject({ outcome: 'applied', contactId: 'orphaned-contact', version: 1 });
+    const contact = await ctx.models.contacts.findById('orphaned-contact').lean();
+    expect(contact?.effective.marketing['email']?.state).toBe('opted_out');
+  });
+});
