@@ -12,7 +12,9 @@ export function createRedisConnection(url: string, role: RedisRole, extra: Redis
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
     connectTimeout: 5_000,
-    retryStrategy: (times) => Math.min(1_000 * 2 ** Math.min(times, 5), 20_000),
+    // Back within 2 s of Redis returning: a producer that is still reconnecting while the
+    // workers already run makes every job that queues a follow-up fail and back off.
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
     lazyConnect: false,
     ...extra,
   });
