@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MicroBatcher, type Settled } from '../../../src/services/micro-batcher.js';
+import { MicroBatcher, type Settled, SharedWindow } from '../../../src/services/micro-batcher.js';
 
 describe('MicroBatcher', () => {
   it('settles every submitted key with its own result, in batches no larger than the maximum', async () => {
@@ -42,5 +42,41 @@ describe('MicroBatcher', () => {
     await expect(Promise.all([failing.submit('a'), failing.submit('b')])).rejects.toThrow('mongo down');
     const forgetful = new MicroBatcher<string, string>(async () => new Map(), 10, 1);
     await expect(forgetful.submit('x')).rejects.toThrow('no result for x');
+  });
+});
+
+describe('SharedWindow', () => {
+  it('settles everything submitted within the window with one call whose result every caller shares', async () => {
+    const calls: number[][] = [];
+    const window = new SharedWindow(async (items: number[]) => {
+      calls.push(items);
+      return new Set(items);
+    }, 5, 100);
+    const [a, b] = await Promise.all([window.submit([1, 2]), window.submit([3])]);
+    expect(calls).toEqual([[1, 2, 3]]);
+    expect(a).toBe(b);
+    expect([...a]).toEqual([1, 2, 3]);
+    // a later submission opens a new window
+    await window.submit([4]);
+    expect(calls).toEqual([[1, 2, 3], [4]]);
+  });
+
+  it('flushes at once when maxItems are waiting, without waiting for the window', async () => {
+    const calls: number[][] = [];
+    const window = new SharedWindow(async (items: number[]) => void calls.push(items), 60_000, 3);
+    await Promise.all([window.submit([1, 2]), window.submit([3, 4])]);
+    expect(calls).toEqual([[1, 2, 3, 4]]);
+  });
+
+  it('rejects every caller of a window whose settle fails, and the next window starts clean', async () => {
+    let fail = true;
+    const window = new SharedWindow(async (items: string[]) => {
+      if (fail) throw new Error('server gone');
+      return items.length;
+    }, 1, 100);
+    const results = await Promise.allSettled([window.submit(['a']), window.submit(['b'])]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    fail = false;
+    await expect(window.submit(['c'])).resolves.toBe(1);
   });
 });
