@@ -23,6 +23,7 @@ import { type ProfileSummary, summariseProfile } from './lib/profile.js';
 import { redisVersion } from './lib/redis-stats.js';
 import { type ReconcileResult, runReconcile } from './reconcile.js';
 import { type CostRow, serverCosts } from './server-costs.js';
+import { coreEnvSchema } from '../config/env.schema.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -78,7 +79,8 @@ const profile = {
 };
 const only = option('only')?.split(',');
 const wants = (phase: string) => !only || only.includes(phase);
-const APPLY_CONCURRENCY = 20; // the default of APPLY_CONCURRENCY, which the bench does not override
+/** The default of APPLY_CONCURRENCY, which the bench does not override: the baselines run at it. */
+const APPLY_CONCURRENCY = coreEnvSchema.shape.APPLY_CONCURRENCY.parse(undefined);
 const RECONCILE_PAGE_SIZE = 500; // the default of RECONCILE_PAGE_SIZE
 
 const say = (line: string) => process.stdout.write(`${line}\n`);

@@ -72,7 +72,8 @@ describe('PENDING: an apply job failed by stalls is applied after the next sweep
     const failed = await waitFor(
       async () => {
         const job = await apply.getJob('apply-stall-2');
-        return (await job?.getState()) === 'failed' ? job : undefined;
+        // Read again once failed: the copy read before the state may predate the failure.
+        return (await job?.getState()) === 'failed' ? apply.getJob('apply-stall-2') : undefined;
       },
       { what: 'the job to fail by the stall limit' },
     );
