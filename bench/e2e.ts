@@ -145,6 +145,12 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     worker.onEvent('progress', (p) => {
       progress = p as typeof progress;
     });
+    const records = { applied: [] as [string, [string, number, number, number]][], acks: [] as [string, number, number, number][] };
+    worker.onEvent('records', (r) => {
+      const batch = r as typeof records;
+      for (const a of batch.applied) records.applied.push(a);
+      for (const a of batch.acks) records.acks.push(a);
+    });
 
     await Promise.all(children.map((c) => c.request('reset')));
     const sampler = new ProcessSampler()
@@ -227,11 +233,8 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       web.request<WorkerStats>('stats'),
       setup.sims.request<{ tallies: Record<string, SimTally> }>('stats'),
     ]);
-    const dump = await worker.request<{
-      esps: EspName[];
-      applied: [string, [string, number, number, number]][];
-      acks: [string, number, number, number][];
-    }>('dump');
+    const { esps: dumpedEsps } = await worker.request<{ esps: EspName[] }>('dump');
+    const dump = { esps: dumpedEsps, ...records };
     const figures = sampler.stop();
 
     // Latency: accepted (the 202 reached the producer) → the last ESP acknowledged a version

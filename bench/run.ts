@@ -378,9 +378,9 @@ function printTable(
   say(`load      start: ${m.load_at_start}`);
   say(`          end:   ${m.load_at_end ?? ''}`);
   say('');
-  row('(A) BullMQ no-op jobs/s (concurrency 20)', d.bullmq?.jobs_per_s);
-  row('(B) mongoose updateOne by _id /s (concurrency 20)', d.mongo?.updates_per_s);
-  row('    mongoose findById /s (concurrency 20)', d.mongo?.reads_per_s);
+  row(`(A) BullMQ no-op jobs/s (concurrency ${APPLY_CONCURRENCY})`, d.bullmq?.jobs_per_s);
+  row(`(B) mongoose updateOne by _id /s (concurrency ${APPLY_CONCURRENCY})`, d.mongo?.updates_per_s);
+  row(`    mongoose findById /s (concurrency ${APPLY_CONCURRENCY})`, d.mongo?.reads_per_s);
   const e = d.e2e;
   row('e2e events/s (accepted → all 5 ESPs acked)', e?.events_per_s);
   row('ratio e2e / min(A, B)', r.ratio, '≥ 0.5');

@@ -70,10 +70,20 @@ if (role === 'web') {
 } else if (role === 'worker') {
   const esps = ctx.esps;
   const espIndex = new Map<EspName, number>(esps.map((e, i) => [e, i]));
-  /** eventId → [contactId, version, stateChanged, appliedAtMs] */
-  const applied = new Map<string, [string, number, number, number]>();
-  /** [contactId, espIndex, version, ackedAtMs] */
-  const acks: [string, number, number, number][] = [];
+  // Records leave for the orchestrator with every progress tick instead of piling up here: the
+  // worker runs under the Procfile's heap cap, which 50,000 events' records would exhaust.
+  const appliedIds = new Set<string>();
+  /** [eventId, [contactId, version, stateChanged, appliedAtMs]] not yet sent */
+  let appliedOut: [string, [string, number, number, number]][] = [];
+  /** [contactId, espIndex, version, ackedAtMs] not yet sent */
+  let acksOut: [string, number, number, number][] = [];
+  let ackCount = 0;
+  const sendRecords = () => {
+    if (appliedOut.length === 0 && acksOut.length === 0) return;
+    emit('records', { applied: appliedOut, acks: acksOut });
+    appliedOut = [];
+    acksOut = [];
+  };
   const need = new Map<string, number[]>();
   const acked = new Map<string, number[]>();
   let pending = 0;
@@ -92,8 +102,9 @@ if (role === 'web') {
   ctx.services.applyEvent = async (eventId) => {
     const result = await applyEvent(eventId);
     const changed = result.stateChanged && result.contactId !== undefined && result.version !== undefined;
-    if (!applied.has(eventId)) {
-      applied.set(eventId, [result.contactId ?? '', result.version ?? -1, changed ? 1 : 0, Date.now()]);
+    if (!appliedIds.has(eventId)) {
+      appliedIds.add(eventId);
+      appliedOut.push([eventId, [result.contactId ?? '', result.version ?? -1, changed ? 1 : 0, Date.now()]]);
     }
     count(`apply:${result.outcome}`);
     if (changed) {
@@ -112,7 +123,8 @@ if (role === 'web') {
     if (result.result === 'acked') {
       const i = espIndex.get(esp)!;
       if (result.outcome === 'dead_letter') count(`dead_letter:${esp}`);
-      acks.push([contactId, i, result.version, Date.now()]);
+      acksOut.push([contactId, i, result.version, Date.now()]);
+      ackCount++;
       const before = isPending(contactId, i);
       bump(acked, contactId, i, result.version);
       if (before && !isPending(contactId, i)) pending--;
@@ -123,7 +135,10 @@ if (role === 'web') {
   const workers = startWorkers(ctx);
   let failed = 0;
   for (const w of workers) w.on('failed', () => failed++);
-  const progress = setInterval(() => emit('progress', { applied: applied.size, pending, acks: acks.length, failed }), 200);
+  const progress = setInterval(() => {
+    sendRecords();
+    emit('progress', { applied: appliedIds.size, pending, acks: ackCount, failed });
+  }, 200);
   stops.push(async () => clearInterval(progress));
   serve({
     stats: () => ({ ...stats(), counters, failed }),
@@ -131,8 +146,12 @@ if (role === 'web') {
       reset();
       return true;
     },
-    progress: () => ({ applied: applied.size, pending, acks: acks.length, failed }),
-    dump: () => ({ esps, applied: [...applied.entries()], acks }),
+    progress: () => ({ applied: appliedIds.size, pending, acks: ackCount, failed }),
+    // The records not yet sent go out before this reply (one ordered IPC channel).
+    dump: () => {
+      sendRecords();
+      return { esps };
+    },
     stop: async () => {
       for (const s of stops) await s();
       await ctx.close();
