@@ -118,9 +118,7 @@ export const coreEnvSchema = z.object({
     .string()
     .optional()
     .describe('Comma-separated queue names this `worker` runs; all queues when unset.'),
-  APPLY_CONCURRENCY: positiveInt
-    .default(50)
-    .describe('Concurrent consent-apply jobs per worker process; at least twice APPLY_BATCH_SIZE, so a batch fills while the previous one is written.'),
+  APPLY_CONCURRENCY: positiveInt.default(20).describe('Concurrent consent-apply jobs per worker process.'),
   CHANNELS: z
     .string()
     .regex(/^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*$/, 'comma-separated lower-case channel names')
