@@ -52,7 +52,7 @@ export async function resolveContactId(
   throw new Error('could not resolve the contact after 5 attempts (identity keys kept changing)');
 }
 
-async function ensureContactDocument(
+export async function ensureContactDocument(
   models: Models,
   contactId: string,
   identity: ContactIdentity,
@@ -93,14 +93,6 @@ async function upsertContactShell(
 ): Promise<void> {
   const { _id, ...shell } = contactShell(contactId, identity, policy, now);
   await models.contacts.updateOne({ _id: contactId }, { $setOnInsert: shell }, { upsert: true });
-}
-
-/**
- * Recreates the shell of a contact whose first identity was claimed by a worker that died before
- * it wrote the contact document: without it every later event of that person would fail.
- */
-export async function restoreContactShell(models: Models, contactId: string, identity: ContactIdentity, policy: ConsentPolicy, now: Date) {
-  await ensureContactDocument(models, contactId, identity, policy, now);
 }
 
 /**

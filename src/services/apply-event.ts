@@ -5,7 +5,7 @@ import {
   type EffectiveState,
   type ListingRef,
 } from '../domain/index.js';
-import { loadContact, resolveContactId, restoreContactShell } from '../persistence/contacts.repository.js';
+import { ensureContactDocument, loadContact, resolveContactId } from '../persistence/contacts.repository.js';
 import type { AuditDoc, ContactDoc, JournalEntry, Models, OutboxEntry, StoredEventDoc } from '../persistence/models.js';
 import { guardedUpdateById } from '../persistence/guarded-update.js';
 import { isDuplicateKeyError, summariseState } from '../persistence/models.js';
@@ -226,7 +226,9 @@ async function applyToContact(contactId: string, stored: StoredEventDoc, deps: A
   for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
     const contact = await loadContact(models, contactId);
     if (!contact) {
-      await restoreContactShell(models, contactId, stored.contact, deps.policy, deps.now());
+      // Its creator died between claiming the first identity and writing the document: without
+      // the shell every later event of this person would fail.
+      await ensureContactDocument(models, contactId, stored.contact, deps.policy, deps.now());
       continue;
     }
     const esps = deps.connectedEsps();

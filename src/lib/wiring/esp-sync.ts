@@ -141,9 +141,9 @@ export function createEspSync(w: EspSyncWiring) {
     acknowledge: (acks) => acknowledgements.submit(acks),
     onOutcome: (esp: EspName, outcome: string) => metrics.espPush(esp, outcome),
   };
-  // Push jobs of one ESP gathered for its linger (ESP_BATCH_LINGER_MS unless the ESP sets its own) share one read, one request per
-  // ESP batch and one acknowledging write; up to half the queue's concurrency, so the next
-  // batch gathers while one is in flight.
+  // Push jobs of one ESP gathered for its linger (ESP_BATCH_LINGER_MS unless the ESP sets its
+  // own) share one read, one request per ESP batch and one acknowledging write; up to half the
+  // queue's concurrency, so the next batch gathers while one is in flight.
   const pushBatchers: Partial<Record<EspName, MicroBatcher<string, PushJobResult>>> = {};
   for (const esp of esps) {
     pushBatchers[esp] = new MicroBatcher(

@@ -23,6 +23,11 @@ function stillPending(doc: { outbox?: ContactDoc['outbox'] } | undefined, ack: E
   return doc?.outbox?.[ack.esp]?.version === ack.pendingVersion;
 }
 
+/** Read back after a refused write: an entry gone from a contact that exists was acknowledged. */
+function cleared(doc: { outbox?: ContactDoc['outbox'] } | undefined, ack: EspAck): boolean {
+  return doc !== undefined && doc.outbox?.[ack.esp] === undefined;
+}
+
 function byContact(acks: readonly EspAck[]): Map<string, EspAck[]> {
   const grouped = new Map<string, EspAck[]>();
   for (const ack of acks) {
@@ -92,7 +97,7 @@ async function acknowledgeAtomically(acks: readonly EspAck[], models: Models): P
   const retry: EspAck[] = [];
   for (const ack of acks) {
     const doc = after.get(ack.contactId);
-    if (doc && doc.outbox?.[ack.esp] === undefined) acked.add(ack);
+    if (cleared(doc, ack)) acked.add(ack);
     else if (stillPending(doc, ack)) retry.push(ack);
   }
   if (retry.length === 0) return acked;
@@ -107,10 +112,7 @@ async function acknowledgeAtomically(acks: readonly EspAck[], models: Models): P
     return acked;
   }
   const last = await readByIds(models.contacts, retry.map((a) => a.contactId), models.reads, { outbox: 1 });
-  for (const a of retry) {
-    const doc = last.get(a.contactId);
-    if (doc && doc.outbox?.[a.esp] === undefined) acked.add(a);
-  }
+  for (const a of retry) if (cleared(last.get(a.contactId), a)) acked.add(a);
   return acked;
 }
 
