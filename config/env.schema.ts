@@ -43,12 +43,6 @@ export const coreEnvSchema = z.object({
   MONGODB_URI: mongoUri
     .default('mongodb://127.0.0.1:27017/consent-sync')
     .describe('MongoDB connection string, including the database name.'),
-  MONGO_ID_READS: z
-    .enum(['auto', 'in', 'point'])
-    .default('auto')
-    .describe(
-      'How batches of documents are read by `_id`: `in` (one `{_id: {$in}}` query per batch, answered from the index on MongoDB), `point` (one read per id, 16 in flight; for servers where `$in` scans the collection, like the FerretDB v1 test server) or `auto` (`point` on FerretDB, else `in`).',
-    ),
   BOARD_USERNAME: z.string().min(1).default('admin').describe('Bull Board basic-auth user.'),
   BOARD_PASSWORD: z
     .string()
@@ -118,7 +112,7 @@ export const coreEnvSchema = z.object({
     .string()
     .optional()
     .describe('Comma-separated queue names this `worker` runs; all queues when unset.'),
-  APPLY_CONCURRENCY: positiveInt.default(20).describe('Concurrent consent-apply jobs per worker process.'),
+  APPLY_CONCURRENCY: positiveInt.default(4).describe('Apply jobs each worker process runs at once; each carries up to 1,000 events, and jobs running together share batch writes (APPLY_BATCH_SIZE).'),
   CHANNELS: z
     .string()
     .regex(/^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*$/, 'comma-separated lower-case channel names')

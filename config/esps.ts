@@ -301,16 +301,6 @@ export const espEnvSchema = z.object({
   OMETRIA_TIMEOUT_MS: positiveInt.default(10_000).describe('Per-request timeout.'),
   OMETRIA_CONCURRENCY: positiveInt.default(2).describe('Concurrent requests per process.'),
   OMETRIA_ATTEMPTS: positiveInt.default(8).describe('Queue attempts per push job.'),
-  // DOC §5.1: records are meant to be sent in batches of up to 100, at a few requests per second.
-  OMETRIA_BATCH_LINGER_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(5_000)
-    .default(150)
-    .describe(
-      'How long the first Ometria push job waits for others before one batch request goes out (overrides ESP_BATCH_LINGER_MS): fewer, fuller requests for up to this much added latency.',
-    ),
 });
 
 export type EspEnv = z.infer<typeof espEnvSchema>;
@@ -332,13 +322,16 @@ interface CommonEspSettings {
   rateLimit: RateLimit;
   /** Requests in flight per process. */
   concurrency: number;
+  /**
+   * Share of `rateLimit` (and one concurrency slot) that lanes 2–3 may never take, kept for
+   * lane 1, a person's own opt-outs (config/index.ts sets it from <ESP>_FIRST_LANE_RESERVE).
+   */
+  firstLaneReservePercent?: number;
   /** Contacts per push() call; 1 = no batching. */
   maxBatch: number;
   /** Queue attempts per push job. */
   attempts: number;
   retry: InlineRetryPolicy;
-  /** How long push jobs are gathered into one batch; unset = ESP_BATCH_LINGER_MS. */
-  batchLingerMs?: number;
 }
 
 export interface OptimizelyCampaignSettings extends CommonEspSettings {
@@ -572,7 +565,6 @@ export function buildEspSettings(rawEnv: Readonly<Record<string, string | undefi
       concurrency: env.OMETRIA_CONCURRENCY,
       maxBatch: env.OMETRIA_MAX_BATCH,
       attempts: env.OMETRIA_ATTEMPTS,
-      batchLingerMs: env.OMETRIA_BATCH_LINGER_MS,
       // A push 429 means the per-second rate or the queue backlog (§5.1); both clear quickly.
       retry: retry(true),
       credentials: { apiKey: env.OMETRIA_API_KEY ?? '' },

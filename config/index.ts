@@ -9,16 +9,12 @@ import {
   webhookProductionProblems,
 } from './webhooks.js';
 
-/** MONGO_ID_READS: `$in` batches, point reads, or chosen by the server's kind. */
-export type IdReadsMode = 'auto' | 'in' | 'point';
-
 export interface Config {
   readonly env: CoreEnv['NODE_ENV'];
   readonly log: { readonly level: CoreEnv['LOG_LEVEL']; readonly format: 'json' | 'pretty' };
   readonly http: { readonly host: string; readonly port: number };
   readonly redis: { readonly url: string; readonly prefix: string };
-  /** idReads: how batches are read by `_id` (`auto` detects the server; see MONGO_ID_READS). */
-  readonly mongo: { readonly uri: string; readonly idReads: IdReadsMode };
+  readonly mongo: { readonly uri: string };
   readonly board: { readonly username: string; readonly password: string; readonly readOnly: boolean };
   readonly metrics: { readonly token: string | undefined };
   readonly producer: ProducerApiConfig;
@@ -33,11 +29,11 @@ export interface Config {
   readonly unsubscribeSecret: string;
   readonly esps: EspSettingsByName;
   readonly espWorkerConcurrency: number;
-  /** Apply jobs settled together by one worker, and how long the first waits for company. */
+  /** Events settled by one batch write, and how long a batch waits for other jobs' events. */
   readonly applyBatch: { readonly size: number; readonly lingerMs: number };
-  readonly contactLease: { readonly ttlMs: number; readonly maxWaitMs: number };
+  /** How long a push owns the outbox entries it claimed, and the most contacts one push job carries. */
+  readonly push: { readonly claimMs: number; readonly maxContactsPerJob: number };
   readonly espBackoffMs: number;
-  readonly espBatchLingerMs: number;
   readonly webhooks: WebhookConfig;
   readonly workerMetricsPort: number;
   readonly workerLocks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number; readonly maxStalledCount: number };
@@ -87,42 +83,76 @@ export class ConfigError extends Error {
   }
 }
 
+/** Percent of an ESP's request budget (and one concurrency slot) that only lane 1 may use. */
+function reservePercent(esp: string) {
+  return z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(90)
+    .default(20)
+    .describe(
+      `Percent of ${esp}'s request budget kept for lane 1 (a person's own opt-outs): imports and other lanes never use it, so an unsubscribe never waits for budget. 0 = no reserve (lanes still go in order).`,
+    );
+}
+
+const RESERVE_VARIABLES = {
+  'optimizely-campaign': 'OPTIMIZELY_FIRST_LANE_RESERVE',
+  crossengage: 'CROSSENGAGE_FIRST_LANE_RESERVE',
+  actito: 'ACTITO_FIRST_LANE_RESERVE',
+  'dynamic-yield': 'DY_FIRST_LANE_RESERVE',
+  ometria: 'OMETRIA_FIRST_LANE_RESERVE',
+} as const;
+
+function withLaneReserves(esps: EspSettingsByName, env: z.infer<typeof espQueueEnvSchema>): EspSettingsByName {
+  const out = { ...esps } as Record<string, unknown>;
+  for (const [esp, variable] of Object.entries(RESERVE_VARIABLES)) {
+    out[esp] = { ...esps[esp as keyof EspSettingsByName], firstLaneReservePercent: env[variable] };
+  }
+  return out as EspSettingsByName;
+}
+
 const espQueueEnvSchema = z.object({
   ESP_WORKER_CONCURRENCY: z.coerce
     .number()
     .int()
     .min(1)
-    .max(1_000)
-    .default(50)
-    .describe('Concurrent push jobs per ESP queue and worker process; pushes are coalesced into batches up to each ESP\'s batch size.'),
+    .max(200)
+    .default(4)
+    .describe('Push jobs each worker process runs at once per ESP queue; a job carries many contacts, and the ESP\'s own concurrency and rate budget bound its requests.'),
   APPLY_BATCH_SIZE: z.coerce
     .number()
     .int()
     .min(1)
     .max(1_000)
-    .default(25)
-    .describe('Apply jobs a worker settles together (one read and one bulk write per batch); keep it at most half of APPLY_CONCURRENCY so a second batch fills while one is written.'),
+    .default(500)
+    .describe('Most events settled by one batch write (one read of events, identities and contacts, one bulk write). A producer request becomes one apply job; concurrent jobs share batches up to this size.'),
   APPLY_BATCH_LINGER_MS: z.coerce
     .number()
     .int()
     .min(0)
     .max(1_000)
     .default(5)
-    .describe('How long the first apply job of a batch waits for others before the batch is written.'),
-  CONTACT_LEASE_TTL_MS: z.coerce
+    .describe('How long a batch waits for the events of other apply jobs running at the same moment before it is written.'),
+  PUSH_CLAIM_MS: z.coerce
     .number()
     .int()
-    .min(1_000)
-    .max(300_000)
-    .default(10_000)
-    .describe('Lifetime of the per-contact Redis lease around a read-modify-write; a lease left by a killed worker blocks its contact this long.'),
-  CONTACT_LEASE_MAX_WAIT_MS: z.coerce
+    .min(10_000)
+    .max(3_600_000)
+    .default(120_000)
+    .describe('How long a push owns the contacts it claimed; its requests stop 5 s before. A push left by a killed worker holds its contacts this long before another push takes them.'),
+  PUSH_JOB_MAX_CONTACTS: z.coerce
     .number()
     .int()
-    .min(100)
-    .max(300_000)
-    .default(15_000)
-    .describe('How long a job waits for a contact\'s lease before it fails and retries with backoff.'),
+    .min(1)
+    .max(5_000)
+    .default(2_000)
+    .describe('Most contacts one push job carries; below it, jobs are sized to about 2 s of the ESP\'s rate budget so a person\'s opt-out soon gets a worker slot.'),
+  OPTIMIZELY_FIRST_LANE_RESERVE: reservePercent('Optimizely Campaign'),
+  CROSSENGAGE_FIRST_LANE_RESERVE: reservePercent('CrossEngage'),
+  ACTITO_FIRST_LANE_RESERVE: reservePercent('Actito'),
+  DY_FIRST_LANE_RESERVE: reservePercent('Dynamic Yield'),
+  OMETRIA_FIRST_LANE_RESERVE: reservePercent('Ometria'),
   ESP_BACKOFF_MS: z.coerce
     .number()
     .int()
@@ -172,13 +202,6 @@ const espQueueEnvSchema = z.object({
     .max(5_000)
     .default(500)
     .describe('Contacts or ESP list entries per reconciliation page job.'),
-  ESP_BATCH_LINGER_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(1_000)
-    .default(20)
-    .describe('How long the first push job of an ESP waits for others, so their contacts share one read, one acknowledging write and batch requests.'),
 });
 
 export const fullEnvSchema = coreEnvSchema
@@ -236,7 +259,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'development' ? 'pretty' : 'json') },
     http: { host: env.HOST, port: env.PORT },
     redis: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
-    mongo: { uri: env.MONGODB_URI, idReads: env.MONGO_ID_READS },
+    mongo: { uri: env.MONGODB_URI },
     board: { username: env.BOARD_USERNAME, password: env.BOARD_PASSWORD, readOnly: env.BOARD_READ_ONLY },
     metrics: { token: env.METRICS_TOKEN },
     producer: producer.config,
@@ -252,12 +275,11 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     },
     sweeper: { delayMs: env.SWEEP_DELAY_MS, intervalMs: env.SWEEP_INTERVAL_MS },
     unsubscribeSecret: env.UNSUBSCRIBE_SECRET ?? DEVELOPMENT_UNSUBSCRIBE_SECRET,
-    esps: buildEspSettings(raw),
+    esps: withLaneReserves(buildEspSettings(raw), env),
     espWorkerConcurrency: env.ESP_WORKER_CONCURRENCY,
     applyBatch: { size: env.APPLY_BATCH_SIZE, lingerMs: env.APPLY_BATCH_LINGER_MS },
-    contactLease: { ttlMs: env.CONTACT_LEASE_TTL_MS, maxWaitMs: env.CONTACT_LEASE_MAX_WAIT_MS },
+    push: { claimMs: env.PUSH_CLAIM_MS, maxContactsPerJob: env.PUSH_JOB_MAX_CONTACTS },
     espBackoffMs: env.ESP_BACKOFF_MS,
-    espBatchLingerMs: env.ESP_BATCH_LINGER_MS,
     webhooks,
     workerMetricsPort: env.WORKER_METRICS_PORT,
     workerLocks: {

@@ -1,6 +1,6 @@
 import type { Services } from '../src/lib/context.js';
 import type { JobDefinition } from '../src/queues/define-job.js';
-import { applyConsentEventJob } from './apply-consent-event.job.js';
+import { applyConsentEventsJob } from './apply-consent-events.job.js';
 import { espPushJobs, sweepOutboxJob } from './esp-push.job.js';
 import { heartbeatJob } from './heartbeat.job.js';
 import { reconcilePageJob, reconcileScheduledJob } from './reconcile.job.js';
@@ -8,7 +8,7 @@ import { sweepPendingEventsJob } from './sweep-pending-events.job.js';
 
 /** The job catalog: every job the workers run. */
 export const catalog: readonly JobDefinition<Services>[] = [
-  applyConsentEventJob,
+  applyConsentEventsJob,
   heartbeatJob,
   sweepPendingEventsJob,
   sweepOutboxJob,

@@ -3,6 +3,7 @@ import { ESP_NAMES } from '../src/esp/types.js';
 import type { Services } from '../src/lib/context.js';
 import { defineJob } from '../src/queues/define-job.js';
 import { QUEUE_RECONCILE } from '../src/queues/names.js';
+import { reconcileRetry } from '../src/queues/retry-policy.js';
 
 const espName = z.enum(ESP_NAMES as [string, ...string[]]);
 
@@ -11,7 +12,7 @@ export const reconcileScheduledJob = defineJob({
   name: 'reconcile-scheduled',
   queue: QUEUE_RECONCILE,
   schema: z.strictObject({ esp: espName }),
-  options: { attempts: 3, removeOnComplete: { count: 200 } },
+  options: reconcileRetry,
   handler: async (p, ctx: { services: Services }) => ctx.services.startReconciliation(p.esp as never, 'schedule'),
 });
 
@@ -26,6 +27,6 @@ export const reconcilePageJob = defineJob({
     cursor: z.string().max(4_000).optional(),
     page: z.number().int().min(0),
   }),
-  options: { attempts: 8, backoff: { type: 'exponential', delay: 5_000, jitter: 0.5 }, removeOnComplete: { count: 1_000 } },
+  options: reconcileRetry,
   handler: async (p, ctx: { services: Services }) => ctx.services.reconcilePage(p as never),
 });

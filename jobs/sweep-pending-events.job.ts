@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Services } from '../src/lib/context.js';
 import { defineJob } from '../src/queues/define-job.js';
 import { QUEUE_MAINTENANCE } from '../src/queues/names.js';
+import { onceOnly } from '../src/queues/retry-policy.js';
 
 /**
  * Re-enqueues stored events that are still pending after SWEEP_DELAY_MS: whatever was stored but
@@ -11,6 +12,6 @@ export const sweepPendingEventsJob = defineJob({
   name: 'sweep-pending-events',
   queue: QUEUE_MAINTENANCE,
   schema: z.strictObject({}),
-  options: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  options: onceOnly,
   handler: async (_payload, ctx: { services: Services }) => ctx.services.sweepPendingEvents(),
 });

@@ -5,3 +5,4 @@ export * from './explain.js';
 export * from './identity.js';
 export * from './moment.js';
 export * from './resolve.js';
+export * from './lane.js';

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { EspSettings } from '../../config/esps.js';
 import { createPacer, createSemaphore, type Pacer, type Semaphore } from './concurrency.js';
+import { currentLane } from './lane-scope.js';
 import { type AxiosInstance, createHttpClient } from './http/client.js';
 import { EspError } from './http/errors.js';
 import { withRetry } from './http/with-retry.js';
@@ -34,19 +35,23 @@ export function createAdapterKit(
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.secrets ? { secrets: options.secrets } : {}),
   });
-  const semaphore: Semaphore = createSemaphore(settings.concurrency);
-  const pacer: Pacer = createPacer(settings.rateLimit.max, settings.rateLimit.durationMs);
+  // Lane 1 keeps a share of the rate window and, where the ESP allows several requests at once,
+  // one slot: lower lanes can never take all of either (see concurrency.ts).
+  const reservedCalls = Math.ceil((settings.rateLimit.max * (settings.firstLaneReservePercent ?? 0)) / 100);
+  const semaphore: Semaphore = createSemaphore(settings.concurrency, { reserve: settings.concurrency > 1 && reservedCalls > 0 ? 1 : 0 });
+  const pacer: Pacer = createPacer(settings.rateLimit.max, settings.rateLimit.durationMs, { reserve: reservedCalls });
   return {
     esp,
     http,
     logger: log,
     call(operation, signal, fn, expectedStatuses) {
+      const lane = currentLane();
       return withRetry(
         () =>
           semaphore.run(async () => {
-            await pacer.take(signal);
+            await pacer.take(signal, lane);
             return fn();
-          }),
+          }, lane),
         { esp, policy: settings.retry, signal, logger: log, operation, ...(expectedStatuses ? { expectedStatuses } : {}) },
       );
     },

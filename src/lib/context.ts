@@ -1,23 +1,18 @@
-import { createHash } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type { Config } from '../../config/index.js';
-import { applyConsentEventJob, applyJobId } from '../../jobs/apply-consent-event.job.js';
+import { applyConsentEventsJob, MAX_EVENTS_PER_APPLY_JOB } from '../../jobs/apply-consent-events.job.js';
 import type { EspAdapter, EspName } from '../esp/types.js';
 import type { ReconcileRunDoc } from '../persistence/reconcile-run.model.js';
 import type { PageTask } from '../services/reconcile/engine.js';
-import type { PushJobResult } from '../services/esp-sync/delivery.js';
+import type { PushBatchResult } from '../services/esp-sync/delivery.js';
 import type { WireConsentEvent } from '../contracts/consent-event.js';
-import { type ConsentPolicy, type ContactIdentity, createPolicy } from '../domain/index.js';
+import { type ConsentPolicy, type ContactIdentity, createPolicy, type Lane } from '../domain/index.js';
 import { connectMongo } from '../persistence/connect.js';
-import { detectServerTraits } from '../persistence/guarded-update.js';
 import { type HeartbeatDoc, heartbeatModel } from '../persistence/heartbeat.model.js';
 import { createModels, ensureIndexes, type Models } from '../persistence/models.js';
-import { assertRedisReachable, createRedisConnection } from '../queues/connection.js';
-import { ContactLocks } from '../queues/contact-lock.js';
-import { QueueRuntime } from '../queues/runtime.js';
-import { applyStoredEvents } from '../services/apply-batch.js';
-import type { ApplyJobResult } from '../services/apply-event.js';
-import { MicroBatcher } from '../services/micro-batcher.js';
+import { assertRedisReachable } from '../queues/connection.js';
+import { JobProducer, QueueRuntime } from '../queues/runtime.js';
+import { type ApplyEventsResult, createApplier } from '../services/apply-events.js';
 import { type ChangesPage, consentChanges } from '../services/consent-changes.js';
 import { type ContactView, contactView } from '../services/contact-view.js';
 import { recordHeartbeat } from '../services/heartbeat.js';
@@ -32,12 +27,14 @@ export interface Services {
   recordHeartbeat(source: string): Promise<HeartbeatDoc>;
   recordEvents(events: readonly WireConsentEvent[], fieldPrefix?: string): Promise<RecordResult[]>;
   enqueueApply(eventIds: readonly string[]): Promise<void>;
-  applyEvent(eventId: string): Promise<ApplyJobResult>;
+  /** Applies stored events (one apply job) and queues the pushes their changes need. */
+  applyEvents(eventIds: readonly string[]): Promise<ApplyEventsResult>;
   sweepPendingEvents(): Promise<{ requeued: number }>;
   contactView(identity: ContactIdentity): Promise<ContactView | null>;
   consentChanges(opts: { since: Date; cursor?: string; limit: number }): Promise<ChangesPage>;
-  pushContact(esp: EspName, contactId: string): Promise<PushJobResult>;
-  enqueuePush(esp: EspName, contactIds: readonly string[]): Promise<void>;
+  /** Pushes one job's contacts to one ESP (see services/esp-sync/delivery.ts). */
+  pushContacts(esp: EspName, lane: Lane, contactIds: readonly string[]): Promise<PushBatchResult>;
+  enqueuePush(esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number): Promise<void>;
   sweepOutbox(): Promise<{ requeued: Record<string, number> }>;
   replayDeadLetters(esps?: readonly EspName[]): Promise<Record<string, string[]>>;
   pauseEsp(esp: EspName, reason: string): Promise<void>;
@@ -64,13 +61,13 @@ export interface AppContext {
   esps: readonly EspName[];
   adapters: Partial<Record<EspName, EspAdapter>>;
   runtime: QueueRuntime;
+  /** The only way jobs are added (catalog schemas and options). */
+  producer: JobProducer<unknown>;
   services: Services;
   /** This process's metrics: gauges read shared state; counters count this process's work. */
   metrics: Metrics;
   close(): Promise<void>;
 }
-
-const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 
 /**
  * Connects to Redis and MongoDB (failing fast, naming the one that is down) and wires the
@@ -83,75 +80,40 @@ export async function createContext(
 ): Promise<AppContext> {
   await assertRedisReachable(config.redis.url);
   const mongo = await connectMongo(config.mongo.uri);
-  const models = createModels(mongo, await detectServerTraits(mongo, config.mongo.idReads));
+  const models = createModels(mongo);
   await ensureIndexes(models);
   const runtime = new QueueRuntime({ redisUrl: config.redis.url, prefix: config.redis.prefix, log });
+  const producer = new JobProducer<unknown>(runtime, config);
   const heartbeats = heartbeatModel(mongo);
   const metrics = createMetrics();
   const policy = createPolicy({
     channels: [...config.consent.channels],
     maxFutureSkewMs: config.consent.maxFutureSkewMs,
   });
-  const lockRedis = createRedisConnection(config.redis.url, 'worker');
-  lockRedis.on('error', (err) => log.warn({ err }, 'redis lock connection error'));
-  const locks = new ContactLocks(lockRedis, config.redis.prefix, config.contactLease.ttlMs, config.contactLease.maxWaitMs);
-  const withContactLock = <T>(contactId: string, fn: () => Promise<T>) => locks.withLock(contactId, fn);
-  const tryLockMany = (contactIds: readonly string[]) => locks.tryLockMany(contactIds);
-  const inLeasedRounds = (contactIds: readonly string[], fn: (held: string[]) => Promise<void>) => locks.inLeasedRounds(contactIds, fn);
-  const espSync = createEspSync({ config, log, models, runtime, metrics, clock, withContactLock, inLeasedRounds });
+  const espSync = createEspSync({ config, log, models, runtime, producer, metrics, clock });
   const { esps, adapters, enqueuePush } = espSync;
-  const connectedEsps = (): readonly string[] => esps;
 
-  /**
-   * A job whose worker died twice while holding it is failed by BullMQ ("stalled more than
-   * allowable limit") although its handler never failed; its jobId would make every re-enqueue a
-   * no-op, so the sweeper retries exactly those. Jobs that failed on their own errors (poison)
-   * stay failed and visible.
-   */
-  const retryStalledApplyJobs = async (eventIds: readonly string[]) => {
-    const queue = runtime.queue(applyConsentEventJob.queue);
-    for (const eventId of eventIds) {
-      const job = await queue.getJob(applyJobId(eventId, sha1));
-      if (job && /stalled more than allowable limit/.test(job.failedReason ?? '') && (await job.getState()) === 'failed') {
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-      }
-    }
-  };
+  /** One apply job per MAX_EVENTS_PER_APPLY_JOB stored events: a producer request is one job. */
   const enqueueApply = async (eventIds: readonly string[]) => {
-    if (eventIds.length === 0) return;
-    await runtime.queue(applyConsentEventJob.queue).addBulk(
-      eventIds.map((eventId) => ({
-        name: applyConsentEventJob.name,
-        data: applyConsentEventJob.schema.parse({ eventId }),
-        opts: { ...applyConsentEventJob.options, jobId: applyJobId(eventId, sha1) },
-      })),
-    );
+    const jobs = [];
+    for (let i = 0; i < eventIds.length; i += MAX_EVENTS_PER_APPLY_JOB) {
+      jobs.push({ payload: { eventIds: eventIds.slice(i, i + MAX_EVENTS_PER_APPLY_JOB) } });
+    }
+    await producer.addMany(applyConsentEventsJob as never, jobs);
   };
 
-  // FAULT_EXIT_AFTER_APPLY_EVERY (reliability tests; refused in production): die without any
-  // cleanup after every Nth state-changing apply, between its MongoDB write and its push enqueue.
-  let appliesUntilFault = config.faults.exitAfterApplyEvery;
-  const faultAfterApply = async (eventId: string) => {
-    if (appliesUntilFault === 0 || --appliesUntilFault > 0) return;
-    // stderr is synchronous on files and pipes (pino's stdout stream is not): the line is out before the process dies
-    process.stderr.write(`consent-sync: fault injection FAULT_EXIT_AFTER_APPLY_EVERY: SIGKILL after applying event ${eventId}, before its ESP pushes are queued\n`);
-    process.kill(process.pid, 'SIGKILL');
-    await new Promise(() => {}); // this apply never reaches its push enqueue
-  };
-
-  const applyDeps = {
+  const applier = createApplier({
     models,
     policy,
-    connectedEsps,
+    esps,
     now: clock,
-    withContactLock,
-    tryLockMany,
-  };
-  const applyBatcher = new MicroBatcher<string, ApplyJobResult>(
-    (eventIds) => applyStoredEvents(eventIds, applyDeps),
-    config.applyBatch.size,
-    config.applyBatch.lingerMs,
-  );
+    log,
+    metrics,
+    batchSize: config.applyBatch.size,
+    lingerMs: config.applyBatch.lingerMs,
+    exitAfterApplyEvery: config.faults.exitAfterApplyEvery,
+    enqueuePush,
+  });
 
   // Reconciliation ingests ESP-side opt-outs through the same recording path as the API.
   const recordViaServices = (events: readonly WireConsentEvent[]) => services.recordEvents(events);
@@ -160,7 +122,7 @@ export async function createContext(
     log,
     mongo,
     models,
-    runtime,
+    producer,
     clock,
     recordEvents: recordViaServices,
     repush: espSync.repush,
@@ -184,17 +146,8 @@ export async function createContext(
         },
         fieldPrefix,
       ),
-    applyEvent: async (eventId) => {
-      const result = await applyBatcher.submit(eventId);
-      metrics.eventApplied(result.outcome);
-      if (result.stateChanged && result.contactId) {
-        await faultAfterApply(eventId);
-        // A crash before this line is covered by the outbox sweeper: the entries are already stored.
-        await Promise.all(esps.map((esp) => enqueuePush(esp, [result.contactId!])));
-      }
-      return result;
-    },
-    pushContact: espSync.pushContact,
+    applyEvents: applier.applyEvents,
+    pushContacts: espSync.pushContacts,
     enqueuePush,
     sweepOutbox: espSync.sweepOutbox,
     replayDeadLetters: espSync.replayDeadLetters,
@@ -207,10 +160,7 @@ export async function createContext(
         models,
         delayMs: config.sweeper.delayMs,
         now: clock,
-        enqueueApply: async (eventIds) => {
-          await retryStalledApplyJobs(eventIds);
-          await enqueueApply(eventIds);
-        },
+        enqueueApply,
       }),
     contactView: (identity) => contactView(models, identity),
     consentChanges: (opts) => consentChanges(models, opts),
@@ -224,11 +174,11 @@ export async function createContext(
     esps,
     adapters,
     runtime,
+    producer,
     services,
     metrics,
     async close() {
       await runtime.close(config.shutdownGraceMs);
-      lockRedis.disconnect();
       await mongo.close();
     },
   };

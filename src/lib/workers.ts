@@ -2,14 +2,11 @@ import type { Worker } from 'bullmq';
 import { catalog } from '../../jobs/index.js';
 import { ESP_QUEUE_PREFIX, QUEUE_APPLY, allQueueNames } from '../queues/names.js';
 import { startCatalogWorkers } from '../queues/runtime.js';
-import type { EspName } from '../esp/types.js';
 import type { AppContext } from './context.js';
-import { espJobConcurrency } from './wiring/esp-sync.js';
 import { observeWorker } from '../metrics/worker.js';
 
 /**
- * Starts a worker for every queue this process runs (all, or WORKER_QUEUES), with each ESP
- * queue limited by that ESP's documented request budget.
+ * Starts a worker for every queue this process runs (all, or WORKER_QUEUES).
  */
 export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[] } = {}): Worker[] {
   const wanted = opts.queues ?? ctx.config.worker.queues ?? allQueueNames(ctx.esps);
@@ -33,14 +30,9 @@ export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[]
 function queueOptions(ctx: AppContext, queue: string) {
   if (queue === QUEUE_APPLY) return { concurrency: ctx.config.worker.applyConcurrency };
   if (queue.startsWith(ESP_QUEUE_PREFIX)) {
-    const esp = queue.slice(ESP_QUEUE_PREFIX.length) as EspName;
-    const settings = ctx.config.esps[esp];
-    const batch = Math.max(1, settings.maxBatch);
-    return {
-      concurrency: espJobConcurrency(ctx.config, esp),
-      // The limiter counts jobs; a request carries up to `batch` of them.
-      limiter: { max: settings.rateLimit.max * batch, duration: settings.rateLimit.durationMs },
-    };
+    // No BullMQ limiter: a job carries many contacts and a varying number of requests, so the
+    // ESP's budget is kept per request by the adapter's lane-aware pacer (esp/concurrency.ts).
+    return { concurrency: ctx.config.espWorkerConcurrency };
   }
   return { concurrency: 2 };
 }

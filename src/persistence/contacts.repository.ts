@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { ConsentPolicy, ContactIdentity } from '../domain/index.js';
 import { identityKeys, resolve } from '../domain/index.js';
 import { type ContactDoc, isDuplicateKeyError, type Models } from './models.js';
-import { type BatchReadOptions, readByIds } from './read-by-ids.js';
+import { readByIds } from './read-by-ids.js';
 
 /**
  * Finds the contact an identity belongs to, creating it when none exists. Every read is an
- * `_id` lookup (identity key → contact id), which is a primary-key read on MongoDB and the
- * one filter FerretDB pushes down. Concurrent creators race on the identity's primary key:
+ * `_id` lookup (identity key → contact id), a primary-key read. Concurrent creators race on the identity's primary key:
  * the loser re-reads and joins the winner's contact, so one person never becomes two contacts.
  */
 export async function resolveContactId(
@@ -137,7 +136,7 @@ async function insertIdentities(models: Models, docs: readonly { _id: string; co
     if (!isDuplicateKeyError(err)) throw err;
     // Which inserts lost is read back rather than taken from the error, whose shape differs
     // between servers: a key is ours exactly when its document names our contact.
-    const stored = await readByIds(models.identities, docs.map((d) => d._id), models.reads);
+    const stored = await readByIds(models.identities, docs.map((d) => d._id));
     return new Set(docs.filter((d) => stored.get(d._id)?.contactId === d.contactId).map((d) => d._id));
   }
 }
@@ -188,7 +187,6 @@ export async function findContactIdByIdentity(models: Models, identity: ContactI
 export async function findIdentityOwners(
   models: Models,
   keys: readonly string[],
-  options: BatchReadOptions,
 ): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   const unknown: string[] = [];
@@ -197,7 +195,7 @@ export async function findIdentityOwners(
     if (cached === undefined) unknown.push(key);
     else found.set(key, cached);
   }
-  for (const [key, owner] of await readByIds(models.identities, unknown, options)) {
+  for (const [key, owner] of await readByIds(models.identities, unknown)) {
     models.owners.remember(key, owner.contactId);
     found.set(key, owner.contactId);
   }
@@ -212,8 +210,7 @@ export async function findContactsProjected<T extends { _id: string }>(
   models: Models,
   ids: readonly string[],
   fields: readonly string[],
-  options: BatchReadOptions,
 ): Promise<Map<string, T>> {
   const projection = Object.fromEntries(fields.map((f) => [f, 1 as const]));
-  return (await readByIds(models.contacts, ids, options, projection)) as unknown as Map<string, T>;
+  return (await readByIds(models.contacts, ids, projection)) as unknown as Map<string, T>;
 }

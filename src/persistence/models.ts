@@ -1,12 +1,11 @@
 import { type Connection, type Model, Schema } from 'mongoose';
-import type { ContactIdentity, EffectiveState, Listing, ListingRef } from '../domain/index.js';
+import type { ContactIdentity, EffectiveState, Lane, Listing, ListingRef } from '../domain/index.js';
 import { IdentityOwnerCache } from './identity-owner-cache.js';
-import type { BatchReadOptions } from './read-by-ids.js';
 
 /**
  * MongoDB documents of consent-sync. Only the subset of shared/docs/mongo-compat.md §7 is used
  * (no transactions, no positional or conditional array updates, no TTL or partial indexes), so
- * the same code runs on real MongoDB and on the FerretDB test server.
+ * the same code runs on real MongoDB and on the mongo-java-server test server.
  */
 
 export type EventStatus = 'pending' | 'done';
@@ -56,11 +55,21 @@ export interface JournalEntry {
   appliedAt: Date;
 }
 
+/**
+ * One ESP's pending push of a contact (see persistence/outbox.ts for how it is written).
+ * The claim fields say which push may send this contact to this ESP right now: the ordering
+ * invariant rests on them.
+ */
 export interface OutboxEntry {
   version: number;
   since: Date;
   /** The pending change includes an opt-out: counts toward the compliance SLO. */
   optOut: boolean;
+  /** Delivery lane (domain/lane.ts): the most urgent of the changes this entry carries. */
+  lane?: Lane;
+  /** Epoch ms until which the push `claimBy` owns this entry; 0 (or past) = free to claim. */
+  claimUntil?: number;
+  claimBy?: string;
 }
 
 export type SyncStatus = 'synced' | 'pending' | 'dead_letter';
@@ -207,15 +216,7 @@ const auditSchema = new Schema<AuditDoc>(
 auditSchema.index({ contactId: 1, applied: -1 });
 auditSchema.index({ applied: 1, _id: 1 });
 
-/** What the connected server does atomically or fast; detected once at start-up (detectServerTraits). */
-export interface ServerTraits {
-  /** False on servers whose filtered updates are not atomic (see guarded-update.ts). */
-  atomicGuards: boolean;
-  /** How batches of `_id`s are read: `$in` where it uses the index, else point reads. */
-  reads: BatchReadOptions;
-}
-
-export interface Models extends ServerTraits {
+export interface Models {
   /** Identity owners already read (identities are immutable once inserted). */
   owners: IdentityOwnerCache;
   events: Model<StoredEventDoc>;
@@ -228,15 +229,11 @@ function register<T>(connection: Connection, name: string, schema: Schema<T>): M
   return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
 }
 
-/** MongoDB's traits: atomic filtered updates, `$in` answered from the `_id` index. */
-export const MONGODB_TRAITS: ServerTraits = { atomicGuards: true, reads: { batched: true, concurrency: 16 } };
-
 /** Identity owners kept per process: ~140 bytes each, so about 14 MB when full. */
 const IDENTITY_OWNER_CACHE_SIZE = 100_000;
 
-export function createModels(connection: Connection, traits: ServerTraits = MONGODB_TRAITS): Models {
+export function createModels(connection: Connection): Models {
   return {
-    ...traits,
     owners: new IdentityOwnerCache(IDENTITY_OWNER_CACHE_SIZE),
     events: register(connection, 'StoredEvent', storedEventSchema),
     contacts: register(connection, 'Contact', contactSchema),

@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
+import type { Config } from '../../config/index.js';
 import type { Logger } from '../lib/logger.js';
 
 export interface JobRunContext<Services> {
@@ -9,14 +10,15 @@ export interface JobRunContext<Services> {
 }
 
 /**
- * One entry of the job catalog: its name, queue, payload schema and handler. Payloads are ids
- * only (no PII reaches Redis or Bull Board); the schema rejects anything else.
+ * One entry of the job catalog: its name, queue, payload schema, options and handler. Payloads
+ * are ids only (no PII reaches Redis or Bull Board); the schema rejects anything else. `options`
+ * come from queues/retry-policy.ts and are the ones every add uses (see JobProducer).
  */
 export interface JobDefinition<Services, Schema extends z.ZodType = z.ZodType, Result = unknown> {
   readonly name: string;
   readonly queue: string;
   readonly schema: Schema;
-  readonly options?: JobsOptions;
+  readonly options: (config: Config) => JobsOptions;
   handler(payload: z.infer<Schema>, ctx: JobRunContext<Services>): Promise<Result>;
 }
 

@@ -1,11 +1,11 @@
 import { type JobsOptions, Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Config } from '../../config/index.js';
 import type { Logger } from '../lib/logger.js';
 import { createRedisConnection } from './connection.js';
 import type { JobDefinition } from './define-job.js';
 import { JobPermanentFailure, JobRateLimited } from './failure-policy.js';
 
-export { UnrecoverableError } from 'bullmq';
 
 const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 10,
@@ -95,18 +95,54 @@ export class QueueRuntime {
   }
 }
 
+/** When and in which order a job runs; how it is retried belongs to the catalog, not the caller. */
+export interface JobScheduling {
+  /** BullMQ priority (lower first; none = before every prioritized job). */
+  priority?: number;
+  delay?: number;
+  jobId?: string;
+}
+
+export class InvalidJobPayloadError extends Error {
+  constructor(job: string, issues: readonly { path: PropertyKey[]; message: string }[]) {
+    super(`invalid payload for job '${job}': ${issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    this.name = 'InvalidJobPayloadError';
+  }
+}
+
 /**
- * Adds a catalog job after validating its payload with the catalog schema, so no producer can
- * put an unknown shape (or PII) into Redis.
+ * The only way jobs enter Redis: each payload is validated with the catalog's schema (so no
+ * unknown shape, and no PII, reaches Redis or Bull Board) and added with the catalog's options.
  */
-export async function enqueue<S>(
-  runtime: QueueRuntime,
-  definition: JobDefinition<S>,
-  payload: unknown,
-  options: JobsOptions = {},
-) {
-  const data = definition.schema.parse(payload);
-  return runtime.queue(definition.queue).add(definition.name, data, { ...definition.options, ...options });
+export class JobProducer<S> {
+  constructor(
+    private readonly runtime: QueueRuntime,
+    private readonly config: Config,
+  ) {}
+
+  async add(definition: JobDefinition<S>, payload: unknown, scheduling: JobScheduling = {}) {
+    await this.addMany(definition, [{ payload, scheduling }]);
+  }
+
+  /** One round trip for many jobs of one definition. */
+  async addMany(definition: JobDefinition<S>, jobs: readonly { payload: unknown; scheduling?: JobScheduling }[]) {
+    if (jobs.length === 0) return;
+    const options = definition.options(this.config);
+    const bulk = jobs.map(({ payload, scheduling }) => {
+      const parsed = definition.schema.safeParse(payload);
+      if (!parsed.success) throw new InvalidJobPayloadError(definition.name, parsed.error.issues);
+      return { name: definition.name, data: parsed.data, opts: { ...options, ...scheduling } };
+    });
+    await this.runtime.queue(definition.queue).addBulk(bulk);
+  }
+
+  /** The options a job scheduler's template carries: the same catalog options as any add. */
+  templateOf(definition: JobDefinition<S>, data: Record<string, unknown>) {
+    const parsed = definition.schema.safeParse(data);
+    if (!parsed.success) throw new InvalidJobPayloadError(definition.name, parsed.error.issues);
+    const { attempts, backoff, removeOnComplete, removeOnFail } = definition.options(this.config);
+    return { name: definition.name, data: parsed.data as Record<string, unknown>, opts: { attempts, backoff, removeOnComplete, removeOnFail } };
+  }
 }
 
 /** One BullMQ Worker per queue, dispatching by job name to the catalog handlers. */
@@ -133,13 +169,11 @@ export function startCatalogWorkers<S>(
           const def = jobs.get(job.name);
           if (!def) throw new UnrecoverableError(`unknown job name '${job.name}' on queue '${queueName}'`);
           const parsed = def.schema.safeParse(job.data);
-          if (!parsed.success) {
-            throw new UnrecoverableError(`invalid payload for '${job.name}': ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-          }
+          if (!parsed.success) throw new UnrecoverableError(new InvalidJobPayloadError(job.name, parsed.error.issues).message);
           try {
             return await def.handler(parsed.data, {
               services,
-              log: log.child({ queue: queueName, job: job.name, jobId: job.id }),
+              log,
               job: { id: job.id, attemptsMade: job.attemptsMade, queue: queueName },
             });
           } catch (err) {

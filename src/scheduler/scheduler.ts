@@ -1,4 +1,5 @@
 import { sweepOutboxJob } from '../../jobs/esp-push.job.js';
+import { catalog } from '../../jobs/index.js';
 import { heartbeatJob } from '../../jobs/heartbeat.job.js';
 import { reconcileScheduledJob } from '../../jobs/reconcile.job.js';
 import { sweepPendingEventsJob } from '../../jobs/sweep-pending-events.job.js';
@@ -49,9 +50,15 @@ export async function startScheduler(ctx: AppContext): Promise<{ stop(): Promise
     }
   }
   for (const s of wanted) {
+    const definition = catalog.find((d) => d.queue === s.queue && d.name === s.job.name);
+    if (!definition) throw new Error(`schedule ${s.id} names job '${s.job.name}', which is not in the catalog`);
     await ctx.runtime
       .queue(s.queue)
-      .upsertJobScheduler(s.id, s.every ? { every: s.every } : { pattern: s.pattern!, tz: 'UTC' }, s.job);
+      .upsertJobScheduler(
+        s.id,
+        s.every ? { every: s.every } : { pattern: s.pattern!, tz: 'UTC' },
+        ctx.producer.templateOf(definition as never, s.job.data),
+      );
     ctx.log.info({ id: s.id, queue: s.queue, every: s.every, pattern: s.pattern }, 'schedule registered');
   }
   return { stop: async () => {} };

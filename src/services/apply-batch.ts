@@ -2,7 +2,6 @@ import { identityKeys } from '../domain/index.js';
 import { createContacts, findIdentityOwners, hydrateContact } from '../persistence/contacts.repository.js';
 import type { ContactDoc, StoredEventDoc } from '../persistence/models.js';
 import { readByIds } from '../persistence/read-by-ids.js';
-import type { HeldLeases } from '../queues/contact-lock.js';
 import {
   type ApplyDeps,
   type ApplyJobResult,
@@ -19,20 +18,16 @@ import {
 } from './apply-event.js';
 import { type Settled, settleEach } from './micro-batcher.js';
 
-export interface ApplyBatchDeps extends ApplyDeps {
-  /** Leases of many contacts in one round trip (needed where the server's guards are not atomic). */
-  tryLockMany: (contactIds: readonly string[]) => Promise<HeldLeases>;
-}
-
-const NO_LEASES: HeldLeases = { held: new Set(), release: async () => {} };
+export type ApplyBatchDeps = ApplyDeps;
 
 /**
  * Applies a batch of stored events with a handful of commands in all: one read of the events,
  * one of the identities, one of the contacts, one bulk write of the contacts, one insert of the
  * audit records and one bulk update of the events. Each contact's events are chained in memory
  * by the same step as the single path, so the outcome equals applying them one at a time.
- * Anything out of the ordinary — a new person, a contact another worker holds, a write that
- * lost its guard — goes through the single path (applyStoredEvent), which is idempotent.
+ * Anything out of the ordinary — a person whose identities need linking, a write that lost its
+ * `rev` guard to another worker — goes through the single path (applyStoredEvent), which is
+ * idempotent.
  */
 export async function applyStoredEvents(
   eventIds: readonly string[],
@@ -40,7 +35,7 @@ export async function applyStoredEvents(
 ): Promise<Map<string, Settled<ApplyJobResult>>> {
   const { models } = deps;
   const results = new Map<string, Settled<ApplyJobResult>>();
-  const byId = await readByIds(models.events, eventIds, models.reads);
+  const byId = await readByIds(models.events, eventIds);
   const pending: StoredEventDoc[] = [];
   for (const eventId of eventIds) {
     const doc = byId.get(eventId);
@@ -81,7 +76,7 @@ export async function applyStoredEvents(
 async function contactsOf(events: readonly StoredEventDoc[], deps: ApplyBatchDeps) {
   const keysOf = new Map(events.map((e) => [e._id, identityKeys(e.contact)]));
   const allKeys = [...new Set([...keysOf.values()].flat())];
-  const ownerOf = await findIdentityOwners(deps.models, allKeys, deps.models.reads);
+  const ownerOf = await findIdentityOwners(deps.models, allKeys);
   const known = new Map<string, StoredEventDoc[]>();
   const unknown: StoredEventDoc[] = [];
   const newPeople = new Map<string, StoredEventDoc[]>();
@@ -134,55 +129,46 @@ async function applyToContacts(
 ): Promise<[StoredEventDoc, ContactStep][]> {
   const { models } = deps;
   if (groups.size === 0) return [];
-  const atomic = models.atomicGuards;
-  const leases = atomic ? NO_LEASES : await deps.tryLockMany([...groups.keys()]);
-  try {
-    const ours = [...groups.keys()].filter((id) => atomic || leases.held.has(id));
-    for (const [id, events] of groups) if (!ours.includes(id)) fallback.push(...events);
-    const contacts = await readByIds(models.contacts, ours, models.reads);
-    const esps = deps.connectedEsps();
-    const now = deps.now();
-    const steps: [StoredEventDoc, ContactStep][] = [];
-    const writes: { before: ContactDoc; after: ContactDoc; events: readonly StoredEventDoc[]; steps: ContactStep[] }[] = [];
-    for (const id of ours) {
-      const events = groups.get(id)!;
-      const stored = contacts.get(id);
-      const before = stored && hydrateContact(stored);
-      if (!before) {
-        fallback.push(...events);
-        continue;
-      }
-      let after = before;
-      const contactSteps = events.map((event) => {
-        const step = stepContact(after, event, { policy: deps.policy, now, esps });
-        if (step.contact) after = step.contact;
-        return step;
-      });
-      if (after === before) steps.push(...pairs(events, contactSteps));
-      else writes.push({ before, after, events, steps: contactSteps });
+  const ids = [...groups.keys()];
+  const contacts = await readByIds(models.contacts, ids);
+  const esps = deps.connectedEsps();
+  const now = deps.now();
+  const steps: [StoredEventDoc, ContactStep][] = [];
+  const writes: { before: ContactDoc; after: ContactDoc; events: readonly StoredEventDoc[]; steps: ContactStep[] }[] = [];
+  for (const id of ids) {
+    const events = groups.get(id)!;
+    const stored = contacts.get(id);
+    const before = stored && hydrateContact(stored);
+    if (!before) {
+      fallback.push(...events);
+      continue;
     }
-    if (writes.length === 0) return steps;
-    const result = await models.contacts.bulkWrite(
-      writes.map(({ before, after }) => ({
-        updateOne: {
-          // Under the lease (non-atomic servers) a bare `_id` keeps the update a primary-key write.
-          filter: atomic ? { _id: before._id, rev: before.rev } : { _id: before._id },
-          update: { $set: contactChanges(before, after, esps), $inc: { rev: 1 } },
-        },
-      })),
-      { ordered: false },
-    );
-    if (result.matchedCount === writes.length) {
-      for (const w of writes) steps.push(...pairs(w.events, w.steps));
-    } else {
-      // Some guard lost a race and the result does not say which: the single path finds the
-      // events that were written in their contact's journal and applies the others.
-      for (const w of writes) fallback.push(...w.events);
-    }
-    return steps;
-  } finally {
-    await leases.release();
+    let after = before;
+    const contactSteps = events.map((event) => {
+      const step = stepContact(after, event, { policy: deps.policy, now, esps });
+      if (step.contact) after = step.contact;
+      return step;
+    });
+    if (after === before) steps.push(...pairs(events, contactSteps));
+    else writes.push({ before, after, events, steps: contactSteps });
   }
+  if (writes.length === 0) return steps;
+  // Each update is guarded by the `rev` read above: another writer in between makes it match
+  // nothing, and MongoDB checks and writes each document atomically.
+  const result = await models.contacts.bulkWrite(
+    writes.map(({ before, after }) => ({
+      updateOne: { filter: { _id: before._id, rev: before.rev }, update: contactChanges(before, after, esps) as never },
+    })),
+    { ordered: false },
+  );
+  if (result.matchedCount === writes.length) {
+    for (const w of writes) steps.push(...pairs(w.events, w.steps));
+  } else {
+    // Some guard lost a race and the result does not say which: the single path finds the
+    // events that were written in their contact's journal and applies the others.
+    for (const w of writes) fallback.push(...w.events);
+  }
+  return steps;
 }
 
 function pairs(events: readonly StoredEventDoc[], steps: readonly ContactStep[]): [StoredEventDoc, ContactStep][] {

@@ -1,14 +1,18 @@
 import {
+  addsOptOut,
   applyEvent,
   type ConsentEvent,
   type ConsentPolicy,
   type EffectiveState,
+  type Lane,
   type ListingRef,
+  laneOfChange,
+  mergeLane,
 } from '../domain/index.js';
 import { ensureContactDocument, loadContact, resolveContactId } from '../persistence/contacts.repository.js';
 import type { AuditDoc, ContactDoc, JournalEntry, Models, OutboxEntry, StoredEventDoc } from '../persistence/models.js';
-import { guardedUpdateById } from '../persistence/guarded-update.js';
 import { isDuplicateKeyError, summariseState } from '../persistence/models.js';
+import { mergeUpdates, pendingFields } from '../persistence/outbox.js';
 
 /**
  * Long enough to outlive any retry of a crashed job (a stalled job is retried within seconds),
@@ -23,8 +27,6 @@ export interface ApplyDeps {
   /** ESPs that receive this contact's state: each state change leaves one outbox entry per ESP. */
   connectedEsps: () => readonly string[];
   now: () => Date;
-  /** Serialises writers of one contact (see ContactLocks); the rev guard stays the safety net. */
-  withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface ApplyJobResult {
@@ -34,6 +36,8 @@ export interface ApplyJobResult {
   version?: number;
   stateChanged: boolean;
   reason?: string;
+  /** Per ESP, the lane its pending push now carries (set when stateChanged). */
+  lanes?: Record<string, Lane>;
 }
 
 export class UnknownEventError extends Error {
@@ -65,14 +69,6 @@ function authorityChanged(previous: EffectiveState, next: EffectiveState): boole
   return Object.keys(next.marketing).some((c) => previous.marketing[c]?.authoritative !== next.marketing[c]?.authoritative);
 }
 
-function hasNewOptOut(previous: EffectiveState, next: EffectiveState): boolean {
-  const channels = Object.keys(next.marketing);
-  const marketing = channels.some(
-    (c) => next.marketing[c]?.state === 'opted_out' && previous.marketing[c]?.state !== 'opted_out',
-  );
-  return marketing || (next.tracking.state === 'opted_out' && previous.tracking.state !== 'opted_out');
-}
-
 /**
  * Applies one stored event to its contact: exactly once in effect, whatever the number of
  * deliveries or concurrent workers. The contact changes in one single-document update guarded
@@ -89,7 +85,7 @@ export async function applyStoredEvent(eventId: string, deps: ApplyDeps): Promis
   if (stored.status === 'done') return alreadyDone(stored);
 
   const contactId = await resolveContactId(models, stored.contact, deps.policy, deps.now());
-  const step = await deps.withContactLock(contactId, () => applyToContact(contactId, stored, deps));
+  const step = await applyToContact(contactId, stored, deps);
   await writeAudits(models, [auditRecord(stored, step.audit)]);
   await models.events.updateOne({ _id: eventId }, { $set: doneFields(step.audit) });
   return jobResult(stored._id, step);
@@ -118,6 +114,7 @@ export function jobResult(eventId: string, step: ContactStep): ApplyJobResult {
     ...(audit.version !== undefined ? { version: audit.version } : {}),
     stateChanged: step.stateChanged,
     ...(audit.reason ? { reason: audit.reason } : {}),
+    ...(step.stateChanged && step.lanes ? { lanes: step.lanes } : {}),
   };
 }
 
@@ -135,6 +132,8 @@ export interface ContactStep {
   stateChanged: boolean;
   /** The contact after the event; absent when the document stays as it was. */
   contact?: ContactDoc;
+  /** Per ESP, the lane of its pending push after this step. */
+  lanes?: Record<string, Lane>;
 }
 
 export interface StepContext {
@@ -152,7 +151,11 @@ export function stepContact(contact: ContactDoc, stored: StoredEventDoc, ctx: St
   const journal = contact.journal.find((j) => j.eventId === stored._id);
   if (journal) {
     // Re-announce the change: the crash may have come before the ESP pushes were enqueued.
-    return { audit: auditFromJournal(contactId, journal), stateChanged: JSON.stringify(journal.previous) !== JSON.stringify(journal.next) };
+    return {
+      audit: auditFromJournal(contactId, journal),
+      stateChanged: JSON.stringify(journal.previous) !== JSON.stringify(journal.next),
+      lanes: pendingLanes(contact.outbox, ctx.esps),
+    };
   }
   const result = applyEvent(contact.listings, toDomainEvent(stored), ctx.policy);
   const listingsChanged = result.outcome === 'applied' || result.outcome === 'no_change' || result.outcome === 'optin_blocked';
@@ -191,34 +194,54 @@ export function stepContact(contact: ContactDoc, stored: StoredEventDoc, ctx: St
     updatedAt: ctx.now,
     journal: [...contact.journal, entry],
     outbox: pushable
-      ? pendingOutbox(contact.outbox, version, ctx.now, hasNewOptOut(result.previous, result.next), ctx.esps)
+      ? pendingOutbox(contact.outbox, {
+          version,
+          now: ctx.now,
+          optOut: addsOptOut(result.previous, result.next),
+          lane: laneOfChange(stored.source, result.previous, result.next, ctx.policy),
+          esps: ctx.esps,
+        })
       : contact.outbox,
   };
-  return { audit: auditFromJournal(contactId, entry), stateChanged: pushable, contact: next };
+  return {
+    audit: auditFromJournal(contactId, entry),
+    stateChanged: pushable,
+    contact: next,
+    ...(pushable ? { lanes: pendingLanes(next.outbox, ctx.esps) } : {}),
+  };
+}
+
+function pendingLanes(outbox: ContactDoc['outbox'], esps: readonly string[]): Record<string, Lane> {
+  const lanes: Record<string, Lane> = {};
+  for (const esp of esps) lanes[esp] = outbox[esp]?.lane ?? 3;
+  return lanes;
 }
 
 /**
- * The `$set` that turns `before` into `after`. Outbox and sync entries are set per ESP (never
- * the whole object) so an acknowledgement written meanwhile for another ESP is not undone.
- * The journal keeps every entry this write adds, even beyond JOURNAL_LENGTH.
+ * The update that turns `before` into `after` (its filter guards `rev`). Outbox entries are set
+ * field by field (persistence/outbox.ts), never as whole objects, so an acknowledgement or a
+ * push's claim written meanwhile for any ESP is not undone. The journal keeps every entry this
+ * write adds, even beyond JOURNAL_LENGTH.
  */
-export function contactChanges(before: ContactDoc, after: ContactDoc, esps: readonly string[]): Record<string, unknown> {
+export function contactChanges(before: ContactDoc, after: ContactDoc, esps: readonly string[]) {
   const added = after.journal.length - before.journal.length;
-  const set: Record<string, unknown> = {
-    listings: after.listings,
-    effective: after.effective,
-    version: after.version,
-    updatedAt: after.updatedAt,
-    journal: after.journal.slice(-Math.max(JOURNAL_LENGTH, added)),
+  const contact = {
+    $set: {
+      listings: after.listings,
+      effective: after.effective,
+      version: after.version,
+      updatedAt: after.updatedAt,
+      journal: after.journal.slice(-Math.max(JOURNAL_LENGTH, added)),
+    },
   };
-  if (after.version !== before.version) {
-    for (const esp of esps) {
-      set[`outbox.${esp}`] = after.outbox[esp];
-      set[`sync.${esp}.status`] = 'pending';
-      set[`sync.${esp}.version`] = after.version;
-    }
-  }
-  return set;
+  const pending =
+    after.version === before.version
+      ? []
+      : esps.map((esp) => {
+          const entry = after.outbox[esp]!;
+          return pendingFields(esp, { version: entry.version, since: entry.since, optOut: entry.optOut, lane: entry.lane ?? 3 });
+        });
+  return { ...mergeUpdates([contact, ...pending]), $inc: { rev: 1 } };
 }
 
 async function applyToContact(contactId: string, stored: StoredEventDoc, deps: ApplyDeps): Promise<ContactStep> {
@@ -234,9 +257,11 @@ async function applyToContact(contactId: string, stored: StoredEventDoc, deps: A
     const esps = deps.connectedEsps();
     const step = stepContact(contact, stored, { policy: deps.policy, now: deps.now(), esps });
     if (!step.contact) return step;
-    const set = contactChanges(contact, step.contact, esps);
-    const updated = await guardedUpdateById(models.contacts, contactId, { rev: contact.rev }, { $set: set, $inc: { rev: 1 } }, models.atomicGuards);
-    if (updated) return step;
+    const result = await models.contacts.updateOne(
+      { _id: contactId, rev: contact.rev },
+      contactChanges(contact, step.contact, esps) as never,
+    );
+    if (result.matchedCount > 0) return step;
     // another worker changed the contact first: recompute
   }
   throw new Error(`contact ${contactId} kept changing; retrying the job`);
@@ -260,19 +285,18 @@ function blockedReason(by: ListingRef): string {
 
 function pendingOutbox(
   outbox: ContactDoc['outbox'],
-  version: number,
-  now: Date,
-  optOut: boolean,
-  esps: readonly string[],
+  change: { version: number; now: Date; optOut: boolean; lane: Lane; esps: readonly string[] },
 ): ContactDoc['outbox'] {
   const next = { ...outbox };
-  for (const esp of esps) {
+  for (const esp of change.esps) {
     const pending = outbox[esp];
     next[esp] = {
-      version,
+      ...pending,
+      version: change.version,
       // The SLO clock runs from the first unpushed change, not from the latest one.
-      since: pending?.since ?? now,
-      optOut: optOut || (pending?.optOut ?? false),
+      since: pending?.since ?? change.now,
+      optOut: change.optOut || (pending?.optOut ?? false),
+      lane: mergeLane(pending?.lane, change.lane),
     } satisfies OutboxEntry;
   }
   return next;

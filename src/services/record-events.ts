@@ -112,7 +112,7 @@ export async function recordEvents(
   const { docs, problems } = prepareEvents(events, deps.policy, receivedAt, fieldPrefix);
   if (problems.length > 0) throw new EventValidationError(problems);
 
-  const existing = await readByIds(deps.models.events, docs.map((d) => d._id), deps.models.reads, { fingerprint: 1 });
+  const existing = await readByIds(deps.models.events, docs.map((d) => d._id), { fingerprint: 1 });
   const known = new Map([...existing].map(([id, e]) => [id, e.fingerprint]));
   const conflicts = docs.filter((d) => known.has(d._id) && known.get(d._id) !== d.fingerprint).map((d) => d._id);
   if (conflicts.length > 0) throw new EventIdConflictError(conflicts);

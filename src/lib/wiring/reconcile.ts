@@ -5,8 +5,8 @@ import { createEspReadBacks } from '../../esp/readback.js';
 import type { EspName } from '../../esp/types.js';
 import type { Models } from '../../persistence/models.js';
 import { type ReconcileRunDoc, reconcileRunModel } from '../../persistence/reconcile-run.model.js';
-import { QUEUE_RECONCILE } from '../../queues/names.js';
-import type { QueueRuntime } from '../../queues/runtime.js';
+import { reconcilePageJob } from '../../../jobs/reconcile.job.js';
+import type { JobProducer } from '../../queues/runtime.js';
 import {
   createRun,
   failRun,
@@ -21,7 +21,7 @@ export interface ReconcileWiring {
   log: Logger;
   mongo: Connection;
   models: Models;
-  runtime: QueueRuntime;
+  producer: JobProducer<unknown>;
   clock: () => Date;
   recordEvents: (events: readonly WireConsentEvent[]) => Promise<unknown>;
   repush: (esp: EspName, contactId: string) => Promise<void>;
@@ -39,16 +39,11 @@ export async function createReconciliation(w: ReconcileWiring) {
     repush: w.repush,
     now: w.clock,
     pageSize: w.config.reconcile.pageSize,
-    reads: w.models.reads,
     log: w.log.child({ component: 'reconcile' }),
   };
   const enqueuePage = async (task: PageTask) => {
-    await w.runtime.queue(QUEUE_RECONCILE).add('reconcile-page', task, {
-      jobId: `recon-${task.runId}-p${task.page}`,
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 5_000, jitter: 0.5 },
-      removeOnComplete: { count: 1_000 },
-    });
+    // The page's jobId makes a re-queued page (a retried job that already queued its next) a no-op.
+    await w.producer.add(reconcilePageJob as never, task, { jobId: `recon-${task.runId}-p${task.page}` });
   };
   return {
     reconciliationRuns: runs,

@@ -1,47 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import type { Lane } from '../../domain/index.js';
 import { EspError } from '../../esp/http/errors.js';
+import { runInLane } from '../../esp/lane-scope.js';
 import type { EspAdapter, EspName, PushOutcome } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
-import { mapWithConcurrency } from '../../esp/concurrency.js';
 import { hydrateContact } from '../../persistence/contacts.repository.js';
-import type { Settled } from '../micro-batcher.js';
-import { guardedUpdateById } from '../../persistence/guarded-update.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
+import { acknowledgeOp, claimOp, heldByOther, releaseOp } from '../../persistence/outbox.js';
+import { readByIds } from '../../persistence/read-by-ids.js';
 import { JobRateLimited } from '../../queues/failure-policy.js';
-import type { EspAck } from './acknowledge.js';
 import { toSnapshot } from './snapshot.js';
 
 export interface DeliveryDeps {
-  adapters: Partial<Record<EspName, EspAdapter>>;
-  /** Requests in flight per ESP and process (the ESP's documented concurrency). */
-  concurrency: (esp: EspName) => number;
+  models: Models;
+  adapter: EspAdapter;
+  /** Requests in flight per push job (the adapter's own semaphore bounds the process). */
+  concurrency: number;
+  /** How long a push owns the contacts it claimed (PUSH_CLAIM_MS). */
+  claimMs: number;
   now: () => Date;
   log: Logger;
-  /** Re-enqueues a push; used when a newer version arrived while this one was in flight. */
-  enqueuePush: (esp: EspName, contactIds: readonly string[]) => Promise<void>;
+  /** Queues pushes again: superseded contacts at once, contacts another push holds once its claim ends. */
+  enqueuePush: (esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number) => Promise<void>;
   /** 401/403: stop this ESP's queue and alert; its pending entries stay where they are. */
   pauseEsp: (esp: EspName, reason: string) => Promise<void>;
-  onOutcome?: (esp: EspName, outcome: string) => void;
-  /**
-   * Reads contacts by `_id`. The wiring shares one read among the ESPs whose batches start
-   * together, so a change pushed to five ESPs costs one read, not five.
-   */
-  readContacts: (contactIds: readonly string[]) => Promise<Map<string, ContactDoc>>;
-  /** Clears acknowledged outbox entries (acknowledgeAll), shared among ESPs the same way. */
-  acknowledge: (acks: readonly EspAck[]) => Promise<Set<EspAck>>;
+  onOutcome?: (esp: EspName, outcome: string, lane: Lane) => void;
 }
 
-export type PushJobResult =
-  | { result: 'acked'; version: number; outcome: string; reason?: string }
-  | { result: 'superseded'; pushedVersion: number }
-  | { result: 'nothing_pending' }
-  | { result: 'contact_missing' };
+export interface PushBatchResult {
+  /** Contacts sent and acknowledged, by outcome. */
+  outcomes: Record<string, number>;
+  /** Pushed, but a newer change arrived meanwhile: queued again. */
+  superseded: number;
+  /** Another push holds them: queued again for when its claim ends. */
+  contended: number;
+  /** Nothing pending any more (acknowledged by an earlier push, or no such contact). */
+  nothingPending: number;
+}
 
+/**
+ * What a push reads of a contact: what adapters are sent (toSnapshot) and the outbox entry the
+ * acknowledgement guards. The journal, listings and sync states are most of a document.
+ */
+const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1 } as const;
+
+/** Requests stop this long before the claim ends, so none is in flight when another push may claim. */
+const CLAIM_MARGIN_MS = 5_000;
 /** The job goes back to the (now paused) queue at once; the pause, not a delay, holds it. */
 const AUTH_PAUSE_RECHECK_MS = 1_000;
 const DEFAULT_RATE_LIMIT_MS = 1_000;
 
 function outcomeLabel(outcome: PushOutcome): string {
-  return outcome.kind === 'dead_letter' ? 'dead_letter' : outcome.kind;
+  return outcome.kind;
 }
 
 function outcomeReason(outcome: PushOutcome): string | undefined {
@@ -50,48 +60,7 @@ function outcomeReason(outcome: PushOutcome): string | undefined {
   return undefined;
 }
 
-/** What a failed request means for each job in it: a retry, a pause, a rate-limit wait or a dead letter. */
-async function outcomeOfFailure(esp: EspName, err: unknown, deps: DeliveryDeps): Promise<PushOutcome> {
-  if (!EspError.is(err)) throw err;
-  if (err.kind === 'auth') {
-    await deps.pauseEsp(esp, err.message);
-    throw new JobRateLimited(AUTH_PAUSE_RECHECK_MS, err.message);
-  }
-  if (err.kind === 'rate_limited') throw new JobRateLimited(err.retryAfterMs ?? DEFAULT_RATE_LIMIT_MS, err.message);
-  if (err.kind === 'permanent') return { kind: 'dead_letter', reason: err.message };
-  throw err; // retryable: BullMQ attempts with backoff; the outbox entry stays pending regardless
-}
-
-/**
- * Sends the snapshots in requests of the ESP's batch size, a few requests at a time. A request
- * that fails fails only its own contacts' jobs, and each of those retries on its own.
- */
-async function deliver(esp: EspName, contacts: readonly ContactDoc[], deps: DeliveryDeps) {
-  const adapter = deps.adapters[esp];
-  if (!adapter) throw new Error(`${esp} is not connected in this process`);
-  const size = Math.max(1, adapter.maxBatch);
-  const chunks: ContactDoc[][] = [];
-  for (let i = 0; i < contacts.length; i += size) chunks.push(contacts.slice(i, i + size));
-  const outcomes = new Map<string, Settled<PushOutcome>>();
-  await mapWithConcurrency(chunks, deps.concurrency(esp), async (chunk) => {
-    try {
-      const answered = await adapter.push(chunk.map(toSnapshot));
-      for (const c of chunk) {
-        const outcome = answered.get(c._id);
-        outcomes.set(c._id, outcome ? { ok: true, value: outcome } : { ok: false, error: new Error(`${esp} returned no outcome for contact ${c._id}`) });
-      }
-    } catch (err) {
-      const failure = await outcomeOfFailure(esp, err, deps).then(
-        (value): Settled<PushOutcome> => ({ ok: true, value }),
-        (error: unknown): Settled<PushOutcome> => ({ ok: false, error }),
-      );
-      for (const c of chunk) outcomes.set(c._id, failure);
-    }
-  });
-  return outcomes;
-}
-
-function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date): EspAck['update'] {
+function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date) {
   const reason = outcomeReason(outcome);
   const sync: SyncStatusEntry = {
     status: outcome.kind === 'dead_letter' ? 'dead_letter' : 'synced',
@@ -100,115 +69,191 @@ function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome
     at: now,
     ...(reason ? { reason } : {}),
   };
-  const set: Record<string, unknown> = { [`sync.${esp}`]: sync };
-  const unset: Record<string, ''> = { [`outbox.${esp}`]: '' };
-  if (outcome.kind === 'dead_letter') set[`deadLetters.${esp}`] = { version: contact.version, reason: reason ?? 'refused', at: now };
-  else unset[`deadLetters.${esp}`] = '';
-  return { $set: set, $unset: unset };
+  const $set: Record<string, unknown> = { [`sync.${esp}`]: sync };
+  const $unset: Record<string, ''> = {};
+  if (outcome.kind === 'dead_letter') $set[`deadLetters.${esp}`] = { version: contact.version, reason: reason ?? 'refused', at: now };
+  else $unset[`deadLetters.${esp}`] = '';
+  return { $set, $unset };
+}
+
+type ChunkResult = { ok: true; outcomes: Map<string, PushOutcome> } | { ok: false; error: unknown };
+
+/**
+ * Pushes one job's contacts to one ESP: claims their outbox entries, reads their current state,
+ * sends it in requests of the adapter's batch size and acknowledges each entry that still holds
+ * the version sent. See persistence/outbox.ts for why an ESP never receives an older state after
+ * a newer one. A retried job pushes only what is still pending: acknowledged contacts have no
+ * entry left to claim. A contact the ESP refuses gets its own dead letter and does not fail the
+ * rest; a request that fails as a whole fails the job after the other requests are acknowledged.
+ */
+export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly string[], deps: DeliveryDeps): Promise<PushBatchResult> {
+  const { models } = deps;
+  const result: PushBatchResult = { outcomes: {}, superseded: 0, contended: 0, nothingPending: 0 };
+  const ids = [...new Set(contactIds)];
+  const token = randomUUID();
+  const claimedAt = deps.now().getTime();
+  const claimUntil = claimedAt + deps.claimMs;
+  await models.contacts.bulkWrite(ids.map((id) => claimOp(esp, id, token, claimedAt, claimUntil)), { ordered: false });
+  const docs = await readByIds(models.contacts, ids, PUSH_FIELDS);
+
+  const mine: ContactDoc[] = [];
+  const contended = new Map<string, number>();
+  for (const id of ids) {
+    const stored = docs.get(id);
+    const entry = stored?.outbox?.[esp];
+    if (!stored || !entry) result.nothingPending++;
+    else if (entry.claimBy === token) mine.push(hydrateContact(stored));
+    // Held by another push, or taken and given back between our claim and our read: either way
+    // someone else is on it now or was a moment ago, so it is looked at again once that ends.
+    else contended.set(id, heldByOther(entry, token, claimedAt) ? (entry.claimUntil ?? claimedAt) : claimedAt);
+  }
+  if (contended.size > 0) {
+    result.contended = contended.size;
+    const latest = Math.max(...contended.values());
+    await deps.enqueuePush(esp, lane, [...contended.keys()], Math.max(0, latest - claimedAt) + 100);
+  }
+  if (mine.length === 0) return result;
+
+  const deadline = AbortSignal.timeout(Math.max(1_000, claimUntil - CLAIM_MARGIN_MS - deps.now().getTime()));
+  const chunks = chunk(mine, Math.max(1, deps.adapter.maxBatch));
+  const settled = await runChunks(chunks, deps.concurrency, (contacts) =>
+    runInLane(lane, () => deps.adapter.push(contacts.map(toSnapshot), deadline)),
+  );
+
+  const now = deps.now();
+  const acks: { contact: ContactDoc; outcome: PushOutcome }[] = [];
+  const failed: ContactDoc[] = [];
+  let failure: unknown;
+  settled.forEach((outcome, i) => {
+    const contacts = chunks[i]!;
+    if (!outcome.ok) {
+      failed.push(...contacts);
+      failure ??= outcome.error;
+      return;
+    }
+    for (const contact of contacts) {
+      const answered = outcome.outcomes.get(contact._id);
+      // An adapter that forgets a contact fails that contact alone, visibly, never silently.
+      acks.push({ contact, outcome: answered ?? { kind: 'dead_letter', reason: `${esp} adapter returned no outcome for this contact` } });
+    }
+  });
+
+  const superseded = await acknowledge(esp, token, acks, now, deps);
+  result.superseded = superseded.length;
+  for (const { contact, outcome } of acks) {
+    if (superseded.includes(contact._id)) continue;
+    const label = outcomeLabel(outcome);
+    result.outcomes[label] = (result.outcomes[label] ?? 0) + 1;
+    deps.onOutcome?.(esp, label, contact.outbox[esp]?.lane ?? lane);
+    if (outcome.kind === 'dead_letter') deps.log.warn({ esp, contactId: contact._id, reason: outcomeReason(outcome) }, 'push dead-lettered');
+  }
+  if (failed.length > 0) {
+    // Given back so the job's retry (or another push) can claim them without waiting.
+    await models.contacts.bulkWrite(failed.map((c) => releaseOp(esp, c._id, token)), { ordered: false });
+    throw await failureSignal(esp, failure, deps);
+  }
+  return result;
 }
 
 /**
- * Pushes the current state of a batch of contacts to one ESP and acknowledges each outbox entry
- * only if no newer version arrived meanwhile. The queue allows one job per (contact, ESP) at a
- * time and every push reads the state afresh, so an ESP never sees an older state after a newer
- * one. One read and one bulk write of the contacts serve the whole batch, and the batches of the
- * other ESPs that run at the same moment.
+ * Acknowledges what was sent; returns the contacts whose entry moved on meanwhile (a newer
+ * version, or a claim that ran out), after giving back their claims and queueing them again.
  */
-export async function pushContacts(
+async function acknowledge(
   esp: EspName,
-  contactIds: readonly string[],
+  token: string,
+  acks: readonly { contact: ContactDoc; outcome: PushOutcome }[],
+  now: Date,
   deps: DeliveryDeps,
-): Promise<Map<string, Settled<PushJobResult>>> {
-  const results = new Map<string, Settled<PushJobResult>>();
-  const byId = await deps.readContacts(contactIds);
-  const toPush: ContactDoc[] = [];
-  for (const id of contactIds) {
-    const stored = byId.get(id);
-    const contact = stored && hydrateContact(stored);
-    if (!contact) results.set(id, { ok: true, value: { result: 'contact_missing' } });
-    else if (!contact.outbox[esp]) results.set(id, { ok: true, value: { result: 'nothing_pending' } });
-    else toPush.push(contact);
+): Promise<string[]> {
+  if (acks.length === 0) return [];
+  const { models } = deps;
+  const written = await models.contacts.bulkWrite(
+    acks.map(({ contact, outcome }) =>
+      acknowledgeOp(esp, contact._id, token, contact.outbox[esp]!.version, acknowledgement(esp, contact, outcome, now)),
+    ),
+    { ordered: false },
+  );
+  if (written.matchedCount === acks.length) return [];
+  // Rare: some entries hold a newer version. Which ones, the write result does not say.
+  const after = await readByIds(models.contacts, acks.map((a) => a.contact._id), { [`outbox.${esp}`]: 1 });
+  const superseded = acks.filter((a) => after.get(a.contact._id)?.outbox?.[esp] !== undefined);
+  if (superseded.length === 0) return [];
+  await models.contacts.bulkWrite(superseded.map((a) => releaseOp(esp, a.contact._id, token)), { ordered: false });
+  const byLane = new Map<Lane, string[]>();
+  for (const a of superseded) {
+    const entryLane = after.get(a.contact._id)?.outbox?.[esp]?.lane ?? 3;
+    byLane.set(entryLane, [...(byLane.get(entryLane) ?? []), a.contact._id]);
   }
-  if (toPush.length === 0) return results;
+  for (const [entryLane, ids] of byLane) await deps.enqueuePush(esp, entryLane, ids);
+  return superseded.map((a) => a.contact._id);
+}
 
-  const outcomes = await deliver(esp, toPush, deps);
-  const now = deps.now();
-  const acks: { contact: ContactDoc; outcome: PushOutcome; ack: EspAck }[] = [];
-  for (const contact of toPush) {
-    const outcome = outcomes.get(contact._id)!;
-    if (!outcome.ok) results.set(contact._id, outcome);
-    else
-      acks.push({
-        contact,
-        outcome: outcome.value,
-        ack: {
-          esp,
-          contactId: contact._id,
-          pendingVersion: contact.outbox[esp]!.version,
-          update: acknowledgement(esp, contact, outcome.value, now),
-        },
-      });
+/** What a failed request means for its job: a pause, a rate-limit wait, or a retry with backoff. */
+async function failureSignal(esp: EspName, err: unknown, deps: DeliveryDeps): Promise<unknown> {
+  if (!EspError.is(err)) return err;
+  if (err.kind === 'auth') {
+    await deps.pauseEsp(esp, err.message);
+    return new JobRateLimited(AUTH_PAUSE_RECHECK_MS, err.message);
   }
-  const acked = await deps.acknowledge(acks.map((a) => a.ack));
-  const superseded: string[] = [];
-  for (const { contact, outcome, ack } of acks) {
-    const label = outcomeLabel(outcome);
-    const reason = outcomeReason(outcome);
-    deps.onOutcome?.(esp, label);
-    if (!acked.has(ack)) {
-      superseded.push(contact._id);
-      results.set(contact._id, { ok: true, value: { result: 'superseded', pushedVersion: contact.version } });
-      continue;
+  if (err.kind === 'rate_limited') return new JobRateLimited(err.retryAfterMs ?? DEFAULT_RATE_LIMIT_MS, err.message);
+  return err;
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Runs every chunk, at most `limit` at once, and settles each on its own. A permanent refusal of
+ * a whole request becomes a dead letter for each of its contacts; other failures stop new chunks
+ * from starting (the ESP is down or pushing back), and the chunks not started count as failed.
+ */
+async function runChunks(
+  chunks: readonly ContactDoc[][],
+  limit: number,
+  send: (contacts: readonly ContactDoc[]) => Promise<Map<string, PushOutcome>>,
+): Promise<ChunkResult[]> {
+  const results: ChunkResult[] = new Array(chunks.length);
+  let next = 0;
+  let stopped: unknown;
+  const lane = async () => {
+    while (next < chunks.length) {
+      const index = next++;
+      const contacts = chunks[index]!;
+      if (stopped !== undefined) {
+        results[index] = { ok: false, error: stopped };
+        continue;
+      }
+      try {
+        results[index] = { ok: true, outcomes: await send(contacts) };
+      } catch (error) {
+        if (EspError.is(error) && error.kind === 'permanent') {
+          const outcome: PushOutcome = { kind: 'dead_letter', reason: error.message };
+          results[index] = { ok: true, outcomes: new Map(contacts.map((c) => [c._id, outcome])) };
+        } else {
+          stopped ??= error;
+          results[index] = { ok: false, error };
+        }
+      }
     }
-    if (outcome.kind === 'dead_letter') deps.log.warn({ esp, contactId: contact._id, reason }, 'push dead-lettered');
-    results.set(contact._id, {
-      ok: true,
-      value: { result: 'acked', version: contact.version, outcome: label, ...(reason ? { reason } : {}) },
-    });
-  }
-  // A newer change arrived while we pushed: its entry stays pending and gets its own push.
-  await deps.enqueuePush(esp, superseded);
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), chunks.length) }, lane));
   return results;
 }
 
-/** Contacts whose outbox entry for `esp` has waited longer than `olderThan`: lost or stuck pushes. */
-export async function stalePendingContacts(models: Models, esp: EspName, olderThan: Date, limit: number): Promise<string[]> {
-  const docs = await models.contacts
-    .find({ [`outbox.${esp}.since`]: { $lt: olderThan } }, { _id: 1 })
-    .limit(limit)
-    .lean();
-  return docs.map((d) => d._id);
-}
-
-/** Moves dead letters back into the outbox so they are pushed again (after a fix at the ESP). */
-export async function replayDeadLetters(
+/** Contacts whose outbox entry for `esp` has waited longer than `olderThan`: lost or stuck pushes, with their lanes. */
+export async function stalePendingContacts(
   models: Models,
-  esps: readonly EspName[],
-  now: Date,
-  withContactLock: <T>(contactId: string, fn: () => Promise<T>) => Promise<T>,
-  limit = 10_000,
-) {
-  const replayed: Record<string, string[]> = {};
-  for (const esp of esps) {
-    const docs = await models.contacts.find({ [`deadLetters.${esp}`]: { $exists: true } }, { _id: 1, version: 1 }).limit(limit).lean();
-    replayed[esp] = [];
-    for (const doc of docs) {
-      const moved = await withContactLock(doc._id, () =>
-        guardedUpdateById(
-          models.contacts,
-          doc._id,
-          { [`deadLetters.${esp}`]: { $exists: true } },
-          {
-            $set: { [`outbox.${esp}`]: { version: doc.version, since: now, optOut: false }, [`sync.${esp}.status`]: 'pending' },
-            $unset: { [`deadLetters.${esp}`]: '' },
-          },
-          models.atomicGuards,
-        ),
-      );
-      if (moved) replayed[esp].push(doc._id);
-    }
-  }
-  return replayed;
+  esp: EspName,
+  olderThan: Date,
+  limit: number,
+): Promise<{ contactId: string; lane: Lane }[]> {
+  const docs = await models.contacts
+    .find({ [`outbox.${esp}.since`]: { $lt: olderThan } }, { _id: 1, [`outbox.${esp}.lane`]: 1 })
+    .limit(limit)
+    .lean<Pick<ContactDoc, '_id' | 'outbox'>[]>();
+  return docs.map((d) => ({ contactId: d._id, lane: d.outbox?.[esp]?.lane ?? 3 }));
 }
-
-export type { EspAdapter };

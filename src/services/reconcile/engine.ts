@@ -8,7 +8,6 @@ import type { EspName } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { findContactsProjected, findIdentityOwners } from '../../persistence/contacts.repository.js';
 import type { ContactDoc, Models } from '../../persistence/models.js';
-import type { BatchReadOptions } from '../../persistence/read-by-ids.js';
 import type { ReconcileRunDoc } from '../../persistence/reconcile-run.model.js';
 import { classifyDrift, type DriftAction, type DriftType } from './drift.js';
 
@@ -21,8 +20,6 @@ export interface ReconcileDeps {
   repush: (esp: EspName, contactId: string) => Promise<void>;
   now: () => Date;
   pageSize: number;
-  /** How a page's identities and contacts are read (one `$in` query, or concurrent point reads). */
-  reads: BatchReadOptions;
   log: Logger;
 }
 
@@ -36,7 +33,7 @@ export interface PageTask {
 
 const SAMPLES_PER_TYPE = 10;
 const READ_CONCURRENCY = 4;
-/** Repairs (repush) of one page run this many at a time; each takes the contact's lease. */
+/** Repairs (repush) of one page run this many at a time. */
 const REPAIR_CONCURRENCY = 8;
 /** Opt-out events of one page are recorded in batches of at most this many. */
 const RECORD_BATCH = 500;
@@ -157,7 +154,6 @@ async function compareRemotePage(
   const owners = await findIdentityOwners(
     deps.models,
     keysOf.flatMap((keys) => keys ?? []),
-    deps.reads,
   );
   // As findContactIdByIdentity: the first key (ext, email, phone) that has an owner decides.
   const contactIdOf = keysOf.map((keys) => keys?.map((k) => owners.get(k)).find((id) => id !== undefined));
@@ -165,7 +161,6 @@ async function compareRemotePage(
     deps.models,
     contactIdOf.filter((id): id is string => id !== undefined),
     driftFields(esp),
-    deps.reads,
   );
   const repairs: Repairs = { events: new Map(), repush: new Set() };
   items.forEach((item, i) => {

@@ -41,7 +41,7 @@ describe('createPacer', () => {
 
   it('rejects a waiting take when its signal aborts, without blocking later callers', async () => {
     let now = 0;
-    const pacer = createPacer(1, 60_000, () => now);
+    const pacer = createPacer(1, 60_000, { now: () => now });
     await pacer.take();
     const controller = new AbortController();
     const waiting = pacer.take(controller.signal);

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import type { Services } from '../src/lib/context.js';
+import { defineJob } from '../src/queues/define-job.js';
+import { QUEUE_APPLY } from '../src/queues/names.js';
+import { applyRetry } from '../src/queues/retry-policy.js';
+
+/** Largest number of stored events one apply job carries (a producer request is split above it). */
+export const MAX_EVENTS_PER_APPLY_JOB = 1_000;
+
+/**
+ * Applies stored consent events to their contacts: one job per producer request (or sweep), not
+ * one per event. The payload is eventIds only, never PII. A retry applies only what is still
+ * pending: applied events are recognised (their status is `done`) and only re-announce their
+ * contacts' pushes.
+ */
+export const applyConsentEventsJob = defineJob({
+  name: 'apply-consent-events',
+  queue: QUEUE_APPLY,
+  schema: z.strictObject({ eventIds: z.array(z.string().min(1).max(128)).min(1).max(MAX_EVENTS_PER_APPLY_JOB) }),
+  options: applyRetry,
+  handler: async (payload, ctx: { services: Services }) => ctx.services.applyEvents(payload.eventIds),
+});
