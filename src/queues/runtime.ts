@@ -121,19 +121,20 @@ export class JobProducer<S> {
   ) {}
 
   async add(definition: JobDefinition<S>, payload: unknown, scheduling: JobScheduling = {}) {
-    await this.addMany(definition, [{ payload, scheduling }]);
+    const [job] = await this.addMany(definition, [{ payload, scheduling }]);
+    return job!;
   }
 
   /** One round trip for many jobs of one definition. */
   async addMany(definition: JobDefinition<S>, jobs: readonly { payload: unknown; scheduling?: JobScheduling }[]) {
-    if (jobs.length === 0) return;
+    if (jobs.length === 0) return [];
     const options = definition.options(this.config);
     const bulk = jobs.map(({ payload, scheduling }) => {
       const parsed = definition.schema.safeParse(payload);
       if (!parsed.success) throw new InvalidJobPayloadError(definition.name, parsed.error.issues);
       return { name: definition.name, data: parsed.data, opts: { ...options, ...scheduling } };
     });
-    await this.runtime.queue(definition.queue).addBulk(bulk);
+    return this.runtime.queue(definition.queue).addBulk(bulk);
   }
 
   /** The options a job scheduler's template carries: the same catalog options as any add. */

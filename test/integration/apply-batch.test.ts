@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { WireConsentEvent } from '../../src/contracts/consent-event.js';
 import { withDatabase } from '../../src/dev/mongo-server.js';
 import { createContacts } from '../../src/persistence/contacts.repository.js';
+import { applyStoredEvents } from '../../src/services/apply-batch.js';
 import { createTestContext } from '../support/integration.js';
 
 /**
@@ -43,7 +44,15 @@ function event(contact: WireConsentEvent['contact'], value: 'opt_in' | 'opt_out'
 async function applyTogether(events: WireConsentEvent[]) {
   await ctx.services.recordEvents(events);
   commands.length = 0;
-  return Promise.all(events.map((e) => ctx.services.applyEvent(e.eventId)));
+  const settled = await applyStoredEvents(
+    events.map((e) => e.eventId),
+    { models: ctx.models, policy: ctx.policy, connectedEsps: () => ctx.esps, now: () => new Date() },
+  );
+  return events.map((e) => {
+    const result = settled.get(e.eventId);
+    if (!result?.ok) throw result?.error ?? new Error(`no result for ${e.eventId}`);
+    return result.value;
+  });
 }
 
 async function ownerOf(key: string) {

@@ -39,10 +39,7 @@ async function viewOf(app: App, identity: string) {
   });
 }
 
-// Both ways of reading batches by `_id` (one `$in` query; concurrent point reads) must behave alike.
-const ID_READS = ['in', 'point'] as const;
-
-describe.each(ID_READS)('ESP sync end to end: API → MongoDB → all five simulators (MONGO_ID_READS=%s)', (idReads) => {
+describe('ESP sync end to end: API → MongoDB → all five simulators', () => {
   let sims: Sims;
   let app: App;
   beforeAll(async () => {
@@ -53,14 +50,11 @@ describe.each(ID_READS)('ESP sync end to end: API → MongoDB → all five simul
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ users: ['ana-1', 'ben-1', 'cy-1', 'di-1', 'ed-1'].map((id) => ({ id })) }),
     });
-    app = await startTestApp({ workers: 2, env: { ...sims.env, MONGO_ID_READS: idReads } });
+    app = await startTestApp({ workers: 2, env: sims.env });
   });
   afterAll(async () => {
     await app?.close();
     await sims?.close();
-  });
-  it('reads batches by _id the configured way', () => {
-    expect(app.ctx.models.reads.batched).toBe(idReads === 'in');
   });
   beforeEach(() => {
     for (const esp of ESP_NAMES) sims.sims[esp].setFaults({ rules: [] });
@@ -191,12 +185,12 @@ describe('metrics after end-to-end traffic', () => {
   });
 });
 
-describe.each(ID_READS)('ordering: many concurrent changes for one contact across several workers (MONGO_ID_READS=%s)', (idReads) => {
+describe('ordering: many concurrent changes for one contact across several workers', () => {
   let sims: Sims;
   let app: App;
   beforeAll(async () => {
     sims = await startEspSimulators();
-    app = await startTestApp({ workers: 3, env: { ...sims.env, ESP_BATCH_LINGER_MS: '5', MONGO_ID_READS: idReads } });
+    app = await startTestApp({ workers: 3, env: sims.env });
   });
   afterAll(async () => {
     await app?.close();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { heartbeatJob } from '../../jobs/heartbeat.job.js';
 import { catalog } from '../../jobs/index.js';
 import { heartbeatModel } from '../../src/persistence/heartbeat.model.js';
-import { enqueue, startCatalogWorkers } from '../../src/queues/runtime.js';
+import { startCatalogWorkers } from '../../src/queues/runtime.js';
 import { createTestContext } from '../support/integration.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -15,7 +15,7 @@ describe('the stack end to end: producer → Redis → BullMQ worker → mongoos
   afterAll(async () => ctx?.dispose());
 
   it('runs a job that writes a document, read back over a separate connection', async () => {
-    const job = await enqueue(ctx.runtime, heartbeatJob, { source: 'slice-test' });
+    const job = await ctx.producer.add(heartbeatJob as never, { source: 'slice-test' });
     const result = await waitFor(async () => (await ctx.runtime.queue(heartbeatJob.queue).getJob(job.id!))?.returnvalue, {
       what: 'the heartbeat job to complete',
     });
@@ -26,7 +26,7 @@ describe('the stack end to end: producer → Redis → BullMQ worker → mongoos
   });
 
   it('rejects a payload that does not match the catalog schema before it reaches Redis', async () => {
-    await expect(enqueue(ctx.runtime, heartbeatJob, { source: 'jo@example.com' })).rejects.toThrow(/source/);
+    await expect(ctx.producer.add(heartbeatJob as never, { source: 'jo@example.com' })).rejects.toThrow(/invalid payload for job 'heartbeat': source/);
     expect(await ctx.runtime.queue(heartbeatJob.queue).count()).toBe(0);
   });
 });

@@ -28,10 +28,15 @@ describe('loadConfig', () => {
     expect(problems).toHaveLength(4);
   });
 
-  it('MONGO_ID_READS: auto by default, in or point when forced, anything else named', () => {
-    expect(loadConfig({}).mongo.idReads).toBe('auto');
-    expect(loadConfig({ MONGO_ID_READS: 'point' }).mongo.idReads).toBe('point');
-    expect(problemsOf({ MONGO_ID_READS: 'scan' })[0]).toBe('MONGO_ID_READS: Invalid option: expected one of "auto"|"in"|"point"');
+  it('PUSH_CLAIM_MS and the lane reserves: defaults, bounds named', () => {
+    const config = loadConfig({});
+    expect(config.push).toEqual({ claimMs: 120_000, maxContactsPerJob: 2_000 });
+    expect(config.esps.actito.firstLaneReservePercent).toBe(20);
+    expect(loadConfig({ ACTITO_FIRST_LANE_RESERVE: '50' }).esps.actito.firstLaneReservePercent).toBe(50);
+    expect(problemsOf({ PUSH_CLAIM_MS: '500', OMETRIA_FIRST_LANE_RESERVE: '95' })).toEqual([
+      expect.stringMatching(/^PUSH_CLAIM_MS: .*10000/),
+      expect.stringMatching(/^OMETRIA_FIRST_LANE_RESERVE: .*90/),
+    ]);
   });
 
   it('treats empty variables as unset', () => {

@@ -40,11 +40,8 @@ describe('buildEspSettings', () => {
       baseUrl: 'https://api.ometria.com',
       rateLimit: { max: 8, durationMs: 1_000 },
       maxBatch: 100,
-      batchLingerMs: 150,
       collection: 'default',
     });
-    // The other ESPs gather pushes for ESP_BATCH_LINGER_MS.
-    expect(s.crossengage.batchLingerMs).toBeUndefined();
     expect(s.actito).toMatchObject({
       rateLimit: { max: 100, durationMs: 60_000 },
       concurrency: 5,
@@ -87,13 +84,11 @@ describe('buildEspSettings', () => {
       DY_REGION: 'asia',
       ACTITO_CONCURRENCY: '6',
       OMETRIA_MAX_BATCH: '500',
-      OMETRIA_BATCH_LINGER_MS: '-1',
     });
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => i.path[0]).sort()).toEqual([
       'ACTITO_CONCURRENCY',
       'DY_REGION',
-      'OMETRIA_BATCH_LINGER_MS',
       'OMETRIA_MAX_BATCH',
     ]);
   });
