@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createPacer, createSemaphore, mapWithConcurrency } from '../../../src/esp/concurrency.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,5 +74,68 @@ describe('mapWithConcurrency', () => {
         return n;
       }),
     ).rejects.toThrow('two');
+  });
+});
+
+describe('lanes at the budget', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('keeps the reserve of every window for lane 1: lanes 2–3 never take it, lane 1 gets it at once', async () => {
+    vi.useFakeTimers();
+    const pacer = createPacer(10, 1_000, { reserve: 2, now: () => Date.now() });
+    const started: string[] = [];
+    const bulk = Array.from({ length: 30 }, (_, i) => pacer.take(undefined, 3).then(() => started.push(`bulk${i}`)));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(started).toHaveLength(8); // 10 per window, 2 kept back
+    await pacer.take(undefined, 1);
+    started.push('person');
+    await pacer.take(undefined, 1);
+    started.push('person2');
+    expect(started.slice(8)).toEqual(['person', 'person2']);
+    // The window is full now: nobody else starts until starts age out.
+    await vi.advanceTimersByTimeAsync(500);
+    expect(started).toHaveLength(10);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(started.filter((s) => s.startsWith('bulk'))).toHaveLength(16);
+    await vi.advanceTimersByTimeAsync(5_000);
+    await Promise.all(bulk);
+  });
+
+  it('lets a waiting lane 1 request go before earlier lane 3 waiters, and lane 2 before lane 3', async () => {
+    vi.useFakeTimers();
+    const pacer = createPacer(1, 1_000, { now: () => Date.now() });
+    await pacer.take(undefined, 3);
+    const order: string[] = [];
+    const waits = [
+      pacer.take(undefined, 3).then(() => order.push('bulk')),
+      pacer.take(undefined, 2).then(() => order.push('optout')),
+      pacer.take(undefined, 1).then(() => order.push('person')),
+    ];
+    await vi.advanceTimersByTimeAsync(3_500);
+    await Promise.all(waits);
+    expect(order).toEqual(['person', 'optout', 'bulk']);
+  });
+
+  it('keeps one concurrency slot for lane 1', async () => {
+    const sem = createSemaphore(3, { reserve: 1 });
+    const release: Array<() => void> = [];
+    const running: string[] = [];
+    const hold = (name: string) => () => new Promise<void>((r) => {
+      running.push(name);
+      release.push(r);
+    });
+    const bulk = [1, 2, 3].map((i) => sem.run(hold(`bulk${i}`), 3));
+    await tick(2);
+    expect(running).toEqual(['bulk1', 'bulk2']);
+    const person = sem.run(hold('person'), 1);
+    await tick(2);
+    expect(running).toEqual(['bulk1', 'bulk2', 'person']);
+    for (const r of release.splice(0)) r();
+    await tick(2);
+    for (const r of release.splice(0)) r();
+    await Promise.all([...bulk, person]);
+    expect(running).toContain('bulk3');
   });
 });
