@@ -57,6 +57,10 @@ describe('buildEspSettings', () => {
       apiVersion: '1',
       channelTypes: { email: 'MAIL', sms: 'SMS', push: 'PUSH_NOTIFICATION' },
       eventsPerRequest: 50,
+      // One POST /events per contact (all channels); "Opt In" re-opts-in (seeds/001).
+      userWrite: 'events',
+      optInEventName: 'Opt In',
+      maxBatch: 50,
     });
     expect(s.ometria.retry).toMatchObject({ retries: 2, retryAfterCapMs: 900_000 });
   });
