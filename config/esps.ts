@@ -117,11 +117,13 @@ export const espEnvSchema = z.object({
   // NOT FOUND per esp-contracts.md §1.1/§1.2 (no published limits); INFERENCE default 10 rps with client-side pacing.
   OPTIMIZELY_RPS: positiveInt.default(10).describe('Requests per second (no published limit).'),
   OPTIMIZELY_CONCURRENCY: positiveInt.default(4).describe('Concurrent requests per process.'),
+  // DOC §1.2: `POST /unsubscribes` takes ≤ 5000 ids; INFERENCE: 500 contacts per push already make one bulk request per
+  // media type carry hundreds of ids, while a failed request holds back fewer contacts and a push stays well under the timeout.
   OPTIMIZELY_MAX_BATCH: positiveInt
     .max(5_000)
     .optional()
     .describe(
-      'Contacts per push; default 5000 with the REST API (bulk unsubscribe limit), 1 with the HTTP API.',
+      'Contacts per push; default 500 with the REST API (bulk limit 5000 ids per request), 1 with the HTTP API.',
     ),
   OPTIMIZELY_ATTEMPTS: positiveInt.default(8).describe('Queue attempts per push job.'),
 
@@ -494,8 +496,8 @@ export function buildEspSettings(rawEnv: Readonly<Record<string, string | undefi
       timeoutMs: env.OPTIMIZELY_TIMEOUT_MS,
       rateLimit: perSecond(env.OPTIMIZELY_RPS),
       concurrency: env.OPTIMIZELY_CONCURRENCY,
-      // REST bulk unsubscribe takes ≤5000 ids (esp-contracts.md §1.2); the HTTP API is one recipient per call.
-      maxBatch: env.OPTIMIZELY_MAX_BATCH ?? (writeApi === 'rest' ? 5_000 : 1),
+      // REST bulk unsubscribe takes ≤5000 ids (esp-contracts.md §1.2), 500 by default; the HTTP API is one recipient per call.
+      maxBatch: env.OPTIMIZELY_MAX_BATCH ?? (writeApi === 'rest' ? 500 : 1),
       attempts: env.OPTIMIZELY_ATTEMPTS,
       // 429 appears only on recipient reads (§1.2), so a push 429 is left to the queue limiter.
       retry: retry(false),

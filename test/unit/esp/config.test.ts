@@ -52,7 +52,7 @@ describe('buildEspSettings', () => {
     });
     expect(s.actito.retry.retryRateLimited).toBe(true);
     expect(s['dynamic-yield']).toMatchObject({ baseUrl: 'https://dy-api.com', api: 'reconnect' });
-    expect(s['optimizely-campaign']).toMatchObject({ enabled: true, writeApi: 'rest', maxBatch: 5_000 });
+    expect(s['optimizely-campaign']).toMatchObject({ enabled: true, writeApi: 'rest', maxBatch: 500 });
     expect(s.crossengage).toMatchObject({
       apiVersion: '1',
       channelTypes: { email: 'MAIL', sms: 'SMS', push: 'PUSH_NOTIFICATION' },
