@@ -8,7 +8,6 @@ import { ALREADY_IN_STATE, combineOutcomes, deadLetter, notApplicable, PUSHED } 
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type HttpOperation,
-  lowerIds,
   parseToken,
   tokenResult,
   unsubscribedIds,
