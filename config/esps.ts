@@ -117,11 +117,13 @@ export const espEnvSchema = z.object({
   // NOT FOUND per esp-contracts.md §1.1/§1.2 (no published limits); INFERENCE default 10 rps with client-side pacing.
   OPTIMIZELY_RPS: positiveInt.default(10).describe('Requests per second (no published limit).'),
   OPTIMIZELY_CONCURRENCY: positiveInt.default(4).describe('Concurrent requests per process.'),
+  // DOC §1.2: `POST /unsubscribes` takes ≤ 5000 ids; INFERENCE: 500 contacts per push already make one bulk request per
+  // media type carry hundreds of ids, while a failed request holds back fewer contacts and a push stays well under the timeout.
   OPTIMIZELY_MAX_BATCH: positiveInt
     .max(5_000)
     .optional()
     .describe(
-      'Contacts per push; default 5000 with the REST API (bulk unsubscribe limit), 1 with the HTTP API.',
+      'Contacts per push; default 500 with the REST API (bulk limit 5000 ids per request), 1 with the HTTP API.',
     ),
   OPTIMIZELY_ATTEMPTS: positiveInt.default(8).describe('Queue attempts per push job.'),
 
@@ -138,14 +140,12 @@ export const espEnvSchema = z.object({
   CROSSENGAGE_CHANNEL_TYPES: channelMap
     .default('email:MAIL,sms:SMS,push:PUSH_NOTIFICATION')
     .describe('Canonical channel → `channelType` / `channel.type`.'),
-  // NOT FOUND per esp-contracts.md §2.2: an "Opt In" event. Default unset: a lead re-opt-in is reactivation_blocked.
+  // DOC seeds/001 "(Re)Opt In": the "Opt In" event sets the opt-out status back to false (esp-contracts.md §2.2, corrected).
   CROSSENGAGE_OPT_IN_EVENT: z
     .string()
     .min(1)
-    .optional()
-    .describe(
-      'Event name that re-opts-in a lead, once CrossEngage confirms one; unset = lead re-opt-ins are blocked.',
-    ),
+    .default('Opt In')
+    .describe('System event name that re-opts-in (the only way to re-opt-in a lead).'),
   CROSSENGAGE_OPT_OUT_EVENT: z
     .string()
     .min(1)
@@ -154,7 +154,9 @@ export const espEnvSchema = z.object({
   // INFERENCE: 404 = unknown externalId (§2.1); the person may exist as a lead keyed by email (§2.2), and an opt-out must not be lost.
   CROSSENGAGE_LEAD_FALLBACK_ON_404: booleanFlag
     .default(true)
-    .describe('Opt out by email (lead event) when the externalId is unknown (404).'),
+    .describe(
+      'With CROSSENGAGE_USER_WRITE=optout-status: opt out by email (lead event) when the externalId is unknown (404).',
+    ),
   CROSSENGAGE_EVENTS_PER_REQUEST: positiveInt
     .max(50)
     .default(50)
@@ -163,9 +165,22 @@ export const espEnvSchema = z.object({
   // NOT FOUND per esp-contracts.md §2.4 (no rate limits, no 429 documented); INFERENCE default 10 rps.
   CROSSENGAGE_RPS: positiveInt.default(10).describe('Requests per second (no published limit).'),
   CROSSENGAGE_CONCURRENCY: positiveInt.default(4).describe('Concurrent requests per process.'),
+  // DOC §2.2 / v1 blueprint: `POST /events` names one person per request, so no request spans contacts.
+  // INFERENCE: the events path (202, async) is the default; the PUT is synchronous and reports an unknown externalId (404).
+  CROSSENGAGE_USER_WRITE: z
+    .enum(['events', 'optout-status'])
+    .default('events')
+    .describe(
+      'How full users are written: `events` = one `POST /events` per contact (all channels; 202, no per-user result), `optout-status` = one synchronous `PUT optout-status` per channel (404 = unknown user).',
+    ),
+  // DOC §2.2: ≤ 50 events per request, one person each; a batch only groups contacts into one push() call
+  // (one request per contact, `concurrency` at a time); it does not lower the request count.
   CROSSENGAGE_MAX_BATCH: positiveInt
-    .default(1)
-    .describe('Contacts per push (each contact is its own request).'),
+    .max(1_000)
+    .default(50)
+    .describe(
+      'Contacts per push() call; CrossEngage has no multi-person consent request, so each contact is still one request.',
+    ),
   CROSSENGAGE_ATTEMPTS: positiveInt.default(8).describe('Queue attempts per push job.'),
 
   // §3 Actito
@@ -359,7 +374,8 @@ export interface CrossEngageSettings extends CommonEspSettings {
   apiVersion: string;
   channelTypes: Record<string, string>;
   optOutEventName: string;
-  optInEventName?: string;
+  optInEventName: string;
+  userWrite: 'events' | 'optout-status';
   leadFallbackOn404: boolean;
   eventsPerRequest: number;
 }
@@ -473,8 +489,8 @@ export function buildEspSettings(rawEnv: Readonly<Record<string, string | undefi
       timeoutMs: env.OPTIMIZELY_TIMEOUT_MS,
       rateLimit: perSecond(env.OPTIMIZELY_RPS),
       concurrency: env.OPTIMIZELY_CONCURRENCY,
-      // REST bulk unsubscribe takes ≤5000 ids (esp-contracts.md §1.2); the HTTP API is one recipient per call.
-      maxBatch: env.OPTIMIZELY_MAX_BATCH ?? (writeApi === 'rest' ? 5_000 : 1),
+      // REST bulk unsubscribe takes ≤5000 ids (esp-contracts.md §1.2), 500 by default; the HTTP API is one recipient per call.
+      maxBatch: env.OPTIMIZELY_MAX_BATCH ?? (writeApi === 'rest' ? 500 : 1),
       attempts: env.OPTIMIZELY_ATTEMPTS,
       // 429 appears only on recipient reads (§1.2), so a push 429 is left to the queue limiter.
       retry: retry(false),
@@ -509,7 +525,8 @@ export function buildEspSettings(rawEnv: Readonly<Record<string, string | undefi
       apiVersion: env.CROSSENGAGE_API_VERSION,
       channelTypes: parseChannelMap(env.CROSSENGAGE_CHANNEL_TYPES),
       optOutEventName: env.CROSSENGAGE_OPT_OUT_EVENT,
-      ...(env.CROSSENGAGE_OPT_IN_EVENT ? { optInEventName: env.CROSSENGAGE_OPT_IN_EVENT } : {}),
+      optInEventName: env.CROSSENGAGE_OPT_IN_EVENT,
+      userWrite: env.CROSSENGAGE_USER_WRITE,
       leadFallbackOn404: env.CROSSENGAGE_LEAD_FALLBACK_ON_404,
       eventsPerRequest: env.CROSSENGAGE_EVENTS_PER_REQUEST,
     },

@@ -134,7 +134,7 @@ describe('ESP sync end to end: API → MongoDB → all five simulators', () => {
   });
 
   it('status matrix: 401 → that ESP queue pauses, nothing is lost, delivery resumes after the fix', async () => {
-    sims.sims.crossengage.setFaults({ rules: [{ path: '/users', steps: Array.from({ length: 20 }, () => ({ status: 401 })) }] });
+    sims.sims.crossengage.setFaults({ rules: [{ path: '/events', steps: Array.from({ length: 20 }, () => ({ status: 401 })) }] });
     await record(app, { eventId: 'e2e-6', contact: { externalId: 'ed-1', email: 'ed@example.com' }, kind: 'marketing', channel: 'sms', value: 'opt_out', source: 'sms_stop' });
     const view = await viewOf(app, 'externalId:ed-1');
     const queue = app.ctx.runtime.queue(espQueueName('crossengage'));

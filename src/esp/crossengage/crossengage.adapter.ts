@@ -5,10 +5,11 @@ import { mapWithConcurrency } from '../concurrency.js';
 import { type ChannelTarget, combineOutcomes, PUSHED } from '../outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
-  LEAD_REOPT_IN_REASON,
-  leadEventBodies,
-  leadEvents,
-  type OptOutEvent,
+  type ConsentEvent,
+  consentEvents,
+  type EventsRecipient,
+  eventBodies,
+  eventsRecipient,
   optOutStatusBody,
   planContact,
   unknownUserOutcome,
@@ -17,8 +18,28 @@ import {
 /**
  * CrossEngage (esp-contracts.md §2). Vendor retry guidance (§2.4): retry connection failures and
  * 500/502/503/504 with exponential backoff — which is what the shared classifier does; other errors
- * are permanent here. `POST /events` has no idempotency key, so a retried opt-out may be recorded
- * twice; a duplicate "Opt Out" event sets the same flag and is harmless.
+ * are permanent here.
+ *
+ * Why one `POST /events` per contact, and no request that spans contacts:
+ * - `POST /events` (User Management v1, "Group Event management") takes up to 50 events, but its
+ *   body names ONE person at top level (`{"id"|"email", "businessUnit"?, "events": [...]}`; "Events
+ *   are individually assigned to users"). So all of a contact's channels travel in one request
+ *   ("Opt Out" / "Opt In" with an event-level `channel.type`, seeds/001_90036fe4e142a232.txt: "Both
+ *   ways will have the same technical result" as `PUT optout-status`), where the PUT needed one
+ *   request per channel; but two contacts never share a request.
+ * - `POST /users/batch` (≤ 1000 users; v1 synchronous with per-item `success`, v2 202 + trackingId)
+ *   writes user traits. No contract documents a writable opt-out trait per channel: the opt-out
+ *   status is a *system* trait (seeds/001), the FAQ's `"traits.optOut": "false"` has no channel, v2
+ *   rejects unknown attributes (error code 6), and neither version can reach leads. Not used.
+ *   Sources: blueprint/crossenagage-user-management-v1.apib and -v2.apib (api-evangelist/crossenagage,
+ *   harvested from usermanagementv1/v2.docs.apiary.io); documentation.crossengage.io
+ *   …/consent-management/system-opt-out-opt-in and /faq/getting-started/how-can-i-set-up-the-opt-out-process.
+ *
+ * What `pushed` means on the events path: CrossEngage answered 202 (accepted; processed
+ * asynchronously). The 202 carries no per-user result, so an externalId CrossEngage does not know
+ * is not reported (the PUT's 404 was); CROSSENGAGE_USER_WRITE=optout-status keeps the synchronous
+ * per-channel PUT for full users where that signal matters. `POST /events` has no idempotency key:
+ * a retried request may record an event twice, which sets the same flag and is harmless.
  */
 export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: Logger): EspAdapter {
   const kit = createAdapterKit(settings, logger, {
@@ -29,14 +50,14 @@ export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: 
     },
   });
 
-  async function sendLeadEvents(
-    lead: { email: string; businessUnit?: string },
-    events: OptOutEvent[],
+  async function sendEvents(
+    recipient: EventsRecipient,
+    events: readonly ConsentEvent[],
     signal?: AbortSignal,
   ): Promise<PushOutcome> {
     try {
-      for (const body of leadEventBodies(lead, events, settings)) {
-        await kit.call('lead-event', signal, () => kit.http.post('/events', body, { signal }));
+      for (const body of eventBodies(recipient, events, settings)) {
+        await kit.call('events', signal, () => kit.http.post('/events', body, { signal }));
       }
       return PUSHED;
     } catch (err) {
@@ -44,50 +65,49 @@ export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: 
     }
   }
 
-  async function setUserStatus(externalId: string, target: ChannelTarget<string>, signal?: AbortSignal) {
+  /** CROSSENGAGE_USER_WRITE=optout-status: one synchronous PUT per channel (§2.1), 404 = unknown user. */
+  async function putStatuses(
+    contact: ContactSnapshot,
+    externalId: string,
+    targets: readonly ChannelTarget<string>[],
+    signal?: AbortSignal,
+  ): Promise<PushOutcome[]> {
+    const outcomes: PushOutcome[] = [];
+    const fallback: ChannelTarget<string>[] = [];
     const path = `/users/${encodeURIComponent(externalId)}/optout-status`;
-    await kit.call('optout-status', signal, () =>
-      kit.http.put(path, optOutStatusBody(target), { params: { channelType: target.espChannel }, signal }),
-    );
+    for (const target of targets) {
+      try {
+        await kit.call('optout-status', signal, () =>
+          kit.http.put(path, optOutStatusBody(target), {
+            params: { channelType: target.espChannel },
+            signal,
+          }),
+        );
+        outcomes.push(PUSHED);
+      } catch (err) {
+        if (statusOf(err) !== 404) outcomes.push(deadLetterOrThrow(err));
+        else if (target.state.state === 'opted_out' && settings.leadFallbackOn404 && contact.identities.email)
+          fallback.push(target);
+        else outcomes.push(unknownUserOutcome());
+      }
+    }
+    const { email, businessUnit } = contact.identities;
+    if (fallback.length > 0 && email) {
+      kit.logger.info({ contactId: contact.contactId }, 'crossengage user unknown, opting out as lead');
+      const recipient = eventsRecipient({ kind: 'lead', email, ...(businessUnit ? { businessUnit } : {}) });
+      outcomes.push(await sendEvents(recipient, consentEvents(fallback, settings), signal));
+    }
+    return outcomes;
   }
 
   async function pushContact(contact: ContactSnapshot, signal?: AbortSignal): Promise<PushOutcome> {
     const { route, targets, skipped } = planContact(contact, settings);
     const outcomes = [...skipped];
-    if (route.kind === 'lead') {
-      const { events, blocked } = leadEvents(targets, settings);
-      if (blocked) outcomes.push({ kind: 'reactivation_blocked', reason: LEAD_REOPT_IN_REASON });
-      if (events.length > 0) outcomes.push(await sendLeadEvents(route, events, signal));
-    } else if (route.kind === 'user') {
-      const fallback: OptOutEvent[] = [];
-      for (const target of targets) {
-        try {
-          await setUserStatus(route.externalId, target, signal);
-          outcomes.push(PUSHED);
-        } catch (err) {
-          if (statusOf(err) !== 404) {
-            outcomes.push(deadLetterOrThrow(err));
-          } else if (
-            target.state.state === 'opted_out' &&
-            settings.leadFallbackOn404 &&
-            contact.identities.email
-          ) {
-            fallback.push({ event: settings.optOutEventName, 'channel.type': target.espChannel });
-          } else {
-            outcomes.push(unknownUserOutcome());
-          }
-        }
-      }
-      if (fallback.length > 0 && contact.identities.email) {
-        const { email, businessUnit } = contact.identities;
-        kit.logger.info(
-          { contactId: contact.contactId, channels: fallback },
-          'crossengage user unknown, opting out as lead',
-        );
-        outcomes.push(
-          await sendLeadEvents({ email, ...(businessUnit ? { businessUnit } : {}) }, fallback, signal),
-        );
-      }
+    if (route.kind === 'none' || targets.length === 0) return combineOutcomes(outcomes);
+    if (route.kind === 'user' && settings.userWrite === 'optout-status') {
+      outcomes.push(...(await putStatuses(contact, route.externalId, targets, signal)));
+    } else {
+      outcomes.push(await sendEvents(eventsRecipient(route), consentEvents(targets, settings), signal));
     }
     return combineOutcomes(outcomes);
   }

@@ -3,8 +3,11 @@ import { type ChannelTarget, isDecided, missingIdentity, notApplicable, planChan
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 
 /**
- * CrossEngage (esp-contracts.md §2). Full users (with an externalId) get their opt-out flag set per
- * channel; leads (email, optional businessUnit) can only be opted out by the "Opt Out" system event.
+ * CrossEngage (esp-contracts.md §2). Every channel state becomes one system event of
+ * `POST /events` ("Opt Out" / "Opt In" with an event-level `channel.type`, seeds/001), all of one
+ * contact's channels in one request; full users are addressed by externalId, leads by email
+ * (+ businessUnit). The per-channel `PUT /users/{externalId}/optout-status` remains selectable for
+ * full users (CROSSENGAGE_USER_WRITE=optout-status).
  */
 
 export type CrossEngageRoute =
@@ -18,22 +21,17 @@ export interface CrossEngagePlan {
   skipped: PushOutcome[];
 }
 
-/** A system event of `POST /events`; the name is "Opt Out" (or a configured "Opt In"). */
-export interface OptOutEvent {
+/** A system event of `POST /events`: "Opt Out" or "Opt In" (seeds/001, esp-contracts.md §2.2). */
+export interface ConsentEvent {
   event: string;
-  /** At event level, not inside `properties` (§2.2). */
+  /** At event level, not inside `properties` (§2.2); without it the event changes nothing. */
   'channel.type': string;
 }
 
-export interface LeadEventsBody {
-  email: string;
-  businessUnit?: string;
-  events: OptOutEvent[];
-}
-
-export const LEAD_REOPT_IN_REASON =
-  'CrossEngage cannot re-opt-in a lead: there is no "Opt In" event and optout-status needs an externalId ' +
-  '(esp-contracts.md §2.2); give the contact an externalId or reset the flag in the CrossEngage UI';
+/** One `POST /events` body: one person (v1 blueprint: "Events are individually assigned to users"). */
+export type EventsBody = ({ id: string } | { email: string; businessUnit?: string }) & {
+  events: ConsentEvent[];
+};
 
 export const TRACKING_NOT_APPLICABLE = 'CrossEngage has no tracking consent';
 
@@ -67,37 +65,38 @@ export function optOutStatusBody(target: ChannelTarget<string>): { optOut: boole
 }
 
 /**
- * System events for a lead's channel states: "Opt Out" per opted-out channel; an opt-in only when
- * an "Opt In" event name is configured (NOT FOUND in §2.2), else the channel is reactivation_blocked.
+ * One system event per channel: "Opt Out" for an opted-out channel, "Opt In" for an opted-in one.
+ * "Opt In" sets the opt-out status back to false (seeds/001 "(Re)Opt In"); it is the only way to
+ * re-opt-in a lead, which would otherwise stay "opted out forever".
  */
-export function leadEvents(
+export function consentEvents(
   targets: readonly ChannelTarget<string>[],
   settings: Pick<CrossEngageSettings, 'optOutEventName' | 'optInEventName'>,
-): { events: OptOutEvent[]; blocked: boolean } {
-  const events: OptOutEvent[] = [];
-  let blocked = false;
-  for (const t of targets) {
-    const name = t.state.state === 'opted_out' ? settings.optOutEventName : settings.optInEventName;
-    if (name) events.push({ event: name, 'channel.type': t.espChannel });
-    else blocked = true;
-  }
-  return { events, blocked };
+): ConsentEvent[] {
+  return targets.map((t) => ({
+    event: t.state.state === 'opted_out' ? settings.optOutEventName : settings.optInEventName,
+    'channel.type': t.espChannel,
+  }));
 }
 
-/** `POST /events` bodies for one lead, at most `eventsPerRequest` events each (§2.2: ≤ 50). */
-export function leadEventBodies(
-  lead: { email: string; businessUnit?: string },
-  events: readonly OptOutEvent[],
+/** Who a `POST /events` body is about: the externalId of a full user, else email (+ businessUnit). */
+export type EventsRecipient = { id: string } | { email: string; businessUnit?: string };
+
+export function eventsRecipient(route: Exclude<CrossEngageRoute, { kind: 'none' }>): EventsRecipient {
+  if (route.kind === 'user') return { id: route.externalId };
+  return { email: route.email, ...(route.businessUnit ? { businessUnit: route.businessUnit } : {}) };
+}
+
+/** `POST /events` bodies for one person, at most `eventsPerRequest` events each (§2.2: ≤ 50). */
+export function eventBodies(
+  recipient: EventsRecipient,
+  events: readonly ConsentEvent[],
   settings: Pick<CrossEngageSettings, 'eventsPerRequest'>,
-): LeadEventsBody[] {
-  const bodies: LeadEventsBody[] = [];
+): EventsBody[] {
+  const bodies: EventsBody[] = [];
   const size = Math.max(1, settings.eventsPerRequest);
   for (let i = 0; i < events.length; i += size) {
-    bodies.push({
-      email: lead.email,
-      ...(lead.businessUnit ? { businessUnit: lead.businessUnit } : {}),
-      events: events.slice(i, i + size),
-    });
+    bodies.push({ ...recipient, events: events.slice(i, i + size) });
   }
   return bodies;
 }

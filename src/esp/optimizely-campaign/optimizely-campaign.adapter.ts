@@ -10,18 +10,30 @@ import {
   type HttpOperation,
   parseToken,
   tokenResult,
+  unsubscribedIds,
   unsuccessfulIds,
 } from './optimizely-campaign.mapping.js';
 import { type OptimizelyOp, planOperations } from './optimizely-campaign.plan.js';
 
 /** DOC esp-contracts.md §1.2: `POST /unsubscribes` takes at most 5000 recipient ids. */
 const BULK_UNSUBSCRIBE_MAX = 5_000;
+/** DOC §1.2 (OpenAPI): `DELETE /blacklistentries?entries=` takes at most 1000 patterns (more → 400). */
+const BULK_UNBLACKLIST_MAX = 1_000;
+/** DOC §1.2 (OpenAPI): `GET /unsubscribes` limit must be below 10000. */
+const READ_LIMIT_MAX = 9_999;
 
-type BulkOp = Extract<OptimizelyOp, { type: 'unsubscribe' | 'resubscribe' }>;
-type SingleOp = Exclude<OptimizelyOp, BulkOp>;
+type BulkOp = Extract<OptimizelyOp, { api: 'rest'; type: 'unsubscribe' | 'resubscribe' }>;
+type UnblacklistOp = Extract<OptimizelyOp, { api: 'rest'; type: 'unblacklist' }>;
+type SingleOp = Exclude<OptimizelyOp, BulkOp | UnblacklistOp>;
 interface Owned<T> {
   contactId: string;
   op: T;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /**
@@ -29,6 +41,22 @@ interface Owned<T> {
  * blocklist and tracking opt-out; or the HTTP API form service, whose plain-text tokens decide the
  * outcome. REST statuses with a meaning of their own: 404 on removal = not there (already in
  * state), 406 on tracking = feature off for the client (not applicable).
+ *
+ * Requests per push() with the REST API (source: the vendor OpenAPI, rest/openapi.json, as harvested
+ * in api-evangelist/optimizely openapi/_original/…-rest-api-openapi.json):
+ * - opt-outs: one `POST /unsubscribes` per media type and ≤ 5000 ids, `200 {successfulIds,
+ *   unsuccessfulIds}` gives each recipient its outcome;
+ * - re-subscribes: per media type and OPTIMIZELY_RESUBSCRIBE_CHUNK ids, one `GET /unsubscribes?
+ *   recipientIds=` learns who is on the list, then one `DELETE /unsubscribes?recipientIds=` removes
+ *   only those (204): absent ids are already_in_state without a request. The DELETE's 404 ("could
+ *   not be found for the indicated recipient ID") does not say which of several ids was missing, so
+ *   sending only present ids keeps each outcome exact; if one still comes back (a race), each id is
+ *   asked again alone;
+ * - blocklist removals: one `DELETE /blacklistentries?entries=` per ≤ 1000 patterns; 204 means
+ *   "the deletion was initiated" with no per-entry result, so each contact's outcome is `pushed`;
+ * - per recipient, because the API has no bulk form: blocklist additions (`POST /blacklistentries`
+ *   takes one `entry`) and the tracking opt-out (`POST|DELETE /recipients/trackingoptout` take one
+ *   `recipientId`). The HTTP API (§1.1) is one recipient per call throughout.
  */
 export function createOptimizelyCampaignAdapter(
   settings: OptimizelyCampaignSettings,
@@ -95,13 +123,6 @@ export function createOptimizelyCampaignAdapter(
             cfg,
           ),
         );
-      case 'unblacklist':
-        return restCall(
-          'blacklist-remove',
-          signal,
-          () => kit.http.delete(`${restBase}/blacklistentries/${encodeURIComponent(op.entry)}`, cfg),
-          { 404: ALREADY_IN_STATE },
-        );
       case 'tracking-optout':
         return restCall(
           'tracking-optout',
@@ -156,7 +177,42 @@ export function createOptimizelyCampaignAdapter(
     }
   }
 
+  /** The ids of `ids` that are on the unsubscribe list of `mediaType` (lower-cased), paging past the limit. */
+  async function onUnsubscribeList(mediaType: string, ids: readonly string[], signal?: AbortSignal) {
+    const found = new Set<string>();
+    const limit = Math.min(READ_LIMIT_MAX, Math.max(100, ids.length));
+    for (let offset = 0; ; offset += limit) {
+      const params = { recipientIds: ids.join(','), mediaType, offset, limit, ...listParam };
+      const res = await kit.call('resubscribe-read', signal, () =>
+        kit.http.get(`${restBase}/unsubscribes`, { headers: restHeaders, params, signal }),
+      );
+      const page = unsubscribedIds(res.data);
+      for (const id of page.ids) found.add(id);
+      if (page.elements < limit) return found;
+    }
+  }
+
   async function resubscribeChunk(
+    mediaType: string,
+    chunk: Owned<BulkOp>[],
+    out: Owned<PushOutcome>[],
+    signal?: AbortSignal,
+  ) {
+    let present: Set<string>;
+    try {
+      present = await onUnsubscribeList(mediaType, [...new Set(chunk.map((c) => c.op.recipientId))], signal);
+    } catch (err) {
+      const outcome = deadLetterOrThrow(err);
+      for (const c of chunk) out.push({ contactId: c.contactId, op: outcome });
+      return;
+    }
+    const listed = chunk.filter((c) => present.has(c.op.recipientId.toLowerCase()));
+    for (const c of chunk)
+      if (!listed.includes(c)) out.push({ contactId: c.contactId, op: ALREADY_IN_STATE });
+    if (listed.length > 0) await removeUnsubscribes(mediaType, listed, out, signal);
+  }
+
+  async function removeUnsubscribes(
     mediaType: string,
     chunk: Owned<BulkOp>[],
     out: Owned<PushOutcome>[],
@@ -170,15 +226,33 @@ export function createOptimizelyCampaignAdapter(
       () => kit.http.delete(`${restBase}/unsubscribes`, { headers: restHeaders, params, signal }),
       { 404: ALREADY_IN_STATE },
     );
-    // A 404 for several ids may mean only some were absent: ask again one by one.
+    // A 404 for several ids does not say which was missing: ask again one by one.
     if (outcome === ALREADY_IN_STATE && ids.length > 1) {
-      for (const c of chunk) await resubscribeChunk(mediaType, [c], out, signal);
+      for (const c of chunk) await removeUnsubscribes(mediaType, [c], out, signal);
       return;
     }
     for (const c of chunk) out.push({ contactId: c.contactId, op: outcome });
   }
 
-  async function runBulk(ops: Owned<BulkOp>[], out: Owned<PushOutcome>[], signal?: AbortSignal) {
+  async function unblacklistChunk(
+    chunk: Owned<UnblacklistOp>[],
+    out: Owned<PushOutcome>[],
+    signal?: AbortSignal,
+  ) {
+    const entries = [...new Set(chunk.map((c) => c.op.entry))];
+    const params = new URLSearchParams(entries.map((e): [string, string] => ['entries', e]));
+    const outcome = await restCall('blacklist-remove', signal, () =>
+      kit.http.delete(`${restBase}/blacklistentries`, { headers: restHeaders, params, signal }),
+    );
+    for (const c of chunk) out.push({ contactId: c.contactId, op: outcome });
+  }
+
+  async function runBulk(
+    ops: Owned<BulkOp>[],
+    unblacklists: Owned<UnblacklistOp>[],
+    out: Owned<PushOutcome>[],
+    signal?: AbortSignal,
+  ) {
     const groups = new Map<string, Owned<BulkOp>[]>();
     for (const o of ops) {
       const key = `${o.op.type} ${o.op.mediaType}`;
@@ -187,12 +261,13 @@ export function createOptimizelyCampaignAdapter(
     for (const group of groups.values()) {
       const { type, mediaType } = (group[0] as Owned<BulkOp>).op;
       const size = type === 'unsubscribe' ? BULK_UNSUBSCRIBE_MAX : settings.resubscribeChunk;
-      for (let i = 0; i < group.length; i += size) {
-        const chunk = group.slice(i, i + size);
+      for (const chunk of chunks(group, size)) {
         if (type === 'unsubscribe') await unsubscribeChunk(mediaType, chunk, out, signal);
         else await resubscribeChunk(mediaType, chunk, out, signal);
       }
     }
+    for (const chunk of chunks(unblacklists, BULK_UNBLACKLIST_MAX))
+      await unblacklistChunk(chunk, out, signal);
   }
 
   return {
@@ -201,18 +276,21 @@ export function createOptimizelyCampaignAdapter(
     async push(contacts: readonly ContactSnapshot[], signal?: AbortSignal) {
       const perContact = new Map<string, PushOutcome[]>();
       const bulk: Owned<BulkOp>[] = [];
+      const unblacklists: Owned<UnblacklistOp>[] = [];
       const singles: Owned<SingleOp>[] = [];
       for (const contact of contacts) {
         const { ops, skipped } = planOperations(contact, settings);
         perContact.set(contact.contactId, skipped);
         for (const op of ops) {
+          const contactId = contact.contactId;
           if (op.api === 'rest' && (op.type === 'unsubscribe' || op.type === 'resubscribe'))
-            bulk.push({ contactId: contact.contactId, op });
-          else singles.push({ contactId: contact.contactId, op: op as SingleOp });
+            bulk.push({ contactId, op });
+          else if (op.api === 'rest' && op.type === 'unblacklist') unblacklists.push({ contactId, op });
+          else singles.push({ contactId, op: op as SingleOp });
         }
       }
       const results: Owned<PushOutcome>[] = [];
-      await runBulk(bulk, results, signal);
+      await runBulk(bulk, unblacklists, results, signal);
       const singleResults = await mapWithConcurrency(singles, settings.concurrency, (s) =>
         single(s.op, signal),
       );

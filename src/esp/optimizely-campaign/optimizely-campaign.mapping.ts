@@ -158,9 +158,26 @@ export function blacklistPattern(email: string): string {
  * ids reported unsuccessful (case-insensitively, ids are usually emails). Partial success is normal.
  */
 export function unsuccessfulIds(body: unknown): Set<string> {
+  return lowerIds(field(body, 'unsuccessfulIds'));
+}
+
+/**
+ * Reads a page of `GET /unsubscribes` (`{"elements":[{"recipientId",…}],"count","offset","limit"}`,
+ * §1.2): the recipient ids on the list (lower-cased) and how many elements the page held.
+ */
+export function unsubscribedIds(body: unknown): { ids: Set<string>; elements: number } {
+  const elements = field(body, 'elements');
+  if (!Array.isArray(elements)) return { ids: new Set(), elements: 0 };
+  return { ids: lowerIds(elements.map((e) => field(e, 'recipientId'))), elements: elements.length };
+}
+
+/** The strings of a list, lower-cased (recipient ids are usually emails, compared case-insensitively). */
+export function lowerIds(list: unknown): Set<string> {
   const out = new Set<string>();
-  if (body === null || typeof body !== 'object') return out;
-  const list = (body as Record<string, unknown>)['unsuccessfulIds'];
   if (Array.isArray(list)) for (const id of list) if (typeof id === 'string') out.add(id.toLowerCase());
   return out;
+}
+
+function field(value: unknown, key: string): unknown {
+  return value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
 }

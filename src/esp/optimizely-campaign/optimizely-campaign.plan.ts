@@ -10,7 +10,8 @@ import { blacklistPattern, type HttpOperation, httpApiParams } from './optimizel
  */
 export type OptimizelyOp =
   | { api: 'rest'; type: 'unsubscribe' | 'resubscribe'; mediaType: string; recipientId: string }
-  | { api: 'rest'; type: 'blacklist' | 'unblacklist'; entry: string }
+  | { api: 'rest'; type: 'blacklist'; entry: string }
+  | { api: 'rest'; type: 'unblacklist'; entry: string }
   | { api: 'rest'; type: 'tracking-optout' | 'tracking-optin'; recipientId: string }
   | { api: 'http'; operation: HttpOperation; params: Record<string, string> };
 

@@ -1,8 +1,9 @@
 /**
  * `POST /events` (User Management v1, esp-contracts.md §2.2):
  *   {"id": "<externalId>" | "email": "...", "businessUnit"?: "...", "events": [{"event": "...", "channel.type"?: CH, "properties"?: {}}]}
- * 1..50 events → 202 (empty body); 400 `{"field","type"}` otherwise. The system "Opt Out" event with an
- * event-level `channel.type` sets the opt-out like `PUT optout-status` (`ALL` → the overall status); without a
+ * One person per request (v1 blueprint: "Events are individually assigned to users"). 1..50 events → 202 (empty
+ * body); 400 `{"field","type"}` otherwise. The system "Opt Out" event with an event-level `channel.type` sets the
+ * opt-out like `PUT optout-status` (`ALL` → the overall status), and "Opt In" (seeds/001) clears it; without a
  * channel it "does nothing" to the status (recorded with effect `none`), and `channel.type` nested inside
  * `properties` is not read either. Email-only events land on the user with that email + businessUnit if one
  * exists, else on the lead `lead:<businessUnit>:<email>` (created on demand).

@@ -25,7 +25,7 @@ export interface CrossEngageOptions {
   unknownUserRecipientStatus?: 'default' | 'not-found';
   /** INFERENCE (§2.2, async 202): events for an unknown external id `create` the user (default) or are `ignore`d. */
   eventsForUnknownUser?: 'create' | 'ignore';
-  /** NOT FOUND (§2.2): an "Opt In" event name that re-opts-in. Default null = no such event (re-opt-in only via PUT). */
+  /** DOC seeds/001 "(Re)Opt In" (§2.2, corrected): the event that sets the opt-out status back to false. Default "Opt In"; null = no such event. */
   optInEventName?: string | null;
   /** INFERENCE (§2.1): `GET optout-status?channelType=X` answers `optOutAll || X opted out`. Default true. */
   channelReadIncludesAll?: boolean;
@@ -45,7 +45,7 @@ export function resolveCrossEngageOptions(opts: CrossEngageOptions): ResolvedCro
     maxBatchUsers: opts.maxBatchUsers ?? 1000,
     unknownUserRecipientStatus: opts.unknownUserRecipientStatus ?? 'default',
     eventsForUnknownUser: opts.eventsForUnknownUser ?? 'create',
-    optInEventName: opts.optInEventName ?? null,
+    optInEventName: opts.optInEventName === undefined ? 'Opt In' : opts.optInEventName,
     channelReadIncludesAll: opts.channelReadIncludesAll ?? true,
     trackingTtlMs: opts.trackingTtlMs ?? 24 * 60 * 60 * 1000,
     users: opts.users ?? [],

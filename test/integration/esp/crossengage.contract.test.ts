@@ -11,6 +11,8 @@ afterAll(() => sim.close());
 beforeEach(() => sim.reset());
 
 const adapter = (env: Record<string, string> = {}) => adapterFor('crossengage', sim.url, env);
+const putAdapter = (env: Record<string, string> = {}) =>
+  adapter({ CROSSENGAGE_USER_WRITE: 'optout-status', ...env });
 const seed = (body: unknown) =>
   fetch(`${sim.url}/__sim/seed`, {
     method: 'POST',
@@ -19,7 +21,7 @@ const seed = (body: unknown) =>
   });
 const consent = (key: string) => sim.state().recipients[key];
 
-describe('full users: PUT /users/{externalId}/optout-status (§2.1)', () => {
+describe('full users, CROSSENGAGE_USER_WRITE=optout-status: PUT /users/{externalId}/optout-status (§2.1)', () => {
   it('sets each channel with both CrossEngage headers', async () => {
     await seed({ users: [{ id: 'u1', email: 'u1@example.com' }] });
     const c = contact(
@@ -27,7 +29,7 @@ describe('full users: PUT /users/{externalId}/optout-status (§2.1)', () => {
       { externalId: 'u1', email: 'u1@example.com' },
       { email: decided('opted_out'), push: decided('opted_out') },
     );
-    expect(await pushOne(adapter(), c)).toEqual({ kind: 'pushed' });
+    expect(await pushOne(putAdapter(), c)).toEqual({ kind: 'pushed' });
     expect(consent('u1')).toMatchObject({ email: 'opted_out', push: 'opted_out' });
     const puts = sim.requests().filter((r) => r.method === 'PUT');
     expect(puts.map((r) => r.query['channelType'])).toEqual(['MAIL', 'PUSH_NOTIFICATION']);
@@ -38,7 +40,7 @@ describe('full users: PUT /users/{externalId}/optout-status (§2.1)', () => {
 
   it('re-opts-in a full user with optOut false', async () => {
     await seed({ users: [{ id: 'u1' }] });
-    const a = adapter();
+    const a = putAdapter();
     await pushOne(a, contact('c1', { externalId: 'u1' }, { email: decided('opted_out') }));
     expect(
       await pushOne(
@@ -57,7 +59,7 @@ describe('full users: PUT /users/{externalId}/optout-status (§2.1)', () => {
       { externalId: 'ghost', email: 'Ghost@Example.com', businessUnit: 'de' },
       { email: decided('opted_out') },
     );
-    expect(await pushOne(adapter(), c)).toEqual({ kind: 'pushed' });
+    expect(await pushOne(putAdapter(), c)).toEqual({ kind: 'pushed' });
     expect(consent('lead:de:ghost@example.com')?.email).toBe('opted_out');
     expect(sim.requests().map((r) => `${r.method} ${r.status}`)).toEqual(['PUT 404', 'POST 202']);
   });
@@ -68,12 +70,12 @@ describe('full users: PUT /users/{externalId}/optout-status (§2.1)', () => {
       { externalId: 'ghost', email: 'g@example.com' },
       { email: decided('opted_out') },
     );
-    expect(await pushOne(adapter({ CROSSENGAGE_LEAD_FALLBACK_ON_404: 'false' }), optOut)).toEqual({
+    expect(await pushOne(putAdapter({ CROSSENGAGE_LEAD_FALLBACK_ON_404: 'false' }), optOut)).toEqual({
       kind: 'missing_identity',
       detail: expect.stringMatching(/404/),
     });
     const optIn = contact('c2', { externalId: 'ghost' }, { email: decided('opted_in') });
-    expect(await pushOne(adapter(), optIn)).toMatchObject({ kind: 'missing_identity' });
+    expect(await pushOne(putAdapter(), optIn)).toMatchObject({ kind: 'missing_identity' });
   });
 });
 
@@ -98,17 +100,21 @@ describe('leads: POST /events "Opt Out" (§2.2)', () => {
     });
   });
 
-  it('a lead re-opt-in is reactivation_blocked and sends nothing', async () => {
-    const c = contact(
-      'c1',
-      { email: 'lead@example.com' },
-      { email: decided('opted_in', { authoritative: true }) },
-    );
-    expect(await pushOne(adapter(), c)).toEqual({
-      kind: 'reactivation_blocked',
-      reason: expect.stringMatching(/Opt In/),
+  it('opt-in after opt-out re-opts-in a lead with the "Opt In" event (seeds/001 "(Re)Opt In")', async () => {
+    const a = adapter();
+    const lead = { email: 'back@example.com', businessUnit: 'de' };
+    expect(await pushOne(a, contact('c1', lead, { email: decided('opted_out') }))).toEqual({
+      kind: 'pushed',
     });
-    expect(sim.requests()).toHaveLength(0);
+    expect(consent('lead:de:back@example.com')?.email).toBe('opted_out');
+    expect(
+      await pushOne(a, contact('c1', lead, { email: decided('opted_in', { authoritative: true }) })),
+    ).toEqual({ kind: 'pushed' });
+    expect(consent('lead:de:back@example.com')?.email).toBe('opted_in');
+    expect(sim.requests().map((r) => r.body)).toEqual([
+      { ...lead, events: [{ event: 'Opt Out', 'channel.type': 'MAIL' }] },
+      { ...lead, events: [{ event: 'Opt In', 'channel.type': 'MAIL' }] },
+    ]);
   });
 
   it('unknown consent, tracking and missing identities send nothing', async () => {
@@ -151,21 +157,101 @@ describe('cancellation', () => {
   });
 });
 
-describe('configured "Opt In" event (NOT FOUND §2.2; simulator option optInEventName)', () => {
-  it('re-opts-in a lead when both sides know the event', async () => {
-    const withOptIn = await startSimulator('crossengage', { optInEventName: 'Opt In' });
-    try {
-      const a = adapterFor('crossengage', withOptIn.url, { CROSSENGAGE_OPT_IN_EVENT: 'Opt In' });
-      const lead = { email: 'back@example.com' };
-      await pushOne(a, contact('c1', lead, { email: decided('opted_out') }));
-      expect(
-        await pushOne(a, contact('c1', lead, { email: decided('opted_in', { authoritative: true }) })),
-      ).toEqual({
-        kind: 'pushed',
-      });
-      expect(withOptIn.state().recipients['lead::back@example.com']?.email).toBe('opted_in');
-    } finally {
-      await withOptIn.close();
-    }
+describe('full users: one POST /events per contact, all channels in it (§2.2, seeds/001)', () => {
+  it('sends "Opt Out" / "Opt In" per channel keyed by externalId in one request', async () => {
+    await seed({ users: [{ id: 'u1', email: 'u1@example.com' }] });
+    const c = contact(
+      'c1',
+      { externalId: 'u1', email: 'u1@example.com' },
+      { email: decided('opted_out'), sms: decided('opted_in'), push: decided('opted_out') },
+    );
+    expect(await pushOne(adapter(), c)).toEqual({ kind: 'pushed' });
+    expect(consent('u1')).toMatchObject({ email: 'opted_out', sms: 'opted_in', push: 'opted_out' });
+    const [req, ...rest] = sim.requests();
+    expect(rest).toHaveLength(0);
+    expect(req).toMatchObject({ method: 'POST', path: '/events', status: 202 });
+    expect(req?.headers['x-xng-apiversion']).toBe('1');
+    expect(req?.body).toEqual({
+      id: 'u1',
+      events: [
+        { event: 'Opt Out', 'channel.type': 'MAIL' },
+        { event: 'Opt In', 'channel.type': 'SMS' },
+        { event: 'Opt Out', 'channel.type': 'PUSH_NOTIFICATION' },
+      ],
+    });
+  });
+
+  it('re-opts-in a full user opted out earlier', async () => {
+    await seed({ users: [{ id: 'u1' }] });
+    const a = adapter();
+    await pushOne(a, contact('c1', { externalId: 'u1' }, { email: decided('opted_out') }));
+    expect(consent('u1')?.email).toBe('opted_out');
+    await pushOne(
+      a,
+      contact('c1', { externalId: 'u1' }, { email: decided('opted_in', { authoritative: true }) }),
+    );
+    expect(consent('u1')?.email).toBe('opted_in');
+  });
+});
+
+describe('batches', () => {
+  const people = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      i % 2 === 0
+        ? contact(
+            `c${i}`,
+            { externalId: `u${i}` },
+            { email: decided('opted_out'), sms: decided('opted_out') },
+          )
+        : contact(
+            `c${i}`,
+            { email: `l${i}@example.com` },
+            { email: decided('opted_out'), push: decided('opted_in') },
+          ),
+    );
+
+  it.each([1, 7, 50])(
+    '%i contacts with 2 channels each → one request per contact, whatever the channels',
+    async (n) => {
+      const out = await adapter().push(people(n));
+      expect([...out.values()].every((o) => o.kind === 'pushed')).toBe(true);
+      expect(out.size).toBe(n);
+      const reqs = sim.requests();
+      expect(reqs).toHaveLength(n);
+      expect(reqs.every((r) => r.method === 'POST' && r.path === '/events' && r.status === 202)).toBe(true);
+      expect(consent('u0')?.email).toBe('opted_out');
+      if (n > 1)
+        expect(consent('lead::l1@example.com')).toMatchObject({ email: 'opted_out', push: 'opted_in' });
+    },
+  );
+
+  it('a mixed batch: the one contact CrossEngage rejects (400) is its own dead letter', async () => {
+    // `push` → an undocumented channel.type, which the simulator rejects with 400 UNKNOWN_VALUE.
+    const a = adapter({ CROSSENGAGE_CHANNEL_TYPES: 'email:MAIL,sms:SMS,push:BOGUS' });
+    const good = people(4).map((c) => ({
+      ...c,
+      marketing: { ...c.marketing, push: { state: 'unknown' as const, authoritative: false } },
+    }));
+    const bad = contact(
+      'bad',
+      { externalId: 'ubad' },
+      { email: decided('opted_out'), push: decided('opted_out') },
+    );
+    const out = await a.push([...good.slice(0, 2), bad, ...good.slice(2)]);
+    expect(out.get('bad')).toEqual({ kind: 'dead_letter', reason: expect.stringContaining('HTTP 400') });
+    for (const c of good) expect(out.get(c.contactId)).toEqual({ kind: 'pushed' });
+    expect(sim.requests()).toHaveLength(5);
+  });
+
+  it('missing identities and unknown states cost no request inside a batch', async () => {
+    const out = await adapter().push([
+      contact('n1', { phone: '+4915112345678' }, { sms: decided('opted_out') }),
+      contact('n2', { externalId: 'u2' }, {}),
+      contact('n3', { externalId: 'u3' }, { email: decided('opted_out') }),
+    ]);
+    expect(out.get('n1')).toMatchObject({ kind: 'missing_identity' });
+    expect(out.get('n2')).toMatchObject({ kind: 'not_applicable' });
+    expect(out.get('n3')).toEqual({ kind: 'pushed' });
+    expect(sim.requests()).toHaveLength(1);
   });
 });

@@ -51,19 +51,21 @@ describe('REST API (§1.2)', () => {
     expect(out.get('b')).toEqual({ kind: 'dead_letter', reason: expect.stringMatching(/unsuccessful/) });
   });
 
-  it('re-subscribes with DELETE (EMAIL and GLOBAL); a never-unsubscribed recipient is already in state', async () => {
+  it('re-subscribes: GET the list, DELETE only who is on it (EMAIL and GLOBAL); a never-unsubscribed recipient is already in state', async () => {
     const a = rest();
     await pushOne(a, optOut('a'));
     expect(await pushOne(a, optIn('a'))).toEqual({ kind: 'pushed' });
     expect(consent('a@example.com')?.email).toBe('opted_in');
     expect(await pushOne(a, optIn('z'))).toEqual({ kind: 'already_in_state' });
-    const deletes = sim.requests().filter((r) => r.method === 'DELETE');
-    expect(deletes.map((r) => `${r.query['mediaType']} ${r.status}`)).toEqual([
-      'EMAIL 204',
-      'GLOBAL 404',
-      'EMAIL 404',
-      'GLOBAL 404',
+    const reads = sim.requests().filter((r) => r.method !== 'POST');
+    expect(reads.map((r) => `${r.method} ${r.query['mediaType']} ${r.status}`)).toEqual([
+      'GET EMAIL 200',
+      'DELETE EMAIL 204',
+      'GET GLOBAL 200',
+      'GET EMAIL 200',
+      'GET GLOBAL 200',
     ]);
+    expect(reads[1]?.query['recipientIds']).toBe('a@example.com');
   });
 
   it('lifts a GLOBAL unsubscribe made at the ESP (list-unsubscribe) on a forced re-opt-in', async () => {
@@ -86,12 +88,21 @@ describe('REST API (§1.2)', () => {
     });
   });
 
-  it('blocklist mode adds and removes an exact entry', async () => {
+  it('blocklist mode adds an exact entry per recipient and removes entries in one bulk DELETE (≤ 1000)', async () => {
     const a = rest({ OPTIMIZELY_OPTOUT_ACTION: 'blacklist' });
-    expect(await pushOne(a, optOut('x'))).toEqual({ kind: 'pushed' });
+    expect([...(await a.push(['x', 'y'].map(optOut))).values()]).toEqual([
+      { kind: 'pushed' },
+      { kind: 'pushed' },
+    ]);
     expect(consent('x@example.com')?.email).toBe('opted_out');
-    expect(await pushOne(a, optIn('x'))).toEqual({ kind: 'pushed' });
-    expect(await pushOne(a, optIn('x'))).toEqual({ kind: 'already_in_state' });
+    expect([...(await a.push(['x', 'y'].map(optIn))).values()]).toEqual([
+      { kind: 'pushed' },
+      { kind: 'pushed' },
+    ]);
+    expect(consent('y@example.com')?.email).toBe('opted_in');
+    const removals = sim.requests().filter((r) => r.method === 'DELETE');
+    expect(removals).toHaveLength(1);
+    expect(removals[0]).toMatchObject({ path: `/rest/${CLIENT}/blacklistentries`, status: 204 });
   });
 
   it('wrong REST credentials → auth', async () => {
@@ -99,6 +110,95 @@ describe('REST API (§1.2)', () => {
       kind: 'auth',
       status: 401,
     });
+  });
+});
+
+describe('REST batches', () => {
+  const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+  const count = (method: string, path = UNSUBSCRIBES) =>
+    sim.requests().filter((r) => r.method === method && r.path === path).length;
+
+  it.each([1, 150, 500])('%i email opt-outs → 1 POST /unsubscribes', async (n) => {
+    const out = await rest().push(ids(n, 'o').map(optOut));
+    expect([...out.values()].every((o) => o.kind === 'pushed')).toBe(true);
+    expect(count('POST')).toBe(1);
+    expect(sim.requests()).toHaveLength(1);
+  });
+
+  it('7000 opt-outs (OPTIMIZELY_MAX_BATCH 5000 in one push) → ⌈7000/5000⌉ = 2 POSTs, none over the limit', async () => {
+    const out = await rest({ OPTIMIZELY_MAX_BATCH: '5000' }).push(ids(7000, 'm').map(optOut));
+    expect(out.size).toBe(7000);
+    expect([...out.values()].every((o) => o.kind === 'pushed')).toBe(true);
+    const posts = sim.requests().filter((r) => r.method === 'POST');
+    expect(posts.map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  it('opt-outs on three channels → one POST per media type', async () => {
+    const c = (id: string) =>
+      contact(
+        id,
+        { email: `${id}@example.com` },
+        {
+          email: decided('opted_out'),
+          sms: decided('opted_out'),
+          push: decided('opted_out'),
+        },
+      );
+    await rest().push(ids(40, 'p').map(c));
+    const posts = sim.requests().filter((r) => r.method === 'POST');
+    expect(posts.map((r) => (r.body as { mediaType: string }).mediaType).sort()).toEqual([
+      'EMAIL',
+      'PUSH',
+      'SMS',
+    ]);
+  });
+
+  it('250 re-opt-ins, half of them unsubscribed → per 100 ids one GET and one DELETE per media type; exact outcomes', async () => {
+    const a = rest();
+    const all = ids(250, 'r');
+    await a.push(all.filter((_, i) => i % 2 === 0).map(optOut));
+    const before = sim.requests().length;
+    const out = await a.push(all.map(optIn));
+    for (const [i, id] of all.entries())
+      expect(out.get(id)).toEqual(i % 2 === 0 ? { kind: 'pushed' } : { kind: 'already_in_state' });
+    const made = sim.requests().slice(before);
+    // EMAIL: 3 chunks × (GET + DELETE); GLOBAL: 3 GETs, nobody is on it, so no DELETE.
+    expect(made.filter((r) => r.method === 'GET')).toHaveLength(6);
+    expect(made.filter((r) => r.method === 'DELETE').map((r) => r.status)).toEqual([204, 204, 204]);
+    expect(consent('r0@example.com')?.email).toBe('opted_in');
+  });
+
+  it('a mixed batch: the one recipient Optimizely lists as unsuccessful is the only dead letter', async () => {
+    sim.setFaults({
+      rules: [
+        {
+          method: 'POST',
+          path: UNSUBSCRIBES,
+          steps: [
+            {
+              status: 200,
+              body: {
+                successfulIds: ['g0@example.com', 'g1@example.com', 'g3@example.com'],
+                unsuccessfulIds: ['G2@example.com'],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const out = await rest().push(ids(4, 'g').map(optOut));
+    expect(out.get('g2')).toEqual({ kind: 'dead_letter', reason: expect.stringMatching(/unsuccessful/) });
+    for (const id of ['g0', 'g1', 'g3']) expect(out.get(id)).toEqual({ kind: 'pushed' });
+  });
+
+  it('a contact without a recipient id costs no request and does not fail the batch', async () => {
+    const out = await rest().push([
+      optOut('k1'),
+      contact('k2', { phone: '+491234' }, { email: decided('opted_out') }),
+    ]);
+    expect(out.get('k1')).toEqual({ kind: 'pushed' });
+    expect(out.get('k2')).toMatchObject({ kind: 'missing_identity' });
+    expect(sim.requests()).toHaveLength(1);
   });
 });
 

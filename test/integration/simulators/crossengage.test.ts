@@ -182,6 +182,26 @@ describe('crossengage simulator', () => {
       expect((await get('/users/u1/optout-status')).body).toEqual({ optOut: true });
     });
 
+    it('"Opt In" with a channel clears that opt-out (seeds/001 "(Re)Opt In"), for users and leads', async () => {
+      const lead = { email: 'back@example.com', businessUnit: 'de' };
+      await post('/events', { ...lead, events: [{ event: 'Opt Out', 'channel.type': 'MAIL' }] });
+      await post('/events', { id: 'u1', events: [{ event: 'Opt Out', 'channel.type': 'SMS' }] });
+      expect((await simState(sim.url)).recipients['lead:de:back@example.com']?.email).toBe('opted_out');
+      expect(
+        (await post('/events', { ...lead, events: [{ event: 'Opt In', 'channel.type': 'MAIL' }] })).status,
+      ).toBe(202);
+      await post('/events', { id: 'u1', events: [{ event: 'Opt In', 'channel.type': 'SMS' }] });
+      expect((await simState(sim.url)).recipients['lead:de:back@example.com']?.email).toBe('opted_in');
+      expect((await get('/users/u1/optout-status?channelType=SMS')).body).toEqual({ optOut: false });
+      const events = sim.state().events as { event: string; effect: string }[];
+      expect(events.map((e) => `${e.event}:${e.effect}`)).toEqual([
+        'Opt Out:opt-out',
+        'Opt Out:opt-out',
+        'Opt In:opt-in',
+        'Opt In:opt-in',
+      ]);
+    });
+
     it('rejects bad events with {field, type} and more than 50 events with 400', async () => {
       expect((await post('/events', { id: 'u1', events: [{ properties: {} }] })).body).toEqual({
         field: 'event',

@@ -263,6 +263,19 @@ describe('optimizely-campaign simulator', () => {
           })
         ).status,
       ).toBe(404);
+      // The OpenAPI `entries` array (no explode given → repeated parameters) or a comma list.
+      for (const e of ['r1@x.io', 'r2@x.io']) {
+        await http(`${rest}/blacklistentries`, formInit('POST', { entry: e }, AUTH));
+      }
+      expect(
+        (
+          await http(`${rest}/blacklistentries?entries=r1@x.io&entries=r2@x.io`, {
+            method: 'DELETE',
+            headers: AUTH,
+          })
+        ).status,
+      ).toBe(204);
+      expect((await http(`${rest}/blacklistentries/r2@x.io`, { headers: AUTH })).status).toBe(404);
       const many = Array.from({ length: 1001 }, (_, i) => `e${i}@x.io`).join(',');
       expect(
         (await http(`${rest}/blacklistentries?entries=${many}`, { method: 'DELETE', headers: AUTH })).status,

@@ -49,11 +49,15 @@ describe('buildEspSettings', () => {
     });
     expect(s.actito.retry.retryRateLimited).toBe(true);
     expect(s['dynamic-yield']).toMatchObject({ baseUrl: 'https://dy-api.com', api: 'reconnect' });
-    expect(s['optimizely-campaign']).toMatchObject({ enabled: true, writeApi: 'rest', maxBatch: 5_000 });
+    expect(s['optimizely-campaign']).toMatchObject({ enabled: true, writeApi: 'rest', maxBatch: 500 });
     expect(s.crossengage).toMatchObject({
       apiVersion: '1',
       channelTypes: { email: 'MAIL', sms: 'SMS', push: 'PUSH_NOTIFICATION' },
       eventsPerRequest: 50,
+      // One POST /events per contact (all channels); "Opt In" re-opts-in (seeds/001).
+      userWrite: 'events',
+      optInEventName: 'Opt In',
+      maxBatch: 50,
     });
     expect(s.ometria.retry).toMatchObject({ retries: 2, retryAfterCapMs: 900_000 });
   });

@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  LEAD_REOPT_IN_REASON,
-  leadEventBodies,
-  leadEvents,
+  consentEvents,
+  eventBodies,
+  eventsRecipient,
   optOutStatusBody,
   planContact,
   routeFor,
@@ -13,6 +14,7 @@ import { makeSnapshot, state } from './make-snapshot.js';
 const settings = {
   channelTypes: { email: 'MAIL', sms: 'SMS', push: 'PUSH_NOTIFICATION' },
   optOutEventName: 'Opt Out',
+  optInEventName: 'Opt In',
   eventsPerRequest: 50,
 };
 
@@ -64,9 +66,8 @@ describe('CrossEngage routes (esp-contracts.md §2)', () => {
       makeSnapshot({ identities: { email: 'a@b.io' }, email: state('opted_out'), sms: state('opted_out') }),
       settings,
     );
-    const { events, blocked } = leadEvents(plan.targets, settings);
-    expect(blocked).toBe(false);
-    expect(leadEventBodies({ email: 'a@b.io', businessUnit: 'de' }, events, settings)).toEqual([
+    const events = consentEvents(plan.targets, settings);
+    expect(eventBodies({ email: 'a@b.io', businessUnit: 'de' }, events, settings)).toEqual([
       {
         email: 'a@b.io',
         businessUnit: 'de',
@@ -77,23 +78,57 @@ describe('CrossEngage routes (esp-contracts.md §2)', () => {
       },
     ]);
     const three = ['MAIL', 'SMS', 'PUSH_NOTIFICATION'].map((t) => ({ event: 'Opt Out', 'channel.type': t }));
-    expect(leadEventBodies({ email: 'a@b.io' }, three, { eventsPerRequest: 2 })).toHaveLength(2);
+    expect(eventBodies({ email: 'a@b.io' }, three, { eventsPerRequest: 2 })).toHaveLength(2);
   });
 
-  it('a lead opt-in is blocked unless an "Opt In" event name is configured', () => {
+  it('an opted-in channel is an "Opt In" event (seeds/001), for leads and users alike', () => {
     const plan = planContact(
-      makeSnapshot({ identities: { email: 'a@b.io' }, email: state('opted_in') }),
+      makeSnapshot({ identities: { email: 'a@b.io' }, email: state('opted_in'), push: state('opted_out') }),
       settings,
     );
-    expect(leadEvents(plan.targets, settings)).toEqual({ events: [], blocked: true });
-    expect(leadEvents(plan.targets, { ...settings, optInEventName: 'Opt In' })).toEqual({
-      events: [{ event: 'Opt In', 'channel.type': 'MAIL' }],
-      blocked: false,
-    });
+    expect(consentEvents(plan.targets, settings)).toEqual([
+      { event: 'Opt In', 'channel.type': 'MAIL' },
+      { event: 'Opt Out', 'channel.type': 'PUSH_NOTIFICATION' },
+    ]);
   });
 
-  it('404 unknown user and lead re-opt-in have explicit outcomes', () => {
+  it('a full user is addressed by externalId, a lead by email and businessUnit', () => {
+    expect(eventsRecipient({ kind: 'user', externalId: 'u1' })).toEqual({ id: 'u1' });
+    expect(eventsRecipient({ kind: 'lead', email: 'a@b.io', businessUnit: 'de' })).toEqual({
+      email: 'a@b.io',
+      businessUnit: 'de',
+    });
+    expect(eventsRecipient({ kind: 'lead', email: 'a@b.io' })).toEqual({ email: 'a@b.io' });
+  });
+
+  it('property: one event per decided channel, named by its state; bodies keep order in ⌈n/size⌉ requests', () => {
+    const decidedState = fc.constantFrom('opted_in' as const, 'opted_out' as const, 'unknown' as const);
+    fc.assert(
+      fc.property(
+        decidedState,
+        decidedState,
+        decidedState,
+        fc.integer({ min: 1, max: 50 }),
+        (e, s, p, size) => {
+          const plan = planContact(
+            makeSnapshot({ email: state(e), sms: state(s), push: state(p) }),
+            settings,
+          );
+          const events = consentEvents(plan.targets, settings);
+          const decided = [e, s, p].filter((v) => v !== 'unknown');
+          expect(events.map((x) => x.event)).toEqual(
+            decided.map((v) => (v === 'opted_out' ? 'Opt Out' : 'Opt In')),
+          );
+          const bodies = eventBodies({ id: 'u1' }, events, { eventsPerRequest: size });
+          expect(bodies).toHaveLength(Math.ceil(events.length / size));
+          expect(bodies.flatMap((b) => b.events)).toEqual(events);
+          for (const b of bodies) expect(b.events.length).toBeLessThanOrEqual(size);
+        },
+      ),
+    );
+  });
+
+  it('404 unknown user has an explicit outcome', () => {
     expect(unknownUserOutcome()).toEqual({ kind: 'missing_identity', detail: expect.stringMatching(/404/) });
-    expect(LEAD_REOPT_IN_REASON).toMatch(/no "Opt In" event/);
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildEspSettings } from '../../../config/esps.js';
 import {
@@ -5,6 +6,7 @@ import {
   type HttpOperation,
   parseToken,
   tokenResult,
+  unsubscribedIds,
   unsuccessfulIds,
 } from '../../../src/esp/optimizely-campaign/optimizely-campaign.mapping.js';
 import { planOperations } from '../../../src/esp/optimizely-campaign/optimizely-campaign.plan.js';
@@ -104,6 +106,35 @@ describe('Optimizely REST shapes (esp-contracts.md §1.2)', () => {
     );
     expect(unsuccessfulIds({})).toEqual(new Set());
     expect(unsuccessfulIds('nope')).toEqual(new Set());
+  });
+
+  it('reads a GET /unsubscribes page: recipient ids lower-cased and the element count', () => {
+    expect(
+      unsubscribedIds({
+        elements: [
+          { recipientId: 'A@x.io', mediaType: 'EMAIL' },
+          { recipientId: 'a@x.io' },
+          { mailingId: 1 },
+        ],
+        count: 3,
+      }),
+    ).toEqual({ ids: new Set(['a@x.io']), elements: 3 });
+    expect(unsubscribedIds({})).toEqual({ ids: new Set(), elements: 0 });
+  });
+
+  it('property: every listed id is found whatever its case, and nothing else', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.emailAddress(), { maxLength: 20 }),
+        fc.array(fc.boolean()),
+        (emails, upper) => {
+          const elements = emails.map((e, i) => ({ recipientId: upper[i] ? e.toUpperCase() : e }));
+          const { ids } = unsubscribedIds({ elements });
+          for (const e of emails) expect(ids.has(e.toLowerCase())).toBe(true);
+          expect(ids.size).toBe(new Set(emails.map((e) => e.toLowerCase())).size);
+        },
+      ),
+    );
   });
 
   it('escapes blocklist wildcards so an address only matches itself', () => {
