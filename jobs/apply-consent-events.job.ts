@@ -20,3 +20,13 @@ export const applyConsentEventsJob = defineJob({
   options: applyRetry,
   handler: async (payload, ctx: { services: Services }) => ctx.services.applyEvents(payload.eventIds),
 });
+
+const SAFE_JOB_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/**
+ * The job id of a swept event's own apply job: deterministic per event, so a sweep that finds the
+ * event still pending while its job waits, retries or sits failed (a poison event) adds nothing.
+ */
+export function sweptApplyJobId(eventId: string, hash: (s: string) => string): string {
+  return SAFE_JOB_ID.test(eventId) ? `apply-${eventId}` : `apply-h${hash(eventId)}`;
+}

@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import type { Config } from '../../config/index.js';
-import { applyConsentEventsJob, MAX_EVENTS_PER_APPLY_JOB } from '../../jobs/apply-consent-events.job.js';
+import { createHash } from 'node:crypto';
+import { applyConsentEventsJob, MAX_EVENTS_PER_APPLY_JOB, sweptApplyJobId } from '../../jobs/apply-consent-events.job.js';
 import type { EspAdapter, EspName } from '../esp/types.js';
 import type { ReconcileRunDoc } from '../persistence/reconcile-run.model.js';
 import type { PageTask } from '../services/reconcile/engine.js';
@@ -73,6 +74,8 @@ export interface AppContext {
  * Connects to Redis and MongoDB (failing fast, naming the one that is down) and wires the
  * services every process shares.
  */
+const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+
 export async function createContext(
   config: Config,
   log: Logger,
@@ -100,6 +103,26 @@ export async function createContext(
       jobs.push({ payload: { eventIds: eventIds.slice(i, i + MAX_EVENTS_PER_APPLY_JOB) } });
     }
     await producer.addMany(applyConsentEventsJob as never, jobs);
+  };
+
+  /**
+   * Stragglers the sweeper finds (stored, never enqueued, or left by a job that failed) get one
+   * job each, with the event's own job id: a sweep never piles jobs on a poison event. A job its
+   * worker lost twice ("stalled more than allowable limit") failed without its handler failing,
+   * and its id would make every re-enqueue a no-op, so exactly those are retried.
+   */
+  const enqueueSwept = async (eventIds: readonly string[]) => {
+    const queue = runtime.queue(applyConsentEventsJob.queue);
+    for (const eventId of eventIds) {
+      const job = await queue.getJob(sweptApplyJobId(eventId, sha1));
+      if (job && /stalled more than allowable limit/.test(job.failedReason ?? '') && (await job.getState()) === 'failed') {
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      }
+    }
+    await producer.addMany(
+      applyConsentEventsJob as never,
+      eventIds.map((eventId) => ({ payload: { eventIds: [eventId] }, scheduling: { jobId: sweptApplyJobId(eventId, sha1) } })),
+    );
   };
 
   const applier = createApplier({
@@ -160,7 +183,7 @@ export async function createContext(
         models,
         delayMs: config.sweeper.delayMs,
         now: clock,
-        enqueueApply,
+        enqueueApply: enqueueSwept,
       }),
     contactView: (identity) => contactView(models, identity),
     consentChanges: (opts) => consentChanges(models, opts),

@@ -787,15 +787,19 @@ export async function convergenceReport(
   const failedUnexplained: string[] = [];
   const apply = ctx.runtime.queue(QUEUE_APPLY);
   for (const job of await apply.getFailed(0, -1)) {
-    const event = await ctx.models.events.findById((job.data as { eventId: string }).eventId, { status: 1 }).lean();
-    (event?.status === 'done' ? failedExplained : failedUnexplained).push(`${QUEUE_APPLY} ${job.id}: ${job.failedReason} (event ${event?.status ?? 'missing'})`);
+    const eventIds = (job.data as { eventIds: string[] }).eventIds;
+    const pending = await ctx.models.events.countDocuments({ _id: { $in: eventIds }, status: { $ne: 'done' } });
+    (pending === 0 ? failedExplained : failedUnexplained).push(`${QUEUE_APPLY} ${job.id}: ${job.failedReason} (${pending} of ${eventIds.length} events not applied)`);
   }
   const byId = new Map(contacts.map((c) => [c._id, c]));
   for (const esp of ctx.esps) {
     for (const job of await ctx.runtime.queue(espQueueName(esp)).getFailed(0, -1)) {
-      const contact = byId.get((job.data as { contactId: string }).contactId);
-      const delivered = contact && !contact.outbox[esp] && contact.sync[esp]?.version === contact.version;
-      (delivered ? failedExplained : failedUnexplained).push(`${esp} ${job.id}: ${job.failedReason}`);
+      // A failed push job is explained once each of its contacts was delivered by a later push.
+      const undelivered = (job.data as { contactIds: string[] }).contactIds.filter((id) => {
+        const contact = byId.get(id);
+        return !(contact && !contact.outbox[esp] && contact.sync[esp]?.version === contact.version);
+      });
+      (undelivered.length === 0 ? failedExplained : failedUnexplained).push(`${esp} ${job.id}: ${job.failedReason} (${undelivered.length} contacts undelivered)`);
     }
   }
   return {

@@ -9,7 +9,7 @@ import { waitFor } from '../../support/wait-for.js';
  * that is not a string: processing throws) ends in the failed set, visible in the queue metrics,
  * while its event stays pending and a sweep still sees it (and loses nothing).
  *
- * The apply job has 12 attempts with exponential backoff from 500 ms (jobs/apply-consent-event.job.ts,
+ * The apply job has 12 attempts with exponential backoff from 500 ms (jobs/apply-consent-events.job.ts,
  * not configurable): about 17 minutes before it fails. The test fast-forwards each backoff by
  * promoting the delayed job; attempts are used up exactly as they would be.
  */
