@@ -1,10 +1,10 @@
 /**
  * consent-sync benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
- * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,inreads,reconcile,
- * --mongo=ferretdb|memory|java (default ferretdb, or memory when MONGOMS_SYSTEM_BINARY names a mongod).
+ * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,reconcile,
+ * --mongo=java|memory (default java, or memory when MONGOMS_SYSTEM_BINARY names a mongod).
  * See bench/README.md for what is measured and how.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import { type E2eResult, type E2eSetup, runE2e } from './e2e.js';
 import { chartInput, renderChart } from './lib/chart.js';
 import { UNBOUNDED_ESP_BUDGETS } from './lib/env.js';
 import { forkChild } from './lib/ipc.js';
-import { startJavaMongo } from './lib/java-mongo.js';
+import { JAVA_MONGO_VERSION } from '../src/dev/java-mongo.js';
 import { baseMachine, type MachineInfo, pidListeningOn, round, uptimeLine } from './lib/proc.js';
 import { type ProfileSummary, summariseProfile } from './lib/profile.js';
 import { redisVersion } from './lib/redis-stats.js';
@@ -93,12 +93,11 @@ const machineBase = baseMachine();
 say(`consent-sync benchmark, ${profileName} profile — ${machineBase.load_at_start}`);
 say(`logs and profiles: ${workDir}`);
 
-const mongoChoice = option('mongo') ?? (process.env['MONGOMS_SYSTEM_BINARY'] ? 'memory' : 'ferretdb');
-const javaMongo = mongoChoice === 'java' ? await startJavaMongo((line) => say(`  ${line}`)) : undefined;
+const mongoChoice = option('mongo') ?? (process.env['MONGOMS_SYSTEM_BINARY'] ? 'memory' : 'java');
+if (mongoChoice !== 'java' && mongoChoice !== 'memory') throw new Error(`--mongo=${mongoChoice}: expected java or memory`);
 const services = await startDevServices(
   {
     CONSENT_SYNC_TEST_MONGO: mongoChoice,
-    ...(javaMongo ? { MONGODB_URI: javaMongo.uri } : {}),
     ...(process.env['MONGOMS_SYSTEM_BINARY'] ? { MONGOMS_SYSTEM_BINARY: process.env['MONGOMS_SYSTEM_BINARY'] } : {}),
   },
   (line) => say(`  ${line}`),
@@ -117,7 +116,6 @@ async function shutdown() {
   await sims.stop(5_000).catch(() => {});
   statsRedis.disconnect();
   await services.stop();
-  await javaMongo?.stop();
 }
 process.on('SIGINT', () => {
   void shutdown().then(() => process.exit(130));
@@ -126,7 +124,7 @@ process.on('SIGINT', () => {
 try {
   const redisInfo = await redisVersion(statsRedis);
   const { conn } = await openModels(services.mongoUri, 'bench_info');
-  const buildInfo = (await conn.db!.admin().command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
+  const buildInfo = (await conn.db!.admin().command({ buildInfo: 1 })) as { version?: string };
   const serverStatus = (await conn.db!.admin().command({ serverStatus: 1 }).catch(() => ({}))) as { pid?: number };
   await conn.dropDatabase().catch(() => {});
   await conn.close();
@@ -134,12 +132,11 @@ try {
   const machine: MachineInfo = {
     ...machineBase,
     redis: redisInfo.version,
-    mongo_server: javaMongo
-      ? javaMongo.label
-      : buildInfo.ferretdbVersion !== undefined
-        ? `FerretDB ${ferretVersion(buildInfo.ferretdbVersion)} embedded test server (SQLite; buildInfo version ${buildInfo.version})`
+    mongo_server:
+      services.mongoKind === 'mongo-java-server'
+        ? `mongo-java-server ${JAVA_MONGO_VERSION} (in-memory; reports MongoDB ${buildInfo.version})`
         : `MongoDB ${buildInfo.version}`,
-    mongo_kind: javaMongo ? 'mongo-java-server' : services.mongoKind,
+    mongo_kind: services.mongoKind,
   };
   say(`machine: ${machine.cpu_model}, ${machine.cores} cores, Node ${machine.node}, Redis ${machine.redis}, ${machine.mongo_server}`);
 
@@ -228,32 +225,7 @@ try {
     }
   }
 
-  // On a server where `$in` scans (FerretDB v1), the application reads by point reads, so the
-  // main run counts one command per document read. A smaller run with MONGO_ID_READS=in counts
-  // the `$in` path's reads (the scans make it slow here, so its rate is not a figure). Writes
-  // still take FerretDB's lease path; `--mongo=java` measures the whole production path.
   let inReads: E2eResult | undefined;
-  if (wants('inreads') && machine.mongo_kind === 'ferretdb') {
-    // Small: every `$in` scans the collection here, so the cost grows with the run's own size.
-    const events = Math.max(200, Math.round(profile.events / 25));
-    const contacts = Math.max(40, Math.round(profile.contacts / 25));
-    say(`MongoDB commands per event with $in reads (MONGO_ID_READS=in; guards still by lease here): ${events.toLocaleString('en')} events over ${contacts.toLocaleString('en')} contacts…`);
-    try {
-      inReads = await runE2e(setup, {
-        label: 'e2e-in-reads',
-        events,
-        contacts,
-        mode: { kind: 'max', producers: 2 },
-        seed: 13,
-        stallTimeoutMs: 120_000,
-        extraEnv: { ...experimentEnv, MONGO_ID_READS: 'in' },
-      });
-      say(`    ${inReads.mongo_cmds_per_event} MongoDB commands per event`);
-    } catch (err) {
-      errors['inreads'] = (err as Error).message;
-      say(`    FAILED: ${(err as Error).message}`);
-    }
-  }
 
   const reconciles: ReconcileResult[] = [];
   if (wants('reconcile')) {
@@ -342,18 +314,6 @@ function largestProfile(dir: string): string {
     .sort((a, b) => b.size - a.size);
   if (!files[0]) throw new Error(`no .cpuprofile written in ${dir}`);
   return files[0].f;
-}
-
-/** The embedded runner reports ferretdbVersion 'unknown'; its go.mod names the module version. */
-function ferretVersion(reported: string): string {
-  if (reported !== 'unknown' && reported !== '') return reported;
-  try {
-    const gomod = readFileSync(join(here, '..', 'test', 'support', 'ferretdb-runner', 'go.mod'), 'utf8');
-    const v = /github\.com\/FerretDB\/FerretDB (v\S+)/.exec(gomod)?.[1];
-    return v ? `${v} (from go.mod)` : reported;
-  } catch {
-    return reported;
-  }
 }
 
 function printTable(

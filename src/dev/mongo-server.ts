@@ -1,13 +1,9 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { startChild } from './child.js';
+import { existsSync } from 'node:fs';
+import { startJavaMongo } from './java-mongo.js';
 
-export type MongoKind = 'external' | 'mongodb-memory-server' | 'ferretdb';
+export { projectRoot } from './project-root.js';
+
+export type MongoKind = 'external' | 'mongodb-memory-server' | 'mongo-java-server';
 
 export interface LocalMongo {
   kind: MongoKind;
@@ -17,17 +13,6 @@ export interface LocalMongo {
 }
 
 type Env = Record<string, string | undefined>;
-
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'consent-sync') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('could not find the consent-sync project root');
-    dir = parent;
-  }
-}
 
 /** mongodb://host:port/db?x → mongodb://host:port/ (keeps credentials and options). */
 export function serverUri(uri: string): string {
@@ -43,20 +28,21 @@ export function withDatabase(uri: string, database: string): string {
 }
 
 /**
- * Picks the MongoDB-protocol server as shared/docs/mongo-compat.md §1 orders it:
- * MONGODB_URI, then mongodb-memory-server when a mongod can be had quickly, then the
- * embedded FerretDB test server built from test/support/ferretdb-runner.
+ * Picks the MongoDB-protocol server as shared/docs/mongo-compat.md §1 orders it: MONGODB_URI,
+ * then mongodb-memory-server when a mongod can be had quickly, then mongo-java-server
+ * (src/dev/java-mongo.ts). CONSENT_SYNC_TEST_MONGO=memory or =java forces one of the last two.
  */
 export async function startLocalMongo(env: Env, log: (msg: string) => void = () => {}): Promise<LocalMongo> {
   if (env['MONGODB_URI']) return { kind: 'external', uri: serverUri(env['MONGODB_URI']), stop: async () => {} };
-  if (env['CONSENT_SYNC_TEST_MONGO'] !== 'ferretdb' && (await canGetMongod(env))) {
+  if (env['CONSENT_SYNC_TEST_MONGO'] !== 'java' && (await canGetMongod(env))) {
     try {
       return await startMemoryServer(env);
     } catch (err) {
-      log(`mongodb-memory-server could not start (${(err as Error).message}); using the embedded FerretDB server`);
+      log(`mongodb-memory-server could not start (${(err as Error).message}); using mongo-java-server`);
     }
   }
-  return startFerretDb(log);
+  const java = await startJavaMongo({ log });
+  return { kind: 'mongo-java-server', uri: java.uri, stop: java.stop };
 }
 
 async function canGetMongod(env: Env): Promise<boolean> {
@@ -82,55 +68,3 @@ async function startMemoryServer(env: Env): Promise<LocalMongo> {
   return { kind: 'mongodb-memory-server', uri: serverUri(server.getUri()), stop: async () => void (await server.stop()) };
 }
 
-
-/** Builds the embedded FerretDB runner once per source change into the ignored .cache folder. */
-export function ensureFerretDbRunner(log: (msg: string) => void = () => {}): string {
-  const root = projectRoot();
-  const sourceDir = join(root, 'test', 'support', 'ferretdb-runner');
-  const outDir = join(root, '.cache', 'ferretdb-runner');
-  const binary = join(outDir, 'ferretdb-runner');
-  const stampFile = join(outDir, 'sources.sha256');
-  const hash = createHash('sha256');
-  const sources = readdirSync(sourceDir).filter((f) => f.endsWith('.go') || f === 'go.mod' || f === 'go.sum').sort();
-  for (const file of sources) hash.update(file).update(readFileSync(join(sourceDir, file)));
-  const stamp = hash.digest('hex');
-  if (existsSync(binary) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return binary;
-
-  mkdirSync(outDir, { recursive: true });
-  log('building the embedded FerretDB test server (first run only; takes a minute or two)…');
-  const result = spawnSync('go', ['build', '-trimpath', '-o', binary, '.'], {
-    cwd: sourceDir,
-    env: { ...process.env, CGO_ENABLED: '0' },
-    encoding: 'utf8',
-  });
-  if (result.error && (result.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new Error(
-      'No MongoDB available: MONGODB_URI is unset, no mongod can be downloaded, and Go (1.24+) is not on PATH to build the embedded FerretDB test server. Install Go, set MONGOMS_SYSTEM_BINARY to a mongod, or set MONGODB_URI.',
-    );
-  }
-  if (result.status !== 0) throw new Error(`building the FerretDB test server failed:\n${result.stderr}`);
-  writeFileSync(stampFile, stamp);
-  return binary;
-}
-
-async function startFerretDb(log: (msg: string) => void): Promise<LocalMongo> {
-  const binary = ensureFerretDbRunner(log);
-  // On tmpfs SQLite's fsync per commit costs nothing; test data need not survive a reboot.
-  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-  const dataDir = await mkdtemp(join(base, 'consent-sync-ferretdb-'));
-  const child = await startChild(binary, ['-listen-addr', '127.0.0.1:0', '-sqlite-url', `file:${dataDir}/`], {
-    ready: /^READY /,
-    timeoutMs: 20_000,
-    label: 'FerretDB test server',
-    missingHint: 'Rebuild it by deleting .cache/ferretdb-runner.',
-  });
-  const uri = child.readyLine.replace(/^READY\s+/, '').trim();
-  return {
-    kind: 'ferretdb',
-    uri: serverUri(uri),
-    stop: async () => {
-      await child.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}

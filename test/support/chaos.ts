@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { type Config, loadConfig } from '../../config/index.js';
 import type { WireConsentEventInput } from '../../src/contracts/consent-event.js';
-import { freePort, type StartedChild, startChild } from '../../src/dev/child.js';
-import { ensureFerretDbRunner, withDatabase } from '../../src/dev/mongo-server.js';
+import { freePort, type StartedChild } from '../../src/dev/child.js';
+import { type JavaMongo, startJavaMongo } from '../../src/dev/java-mongo.js';
+import { withDatabase } from '../../src/dev/mongo-server.js';
 import { type LocalRedis, startLocalRedis } from '../../src/dev/redis-server.js';
 import { applyEvent, type ConsentEvent, type ConsentPolicy, type Listing, resolve } from '../../src/domain/index.js';
 import type { EspName } from '../../src/esp/types.js';
@@ -76,20 +77,21 @@ export class ChaosRedis {
   }
 }
 
-/** The embedded FerretDB test server (SQLite files in `dir`), restartable on the same port and directory. */
+/**
+ * mongo-java-server on an H2 MVStore file in `dir`, restartable on the same port and file: what
+ * it acknowledged before a SIGKILL is there after the restart (the launcher commits every command).
+ */
 export class ChaosMongo {
   private constructor(
     readonly port: number,
     readonly dir: string,
-    private readonly binary: string,
-    private server: StartedChild | undefined,
+    private server: JavaMongo | undefined,
   ) {}
 
   static async start(): Promise<ChaosMongo> {
-    const binary = ensureFerretDbRunner();
-    const dir = await scratchDir('consent-sync-chaos-ferretdb-');
+    const dir = await scratchDir('consent-sync-chaos-mongo-');
     const port = await freePort();
-    const mongo = new ChaosMongo(port, dir, binary, undefined);
+    const mongo = new ChaosMongo(port, dir, undefined);
     await mongo.restart();
     return mongo;
   }
@@ -101,18 +103,13 @@ export class ChaosMongo {
 
   async kill(): Promise<void> {
     if (!this.server) return;
-    await killChild(this.server);
+    await killChild(this.server.server);
     this.server = undefined;
   }
 
   async restart(): Promise<void> {
     if (this.server) throw new Error('the MongoDB-protocol server is still running');
-    this.server = await startChild(this.binary, ['-listen-addr', `127.0.0.1:${this.port}`, '-sqlite-url', `file:${this.dir}/`], {
-      ready: /^READY /,
-      timeoutMs: 20_000,
-      label: 'FerretDB test server (chaos)',
-      missingHint: 'Rebuild it by deleting .cache/ferretdb-runner.',
-    });
+    this.server = await startJavaMongo({ port: this.port, file: join(this.dir, 'data.mv.db'), label: 'mongo-java-server (chaos)' });
   }
 
   async stop(): Promise<void> {

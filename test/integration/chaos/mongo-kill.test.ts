@@ -14,9 +14,9 @@ import {
 import { waitFor } from '../../support/wait-for.js';
 
 /**
- * reliability.md §7 A7a: the MongoDB-protocol server (the embedded FerretDB test server, SQLite
- * files on disk) is SIGKILLed while events arrive and are applied, and restarted 7 s later on
- * the same port and data directory. Requests that fail meanwhile are not acknowledged and the
+ * reliability.md §7 A7a: the MongoDB-protocol server (mongo-java-server on an H2 MVStore file,
+ * every command committed before its reply) is SIGKILLed while events arrive and are applied,
+ * and restarted 7 s later on the same port and file. Requests that fail meanwhile are not acknowledged and the
  * sender retries them (as the TypeScript client does); jobs retry with backoff.
  */
 const EVENTS = 240;

@@ -18,7 +18,7 @@ import { QUEUE_APPLY } from '../../../src/queues/names.js';
  * reliability.md §7 A4: the Redis child (AOF on, everysec) is SIGKILLed while events arrive and
  * restarted ~3 s later on the same port and data directory. The API keeps acknowledging (the
  * events are stored in MongoDB first); the scheduler's sweeper re-enqueues what never reached
- * Redis. Two ESPs (Ometria, CrossEngage) keep the FerretDB load inside the time budget.
+ * Redis. Two ESPs (Ometria, CrossEngage) keep the MongoDB load inside the time budget.
  */
 const EVENTS = 240;
 const CONTACTS = 40;

@@ -28,7 +28,7 @@ const KILL_EVERY_MS = 2_000;
 const MAX_KILLS = Number(process.env['CHAOS_MAX_KILLS'] ?? 15);
 /** Kills made whatever the backlog: a fast pipeline drains before many kills otherwise. */
 const MIN_KILLS = 8;
-/** Generous for the FerretDB test server under chaos (~10 events/s), at any scale. */
+/** Generous for a slow MongoDB-protocol test server under chaos (~10 events/s), at any scale. */
 const TIMEOUT_MS = Math.max(300_000, EVENTS * 200);
 
 describe('chaos: worker SIGKILL under load', () => {
