@@ -1,18 +1,10 @@
-import { type JobsOptions, Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/index.js';
 import type { Logger } from '../lib/logger.js';
 import { createRedisConnection } from './connection.js';
 import type { JobDefinition } from './define-job.js';
 import { JobPermanentFailure, JobRateLimited } from './failure-policy.js';
-
-
-const DEFAULT_JOB_OPTIONS: JobsOptions = {
-  attempts: 10,
-  backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
-  removeOnComplete: { age: 24 * 3600, count: 10_000 },
-  removeOnFail: { age: 30 * 24 * 3600 },
-};
 
 export interface QueueRuntimeOptions {
   redisUrl: string;
@@ -38,7 +30,8 @@ export class QueueRuntime {
   queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.producer, prefix: this.options.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      // No default job options: every add carries the catalog's (JobProducer; queues/retry-policy.ts).
+      queue = new Queue(name, { connection: this.producer, prefix: this.options.prefix });
       queue.on('error', (err) => this.options.log.warn({ err, queue: name }, 'queue error'));
       this.queues.set(name, queue);
     }
