@@ -1,5 +1,6 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { ContactIdentity, EffectiveState, Lane, Listing, ListingRef } from '../domain/index.js';
+import { ESP_NAMES } from '../esp/types.js';
 import { IdentityOwnerCache } from './identity-owner-cache.js';
 
 /**
@@ -182,6 +183,11 @@ const contactSchema = new Schema<ContactDoc>(
   },
   { ...options, collection: 'contacts' },
 );
+
+// Pending pushes per ESP, by lane and age: the outbox sweeper, the backlog and oldest-pending
+// gauges and a contact's place in line read them; without these indexes each of those reads
+// scans every contact. Contacts with nothing pending index as null and are never in range.
+for (const esp of ESP_NAMES) contactSchema.index({ [`outbox.${esp}.lane`]: 1, [`outbox.${esp}.since`]: 1 });
 
 const identitySchema = new Schema<IdentityDoc>(
   { _id: String, contactId: { type: String, required: true } },

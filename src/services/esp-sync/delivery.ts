@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Lane } from '../../domain/index.js';
+import { type Lane, LANES } from '../../domain/index.js';
 import { EspError } from '../../esp/http/errors.js';
 import { runInLane } from '../../esp/lane-scope.js';
 import type { EspAdapter, EspName, PushOutcome } from '../../esp/types.js';
@@ -244,16 +244,32 @@ async function runChunks(
   return results;
 }
 
-/** Contacts whose outbox entry for `esp` has waited longer than `olderThan`: lost or stuck pushes, with their lanes. */
+/**
+ * Contacts whose outbox entry for `esp` has waited longer than `olderThan`: lost or stuck pushes,
+ * most urgent lane first. One query per lane, each a range of the (lane, since) index.
+ */
 export async function stalePendingContacts(
   models: Models,
   esp: EspName,
   olderThan: Date,
   limit: number,
 ): Promise<{ contactId: string; lane: Lane }[]> {
-  const docs = await models.contacts
-    .find({ [`outbox.${esp}.since`]: { $lt: olderThan } }, { _id: 1, [`outbox.${esp}.lane`]: 1 })
-    .limit(limit)
-    .lean<Pick<ContactDoc, '_id' | 'outbox'>[]>();
-  return docs.map((d) => ({ contactId: d._id, lane: d.outbox?.[esp]?.lane ?? 3 }));
+  const found: { contactId: string; lane: Lane }[] = [];
+  for (const lane of LANES) {
+    if (found.length >= limit) break;
+    const docs = await models.contacts
+      .find({ [`outbox.${esp}.lane`]: lane, [`outbox.${esp}.since`]: { $lt: olderThan } }, { _id: 1 })
+      .limit(limit - found.length)
+      .lean<Pick<ContactDoc, '_id'>[]>();
+    for (const d of docs) found.push({ contactId: d._id, lane });
+  }
+  if (found.length < limit) {
+    // Entries written before lanes existed carry none; they are pushed with the imports.
+    const unlaned = await models.contacts
+      .find({ [`outbox.${esp}.lane`]: { $exists: false }, [`outbox.${esp}.since`]: { $lt: olderThan } }, { _id: 1 })
+      .limit(limit - found.length)
+      .lean<Pick<ContactDoc, '_id'>[]>();
+    for (const d of unlaned) found.push({ contactId: d._id, lane: 3 });
+  }
+  return found;
 }
