@@ -135,7 +135,9 @@ async function killChild(started: StartedChild): Promise<void> {
  * servers when given. Child processes log at info so readiness and the log checks can be read.
  */
 export function chaosEnv(opts: { redisUrl?: string; mongoServerUri?: string; extra?: Env } = {}): Env {
-  const env = isolatedEnv({ LOG_LEVEL: 'info', ...opts.extra });
+  // A killed worker's push claims end after PUSH_CLAIM_MS: the shortest allowed, so recovery
+  // takes seconds here (the ESP simulators answer within their 1 s timeouts).
+  const env = isolatedEnv({ LOG_LEVEL: 'info', PUSH_CLAIM_MS: '10000', ...opts.extra });
   if (opts.redisUrl) env['REDIS_URL'] = opts.redisUrl;
   if (opts.mongoServerUri) env['MONGODB_URI'] = withDatabase(opts.mongoServerUri, `chaos_${randomBytes(4).toString('hex')}`);
   return env;
