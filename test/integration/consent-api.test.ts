@@ -87,7 +87,8 @@ describe('consent API: store, apply, view, export', () => {
     });
     const view = await waitFor(async () => {
       const r = await app.get('/v1/contacts/externalId:user-77');
-      return r.status === 200 ? r.body : undefined;
+      // the externalId's key is claimed before gain-2's contact update: wait for its audit record
+      return r.status === 200 && (r.body['audit'] as unknown[]).length === 2 ? r.body : undefined;
     });
     const byEmail = await app.get('/v1/contacts/email:gain@example.org');
     expect(byEmail.body['contactId']).toBe(view['contactId']);
