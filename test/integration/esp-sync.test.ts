@@ -172,8 +172,10 @@ describe('metrics after end-to-end traffic', () => {
       const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
       expect(value(/consent_sync_events_total\{outcome="applied"\} (\d+)/)).toBe(1);
       expect(value(/consent_sync_esp_push_total\{esp="ometria",outcome="pushed"\} (\d+)/)).toBe(1);
-      expect(value(/consent_sync_outbox_pending\{esp="ometria"\} (\d+)/)).toBe(0);
-      expect(value(/consent_sync_oldest_pending_optout_seconds (\d+)/)).toBe(0);
+      for (const lane of [1, 2, 3]) {
+        expect(value(new RegExp(`consent_sync_outbox_pending\\{esp="ometria",lane="${lane}"\\} (\\d+)`))).toBe(0);
+        expect(value(new RegExp(`consent_sync_oldest_pending_optout_seconds\\{lane="${lane}"\\} (\\d+)`))).toBe(0);
+      }
       expect(value(/consent_sync_queue_jobs\{queue="esp-sync-ometria",state="completed"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       expect(value(/consent_sync_job_duration_seconds_count\{queue="consent-apply"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       expect(text).toContain('consent_sync_drift_total');
