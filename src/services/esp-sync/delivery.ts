@@ -138,10 +138,10 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
     }
   });
 
-  const superseded = await acknowledge(esp, token, acks, now, deps);
-  result.superseded = superseded.length;
+  const superseded = new Set(await acknowledge(esp, token, acks, now, deps));
+  result.superseded = superseded.size;
   for (const { contact, outcome } of acks) {
-    if (superseded.includes(contact._id)) continue;
+    if (superseded.has(contact._id)) continue;
     const label = outcomeLabel(outcome);
     result.outcomes[label] = (result.outcomes[label] ?? 0) + 1;
     deps.onOutcome?.(esp, label, contact.outbox[esp]?.lane ?? lane);
