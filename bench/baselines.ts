@@ -16,8 +16,9 @@ import { seedContact, seedContacts } from './lib/seed.js';
 /**
  * The two ceilings the end-to-end figure is compared with, measured on the same servers in the
  * same run, in this (the orchestrator's) process:
- * (A) no-op jobs through BullMQ with the apply job's name and options (applyRetry, the catalog's), connection settings and
- *     concurrency — QueueRuntime itself builds the queue and the worker;
+ * (A) no-op jobs through BullMQ with the apply job's name and options (the catalog's applyRetry),
+ *     the apply worker's connection settings and concurrency — QueueRuntime itself builds the
+ *     queue and the worker;
  * (B) single-document updates by `_id` through mongoose on a connection built by connectMongo
  *     (pool of 20), at the apply worker's concurrency, on contact documents of realistic size.
  */
