@@ -56,6 +56,9 @@ export interface LanesResult {
   ran_s: number;
   stopped: 'all opt-outs delivered' | 'deadline';
   import_accepted_s: number;
+  /** Opt-outs applied (202 → the apply job carrying it finished): the apply queue has no lanes. */
+  optouts_applied: number;
+  optout_apply_ms: { p50?: number; max?: number };
   by_esp: Record<string, LanesEspResult>;
   optouts_all_within_10s: boolean;
   no_esp_above_limit: boolean;
@@ -95,8 +98,11 @@ export async function runLanes(
       web.waitEvent<{ url: string }>('ready', 60_000),
     ]);
     const answers: [string, number, number, number, number][] = [];
+    const appliedAt = new Map<string, number>();
     worker.onEvent('records', (r) => {
-      for (const d of (r as WorkerRecords).deliveries) answers.push(d);
+      const records = r as WorkerRecords;
+      for (const d of records.deliveries) answers.push(d);
+      for (const [id, t] of records.applied) if (id.includes('-optout-')) appliedAt.set(id, t);
     });
 
     const client = new ConsentClient({ baseUrl: url, maxBatch: 500, timeoutMs: 120_000 });
@@ -236,6 +242,8 @@ export async function runLanes(
       };
     });
     const all = Object.values(byEsp);
+    const applyMs = optOutIds.filter((id) => appliedAt.has(id) && acceptedAt.has(id)).map((id) => appliedAt.get(id)! - acceptedAt.get(id)!);
+    const [a50, amax] = percentiles(applyMs, [50, 100]);
     return {
       import_contacts: opts.importContacts,
       optouts: opts.optOuts,
@@ -244,6 +252,8 @@ export async function runLanes(
       ran_s: round(ranS, 1),
       stopped,
       import_accepted_s: round((importAccepted - started) / 1000, 1),
+      optouts_applied: applyMs.length,
+      optout_apply_ms: { p50: a50, max: amax },
       by_esp: byEsp,
       optouts_all_within_10s: all.every((r) => r.optouts_within_10s === opts.optOuts),
       no_esp_above_limit: all.every((r) => r.max_calls_in_60s <= r.limit_per_60s),

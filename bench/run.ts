@@ -241,6 +241,7 @@ try {
     say(`lanes: ${profile.lanesImport.toLocaleString('en')} imported opt-ins, then 20 person opt-outs over 20 s; ESPs at their documented limits, default budgets…`);
     try {
       lanes = await runLanes(setup, { importContacts: profile.lanesImport, optOuts: 20, spreadS: 20, deadlineS: 90, log: say });
+      say(`    opt-outs applied ${lanes.optouts_applied}/20, 202 → applied p50 ${lanes.optout_apply_ms.p50 ?? '–'} ms, max ${lanes.optout_apply_ms.max ?? '–'} ms`);
       for (const [esp, r] of Object.entries(lanes.by_esp)) {
         say(`    ${esp}: opt-outs p50 ${r.optout_ms.p50 ?? '–'} ms, max ${r.optout_ms.max ?? '–'} ms (${r.optouts_delivered}/${lanes.optouts}); import ${r.import_delivered} delivered, ${r.import_contacts_per_s}/s; max ${r.max_calls_in_60s} calls in 60 s (limit ${r.limit_per_60s})`);
       }
@@ -303,6 +304,10 @@ try {
           optouts_all_within_10s: lanes.optouts_all_within_10s,
           no_esp_above_limit: lanes.no_esp_above_limit,
           stopped: lanes.stopped,
+          import_accepted_s: lanes.import_accepted_s,
+          optouts_applied: lanes.optouts_applied,
+          optout_apply_p50_ms: lanes.optout_apply_ms.p50 ?? null,
+          optout_apply_max_ms: lanes.optout_apply_ms.max ?? null,
           by_esp: Object.fromEntries(
             Object.entries(lanes.by_esp).map(([esp, r]) => [
               esp,
@@ -442,6 +447,10 @@ function printTable(
       `lanes: ${l.import_contacts.toLocaleString('en')} imported, ${l.optouts} opt-outs; stopped after ${l.ran_s} s (${l.stopped})`,
       `${l.optouts_all_within_10s ? 'all' : 'NOT all'} ≤ 10 s, ${l.no_esp_above_limit ? 'no ESP' : 'an ESP'} above limit`,
       'every opt-out ≤ 10 s at every ESP; no ESP above its limit',
+    );
+    row(
+      `  import accepted in s; opt-outs applied, 202 → applied p50 / max ms`,
+      `${l.import_accepted_s}; ${l.optouts_applied}/${l.optouts}, ${l.optout_apply_ms.p50 ?? '–'} / ${l.optout_apply_ms.max ?? '–'}`,
     );
     for (const [esp, x] of Object.entries(l.by_esp)) {
       row(`  ${esp}: opt-out p50 / max ms (delivered)`, `${x.optout_ms.p50 ?? '–'} / ${x.optout_ms.max ?? '–'} (${x.optouts_delivered}/${l.optouts})`, '≤ 10000');
