@@ -91,8 +91,8 @@ if (role === 'web') {
   };
 
   const applyEvents = ctx.services.applyEvents;
-  ctx.services.applyEvents = async (eventIds) => {
-    const result = await applyEvents(eventIds);
+  ctx.services.applyEvents = async (eventIds, lane) => {
+    const result = await applyEvents(eventIds, lane);
     const now = Date.now();
     for (const id of eventIds) {
       if (appliedIds.has(id)) continue;

@@ -57,6 +57,11 @@ export interface EspAdapter {
   /** How many contacts the engine may hand to one push() call; 1 = no batching. */
   readonly maxBatch: number;
   /**
+   * About how many contacts one request to the ESP carries, when fewer than `maxBatch` (an
+   * adapter that groups contacts but sends one request each); push jobs are sized by it.
+   */
+  readonly contactsPerRequest?: number;
+  /**
    * Pushes the current state of each contact. Per-contact results for outcomes; throws EspError
    * for whole-request failures (kinds retryable, rate_limited, auth) after the short in-job retries.
    * Every contact of the input has an entry in the returned map.

@@ -43,11 +43,13 @@ export function createApplier(deps: ApplierDeps) {
     (eventIds) => applyStoredEvents(eventIds, { models: deps.models, policy: deps.policy, connectedEsps: () => deps.esps, now: deps.now }),
     deps.batchSize,
     deps.lingerMs,
+    // One batch at a time per process: batches never race each other for the same contacts.
+    { serial: true },
   );
   let appliesUntilFault = deps.exitAfterApplyEvery;
 
-  const applyEvents = async (eventIds: readonly string[]): Promise<ApplyEventsResult> => {
-    const settled = await Promise.allSettled(eventIds.map((id) => batcher.submit(id)));
+  const applyEvents = async (eventIds: readonly string[], lane: Lane = 3): Promise<ApplyEventsResult> => {
+    const settled = await Promise.allSettled(eventIds.map((id) => batcher.submit(id, lane)));
     const result: ApplyEventsResult = { events: eventIds.length, outcomes: {}, changedContacts: 0, unknownEvents: 0 };
     const pushes = new Map<string, Set<string>>();
     let failure: unknown;

@@ -8,50 +8,67 @@ interface Waiter<R> {
 /**
  * Gathers the keys of concurrent jobs for a moment and settles them with one call, so that
  * jobs keep their own retries, failures and Bull Board entries while the database sees one
- * query per batch instead of one per job. Several batches may run at once (a flush never
- * waits for the previous one): BullMQ's concurrency bounds how many keys can be waiting.
+ * query per batch instead of one per job. A batch holds at most `maxBatch` keys, the most urgent
+ * (lowest `priority`) first. With `serial`, one batch settles at a time in this process and the
+ * next gathers meanwhile: batches of one process never race each other for the same documents.
  */
 export class MicroBatcher<K, R> {
-  private waiting = new Map<K, Waiter<R>[]>();
+  private waiting = new Map<K, { priority: number; waiters: Waiter<R>[] }>();
   private timer: NodeJS.Timeout | undefined;
+  private settling = false;
 
   constructor(
     private readonly settle: (keys: K[]) => Promise<Map<K, Settled<R>>>,
     private readonly maxBatch: number,
     private readonly lingerMs: number,
+    private readonly options: { serial?: boolean } = {},
   ) {}
 
-  submit(key: K): Promise<R> {
+  submit(key: K, priority = 0): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const waiters = this.waiting.get(key);
-      if (waiters) waiters.push({ resolve, reject });
-      else this.waiting.set(key, [{ resolve, reject }]);
-      if (this.waiting.size >= this.maxBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
+      const entry = this.waiting.get(key);
+      if (entry) {
+        entry.waiters.push({ resolve, reject });
+        entry.priority = Math.min(entry.priority, priority);
+      } else this.waiting.set(key, { priority, waiters: [{ resolve, reject }] });
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.options.serial && this.settling) return;
+    if (this.waiting.size >= this.maxBatch) this.flush();
+    else if (this.waiting.size > 0) this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
   }
 
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.waiting;
-    this.waiting = new Map();
-    if (batch.size === 0) return;
-    const keys = [...batch.keys()];
-    this.settle(keys).then(
-      (settled) => {
-        for (const [key, waiters] of batch) {
-          const result = settled.get(key) ?? { ok: false, error: new Error(`batch returned no result for ${String(key)}`) };
-          for (const w of waiters) {
-            if (result.ok) w.resolve(result.value);
-            else w.reject(result.error);
+    if (this.waiting.size === 0 || (this.options.serial && this.settling)) return;
+    const taken = [...this.waiting].sort((a, b) => a[1].priority - b[1].priority).slice(0, this.maxBatch);
+    for (const [key] of taken) this.waiting.delete(key);
+    const batch = new Map(taken.map(([key, entry]) => [key, entry.waiters]));
+    this.settling = true;
+    this.settle([...batch.keys()])
+      .then(
+        (settled) => {
+          for (const [key, waiters] of batch) {
+            const result = settled.get(key) ?? { ok: false, error: new Error(`batch returned no result for ${String(key)}`) };
+            for (const w of waiters) {
+              if (result.ok) w.resolve(result.value);
+              else w.reject(result.error);
+            }
           }
-        }
-      },
-      (err: unknown) => {
-        for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
-      },
-    );
+        },
+        (err: unknown) => {
+          for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.settling = false;
+        this.schedule();
+      });
+    if (!this.options.serial) this.schedule();
   }
 }
 
@@ -64,46 +81,4 @@ export async function settleEach<K, R>(keys: readonly K[], fn: (key: K) => Promi
       return [key, s.status === 'fulfilled' ? { ok: true, value: s.value } : { ok: false, error: s.reason }];
     }),
   );
-}
-
-/**
- * Gathers the items that callers submit within `windowMs` and settles them with one call whose
- * result every caller shares (each picks out its own part). Several flushes may be in flight.
- */
-export class SharedWindow<I, O> {
-  private items: I[] = [];
-  private waiters: Waiter<O>[] = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly settle: (items: I[]) => Promise<O>,
-    private readonly windowMs: number,
-    private readonly maxItems: number,
-  ) {}
-
-  submit(items: readonly I[]): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.items.push(...items);
-      this.waiters.push({ resolve, reject });
-      if (this.items.length >= this.maxItems) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.windowMs);
-    });
-  }
-
-  private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const items = this.items;
-    const waiters = this.waiters;
-    this.items = [];
-    this.waiters = [];
-    this.settle(items).then(
-      (out) => {
-        for (const w of waiters) w.resolve(out);
-      },
-      (err: unknown) => {
-        for (const w of waiters) w.reject(err);
-      },
-    );
-  }
 }

@@ -115,6 +115,8 @@ export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: 
   return {
     name: 'crossengage',
     maxBatch: settings.maxBatch,
+    // POST /events addresses one person per request (see the top of this file).
+    contactsPerRequest: 1,
     async push(contacts: readonly ContactSnapshot[], signal?: AbortSignal) {
       const results = await mapWithConcurrency(contacts, settings.concurrency, (c) => pushContact(c, signal));
       return new Map(contacts.map((c, i) => [c.contactId, results[i] as PushOutcome]));

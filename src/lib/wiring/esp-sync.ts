@@ -29,11 +29,12 @@ const PUSH_JOB_TARGET_SECONDS = 2;
  * PUSH_JOB_TARGET_SECONDS. Big enough that one job serves a whole apply batch at an ESP with
  * batch endpoints, small enough that a lane 1 job never waits long behind an import's jobs.
  */
-export function contactsPerPushJob(config: Config, esp: EspName): number {
+export function contactsPerPushJob(config: Config, esp: EspName, adapter: Pick<EspAdapter, 'maxBatch' | 'contactsPerRequest'>): number {
   const settings = config.esps[esp];
   const requestsPerSecond = (settings.rateLimit.max * 1_000) / settings.rateLimit.durationMs;
   const requests = Math.max(1, Math.floor(requestsPerSecond * PUSH_JOB_TARGET_SECONDS));
-  return Math.min(config.push.maxContactsPerJob, Math.max(1, settings.maxBatch) * requests);
+  const perRequest = Math.max(1, Math.min(adapter.maxBatch, adapter.contactsPerRequest ?? adapter.maxBatch));
+  return Math.min(config.push.maxContactsPerJob, perRequest * requests);
 }
 
 /** The ESP side of a process: adapters of the connected ESPs, push delivery and queue operations. */
@@ -43,7 +44,7 @@ export function createEspSync(w: EspSyncWiring) {
   const esps = ESP_NAMES.filter((esp) => adapters[esp] !== undefined);
 
   const addPushJobs = async (esp: EspName, lane: Lane, delayMs: number, contactIds: readonly string[]) => {
-    const size = contactsPerPushJob(config, esp);
+    const size = contactsPerPushJob(config, esp, adapters[esp]!);
     const jobs: { payload: unknown; scheduling: ReturnType<typeof pushScheduling> }[] = [];
     for (let i = 0; i < contactIds.length; i += size) {
       jobs.push({ payload: { contactIds: contactIds.slice(i, i + size), lane }, scheduling: pushScheduling(lane, delayMs) });

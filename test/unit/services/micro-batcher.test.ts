@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MicroBatcher, type Settled, SharedWindow } from '../../../src/services/micro-batcher.js';
+import { MicroBatcher, type Settled } from '../../../src/services/micro-batcher.js';
 
 describe('MicroBatcher', () => {
   it('settles every submitted key with its own result, in batches no larger than the maximum', async () => {
@@ -45,38 +45,29 @@ describe('MicroBatcher', () => {
   });
 });
 
-describe('SharedWindow', () => {
-  it('settles everything submitted within the window with one call whose result every caller shares', async () => {
-    const calls: number[][] = [];
-    const window = new SharedWindow(async (items: number[]) => {
-      calls.push(items);
-      return new Set(items);
-    }, 5, 100);
-    const [a, b] = await Promise.all([window.submit([1, 2]), window.submit([3])]);
-    expect(calls).toEqual([[1, 2, 3]]);
-    expect(a).toBe(b);
-    expect([...a]).toEqual([1, 2, 3]);
-    // a later submission opens a new window
-    await window.submit([4]);
-    expect(calls).toEqual([[1, 2, 3], [4]]);
-  });
-
-  it('flushes at once when maxItems are waiting, without waiting for the window', async () => {
-    const calls: number[][] = [];
-    const window = new SharedWindow(async (items: number[]) => void calls.push(items), 60_000, 3);
-    await Promise.all([window.submit([1, 2]), window.submit([3, 4])]);
-    expect(calls).toEqual([[1, 2, 3, 4]]);
-  });
-
-  it('rejects every caller of a window whose settle fails, and the next window starts clean', async () => {
-    let fail = true;
-    const window = new SharedWindow(async (items: string[]) => {
-      if (fail) throw new Error('server gone');
-      return items.length;
-    }, 1, 100);
-    const results = await Promise.allSettled([window.submit(['a']), window.submit(['b'])]);
-    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    fail = false;
-    await expect(window.submit(['c'])).resolves.toBe(1);
+describe('MicroBatcher, serial and by priority', () => {
+  it('settles one batch at a time, at most maxBatch keys, the most urgent first', async () => {
+    const batches: string[][] = [];
+    let release: () => void = () => {};
+    const batcher = new MicroBatcher<string, string>(
+      async (keys) => {
+        batches.push(keys);
+        if (batches.length === 1) await new Promise<void>((r) => (release = r));
+        return new Map(keys.map((k) => [k, { ok: true, value: k } as Settled<string>]));
+      },
+      3,
+      1,
+      { serial: true },
+    );
+    const first = ['a', 'b', 'c'].map((k) => batcher.submit(k, 3));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    // While the first batch settles, others gather; the person's key (priority 1) goes first.
+    const later = [batcher.submit('d', 3), batcher.submit('e', 3), batcher.submit('f', 3), batcher.submit('person', 1)];
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toHaveLength(1);
+    release();
+    expect(await Promise.all([...first, ...later])).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'person']);
+    expect(batches.slice(1)).toEqual([['person', 'd', 'e'], ['f']]);
   });
 });
