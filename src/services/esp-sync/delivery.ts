@@ -45,7 +45,7 @@ export interface PushBatchResult {
 const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1 } as const;
 
 /** Requests stop this long before the claim ends, so none is in flight when another push may claim. */
-const CLAIM_MARGIN_MS = 5_000;
+export const CLAIM_MARGIN_MS = 5_000;
 /** The job goes back to the (now paused) queue at once; the pause, not a delay, holds it. */
 const AUTH_PAUSE_RECHECK_MS = 1_000;
 const DEFAULT_RATE_LIMIT_MS = 1_000;
