@@ -74,13 +74,24 @@ export async function applyStoredEvents(
  * single path, which links identities one at a time.
  */
 async function contactsOf(events: readonly StoredEventDoc[], deps: ApplyBatchDeps) {
-  const keysOf = new Map(events.map((e) => [e._id, identityKeys(e.contact)]));
-  const allKeys = [...new Set([...keysOf.values()].flat())];
-  const ownerOf = await findIdentityOwners(deps.models, allKeys);
+  const keysOf = new Map<string, string[]>();
   const known = new Map<string, StoredEventDoc[]>();
   const unknown: StoredEventDoc[] = [];
-  const newPeople = new Map<string, StoredEventDoc[]>();
+  const usable: StoredEventDoc[] = [];
   for (const event of events) {
+    // A stored event whose identity cannot be read (corrupted behind our back) fails on the
+    // one-event path, on its own, and never takes the rest of the batch down with it.
+    try {
+      keysOf.set(event._id, identityKeys(event.contact));
+      usable.push(event);
+    } catch {
+      unknown.push(event);
+    }
+  }
+  const allKeys = [...new Set([...keysOf.values()].flat())];
+  const ownerOf = await findIdentityOwners(deps.models, allKeys);
+  const newPeople = new Map<string, StoredEventDoc[]>();
+  for (const event of usable) {
     const keys = keysOf.get(event._id)!;
     const ids = keys.map((key) => ownerOf.get(key));
     const first = ids[0];
@@ -166,11 +177,18 @@ async function stepAndWrite(
       continue;
     }
     let after = before;
-    const contactSteps = events.map((event) => {
-      const step = stepContact(after, event, { policy: deps.policy, now, esps });
-      if (step.contact) after = step.contact;
-      return step;
-    });
+    let contactSteps: ContactStep[];
+    try {
+      contactSteps = events.map((event) => {
+        const step = stepContact(after, event, { policy: deps.policy, now, esps });
+        if (step.contact) after = step.contact;
+        return step;
+      });
+    } catch {
+      // One malformed event or document: its contact's events fail one by one on the single path.
+      fallback.push(...events);
+      continue;
+    }
     if (after === before) steps.push(...pairs(events, contactSteps));
     else writes.push({ before, after, events, steps: contactSteps });
   }
