@@ -5,8 +5,14 @@ import { defineJob } from '../src/queues/define-job.js';
 import { QUEUE_APPLY } from '../src/queues/names.js';
 import { applyRetry } from '../src/queues/retry-policy.js';
 
-/** Largest number of stored events one apply job carries (a producer request is split above it). */
+/** Largest number of stored events one apply job may carry (the payload schema's limit). */
 export const MAX_EVENTS_PER_APPLY_JOB = 1_000;
+
+/**
+ * Events per apply job as the producer splits a request: a job then finishes within one batch or
+ * two, so a person's opt-out queued behind an import soon gets a worker slot.
+ */
+export const EVENTS_PER_APPLY_JOB = 250;
 
 /**
  * Applies stored consent events to their contacts: one job per producer request and lane (or

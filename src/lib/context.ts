@@ -1,7 +1,7 @@
 import type { Connection } from 'mongoose';
 import type { Config } from '../../config/index.js';
 import { createHash } from 'node:crypto';
-import { applyConsentEventsJob, applyScheduling, MAX_EVENTS_PER_APPLY_JOB, sweptApplyJobId } from '../../jobs/apply-consent-events.job.js';
+import { applyConsentEventsJob, applyScheduling, EVENTS_PER_APPLY_JOB, sweptApplyJobId } from '../../jobs/apply-consent-events.job.js';
 import type { EspAdapter, EspName } from '../esp/types.js';
 import type { ReconcileRunDoc } from '../persistence/reconcile-run.model.js';
 import type { PageTask } from '../services/reconcile/engine.js';
@@ -96,13 +96,13 @@ export async function createContext(
   const espSync = createEspSync({ config, log, models, runtime, producer, metrics, clock });
   const { esps, adapters, enqueuePush } = espSync;
 
-  /** One apply job per lane and MAX_EVENTS_PER_APPLY_JOB stored events: a producer request is one job or a few. */
+  /** One apply job per lane and EVENTS_PER_APPLY_JOB stored events: a producer request is one job or a few. */
   const enqueueApply = async (events: readonly { eventId: string; lane: Lane }[]) => {
     const jobs = [];
     for (const lane of LANES) {
       const eventIds = events.filter((e) => e.lane === lane).map((e) => e.eventId);
-      for (let i = 0; i < eventIds.length; i += MAX_EVENTS_PER_APPLY_JOB) {
-        jobs.push({ payload: { eventIds: eventIds.slice(i, i + MAX_EVENTS_PER_APPLY_JOB), lane }, scheduling: applyScheduling(lane) });
+      for (let i = 0; i < eventIds.length; i += EVENTS_PER_APPLY_JOB) {
+        jobs.push({ payload: { eventIds: eventIds.slice(i, i + EVENTS_PER_APPLY_JOB), lane }, scheduling: applyScheduling(lane) });
       }
     }
     await producer.addMany(applyConsentEventsJob as never, jobs);

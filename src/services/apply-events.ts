@@ -43,8 +43,6 @@ export function createApplier(deps: ApplierDeps) {
     (eventIds) => applyStoredEvents(eventIds, { models: deps.models, policy: deps.policy, connectedEsps: () => deps.esps, now: deps.now }),
     deps.batchSize,
     deps.lingerMs,
-    // One batch at a time per process: batches never race each other for the same contacts.
-    { serial: true },
   );
   let appliesUntilFault = deps.exitAfterApplyEvery;
 

@@ -5,23 +5,28 @@ interface Waiter<R> {
   reject: (err: unknown) => void;
 }
 
+/** Keys of this priority or more urgent form their own batches (a person's opt-outs). */
+const URGENT = 1;
+
+type BatchClass = 'urgent' | 'bulk';
+
 /**
  * Gathers the keys of concurrent jobs for a moment and settles them with one call, so that
  * jobs keep their own retries, failures and Bull Board entries while the database sees one
  * query per batch instead of one per job. A batch holds at most `maxBatch` keys, the most urgent
- * (lowest `priority`) first. With `serial`, one batch settles at a time in this process and the
- * next gathers meanwhile: batches of one process never race each other for the same documents.
+ * (lowest `priority`) first. One batch of each class settles at a time in this process, and the
+ * next gathers meanwhile: batches of one process do not race each other for the same documents,
+ * while urgent keys (priority ≤ 1) never wait for a bulk batch to finish, nor for the linger.
  */
 export class MicroBatcher<K, R> {
   private waiting = new Map<K, { priority: number; waiters: Waiter<R>[] }>();
   private timer: NodeJS.Timeout | undefined;
-  private settling = false;
+  private readonly settling: Record<BatchClass, boolean> = { urgent: false, bulk: false };
 
   constructor(
     private readonly settle: (keys: K[]) => Promise<Map<K, Settled<R>>>,
     private readonly maxBatch: number,
     private readonly lingerMs: number,
-    private readonly options: { serial?: boolean } = {},
   ) {}
 
   submit(key: K, priority = 0): Promise<R> {
@@ -36,19 +41,29 @@ export class MicroBatcher<K, R> {
   }
 
   private schedule(): void {
-    if (this.options.serial && this.settling) return;
-    if (this.waiting.size >= this.maxBatch) this.flush();
-    else if (this.waiting.size > 0) this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
+    if (this.waiting.size === 0) return;
+    const urgentWaiting = [...this.waiting.values()].some((e) => e.priority <= URGENT);
+    if (urgentWaiting && !this.settling.urgent) this.flush('urgent');
+    if (this.waiting.size === 0 || this.settling.bulk) return;
+    if (this.waiting.size >= this.maxBatch) this.flush('bulk');
+    else this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.flush('bulk');
+    }, this.lingerMs);
   }
 
-  private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.waiting.size === 0 || (this.options.serial && this.settling)) return;
-    const taken = [...this.waiting].sort((a, b) => a[1].priority - b[1].priority).slice(0, this.maxBatch);
+  private flush(cls: BatchClass): void {
+    if (cls === 'bulk' && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.settling[cls] || this.waiting.size === 0) return;
+    const candidates = [...this.waiting].filter(([, e]) => cls === 'bulk' || e.priority <= URGENT);
+    const taken = candidates.sort((a, b) => a[1].priority - b[1].priority).slice(0, this.maxBatch);
+    if (taken.length === 0) return;
     for (const [key] of taken) this.waiting.delete(key);
     const batch = new Map(taken.map(([key, entry]) => [key, entry.waiters]));
-    this.settling = true;
+    this.settling[cls] = true;
     this.settle([...batch.keys()])
       .then(
         (settled) => {
@@ -65,10 +80,9 @@ export class MicroBatcher<K, R> {
         },
       )
       .finally(() => {
-        this.settling = false;
+        this.settling[cls] = false;
         this.schedule();
       });
-    if (!this.options.serial) this.schedule();
   }
 }
 

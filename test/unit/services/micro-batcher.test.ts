@@ -45,8 +45,8 @@ describe('MicroBatcher', () => {
   });
 });
 
-describe('MicroBatcher, serial and by priority', () => {
-  it('settles one batch at a time, at most maxBatch keys, the most urgent first', async () => {
+describe('MicroBatcher, one batch at a time, urgent keys apart', () => {
+  it('settles one bulk batch at a time, at most maxBatch keys; an urgent key does not wait for it', async () => {
     const batches: string[][] = [];
     let release: () => void = () => {};
     const batcher = new MicroBatcher<string, string>(
@@ -57,17 +57,18 @@ describe('MicroBatcher, serial and by priority', () => {
       },
       3,
       1,
-      { serial: true },
     );
     const first = ['a', 'b', 'c'].map((k) => batcher.submit(k, 3));
     await new Promise((r) => setTimeout(r, 5));
     expect(batches).toEqual([['a', 'b', 'c']]);
-    // While the first batch settles, others gather; the person's key (priority 1) goes first.
-    const later = [batcher.submit('d', 3), batcher.submit('e', 3), batcher.submit('f', 3), batcher.submit('person', 1)];
-    await new Promise((r) => setTimeout(r, 5));
-    expect(batches).toHaveLength(1);
+    // While the first bulk batch settles, other bulk keys gather; the person's key goes at once.
+    const later = [batcher.submit('d', 3), batcher.submit('e', 2), batcher.submit('f', 3)];
+    const person = batcher.submit('person', 1);
+    expect(await person).toBe('person');
+    expect(batches).toEqual([['a', 'b', 'c'], ['person']]);
     release();
-    expect(await Promise.all([...first, ...later])).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'person']);
-    expect(batches.slice(1)).toEqual([['person', 'd', 'e'], ['f']]);
+    expect(await Promise.all([...first, ...later])).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    // the more urgent bulk key first
+    expect(batches.slice(2)).toEqual([['e', 'd', 'f']]);
   });
 });
