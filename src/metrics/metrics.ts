@@ -2,7 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { LANES } from '../domain/lane.js';
 import type { AppContext } from '../lib/context.js';
 import type { OutboxEntry } from '../persistence/models.js';
-import { allQueueNames, espQueueName } from '../queues/names.js';
+import { allQueueNames, espOfQueue } from '../queues/names.js';
 import { laneFilter } from './backlog.js';
 
 /**
@@ -182,19 +182,21 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     espPaused.set({ esp }, pausedHere.get(esp) === true || pausedInRedis.get(esp) === true ? 1 : 0);
 
   async function collectQueues(ctx: AppContext, esps: readonly string[]): Promise<void> {
-    const espByQueue = new Map(esps.map((esp) => [espQueueName(esp), esp]));
+    const pausedQueues = new Map<string, boolean>();
     await Promise.all(
       allQueueNames(esps).map(async (name) => {
         const queue = ctx.runtime.queue(name);
         const [counts, paused] = await Promise.all([queue.getJobCounts(...QUEUE_STATES), queue.isPaused()]);
         for (const state of QUEUE_STATES) queueJobs.set({ queue: name, state }, counts[state] ?? 0);
-        const esp = espByQueue.get(name);
-        if (esp) {
-          pausedInRedis.set(esp, paused);
-          publishPaused(esp);
-        }
+        const esp = espOfQueue(name);
+        // An ESP is paused when either of its queues is (pauseEsp pauses both).
+        if (esp) pausedQueues.set(esp, (pausedQueues.get(esp) ?? false) || paused);
       }),
     );
+    for (const [esp, paused] of pausedQueues) {
+      pausedInRedis.set(esp, paused);
+      publishPaused(esp);
+    }
   }
 
   // mongo-compat.md §7: only countDocuments and find with equality/$in/$nin/$exists, sort and limit.

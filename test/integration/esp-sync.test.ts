@@ -176,7 +176,8 @@ describe('metrics after end-to-end traffic', () => {
         expect(value(new RegExp(`consent_sync_outbox_pending\\{esp="ometria",lane="${lane}"\\} (\\d+)`))).toBe(0);
         expect(value(new RegExp(`consent_sync_oldest_pending_optout_seconds\\{lane="${lane}"\\} (\\d+)`))).toBe(0);
       }
-      expect(value(/consent_sync_queue_jobs\{queue="esp-sync-ometria",state="completed"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+      // a list-unsubscribe is a person's opt-out: lane 1, the ESP's first-lane queue
+      expect(value(/consent_sync_queue_jobs\{queue="esp-sync-first-ometria",state="completed"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       expect(value(/consent_sync_job_duration_seconds_count\{queue="consent-apply"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       expect(text).toContain('consent_sync_drift_total');
       expect(text).not.toMatch(/m1@example\.com/);

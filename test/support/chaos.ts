@@ -22,7 +22,7 @@ import type { EspName } from '../../src/esp/types.js';
 import { type AppContext, createContext } from '../../src/lib/context.js';
 import { createLogger } from '../../src/lib/logger.js';
 import type { ContactDoc } from '../../src/persistence/models.js';
-import { allQueueNames, espQueueName, QUEUE_APPLY } from '../../src/queues/names.js';
+import { allQueueNames, espQueueNames, QUEUE_APPLY } from '../../src/queues/names.js';
 import type { startEspSimulators } from './esp-sims.js';
 import { isolatedEnv } from './integration.js';
 import { type SpawnedProcess, spawnEntry } from './processes.js';
@@ -468,7 +468,7 @@ export interface QueueSnapshot {
 
 /** The apply queue and one queue per connected ESP: the queues that carry consent. */
 export function consentQueues(ctx: AppContext): string[] {
-  return [QUEUE_APPLY, ...ctx.esps.map(espQueueName)];
+  return [QUEUE_APPLY, ...ctx.esps.flatMap(espQueueNames)];
 }
 
 export async function snapshotQueues(ctx: AppContext): Promise<QueueSnapshot> {
@@ -792,7 +792,8 @@ export async function convergenceReport(
   }
   const byId = new Map(contacts.map((c) => [c._id, c]));
   for (const esp of ctx.esps) {
-    for (const job of await ctx.runtime.queue(espQueueName(esp)).getFailed(0, -1)) {
+    const failed = (await Promise.all(espQueueNames(esp).map((name) => ctx.runtime.queue(name).getFailed(0, -1)))).flat();
+    for (const job of failed) {
       // A failed push job is explained once each of its contacts was delivered by a later push.
       const undelivered = (job.data as { contactIds: string[] }).contactIds.filter((id) => {
         const contact = byId.get(id);

@@ -6,7 +6,7 @@ import { ESP_NAMES, type EspAdapter, type EspName } from '../../esp/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ContactDoc, Models } from '../../persistence/models.js';
 import { pendingFields } from '../../persistence/outbox.js';
-import { espQueueName } from '../../queues/names.js';
+import { espQueueNames } from '../../queues/names.js';
 import type { JobProducer, QueueRuntime } from '../../queues/runtime.js';
 import { type DeliveryDeps, pushBatch, stalePendingContacts } from '../../services/esp-sync/delivery.js';
 import type { Logger } from '../logger.js';
@@ -49,7 +49,7 @@ export function createEspSync(w: EspSyncWiring) {
     for (let i = 0; i < contactIds.length; i += size) {
       jobs.push({ payload: { contactIds: contactIds.slice(i, i + size), lane }, scheduling: pushScheduling(lane, delayMs) });
     }
-    await producer.addMany(espPushJobOf(esp), jobs);
+    await producer.addMany(espPushJobOf(esp, lane), jobs);
   };
 
   // Pushes asked for in the same turn of the event loop (every apply job that settled in one
@@ -75,15 +75,17 @@ export function createEspSync(w: EspSyncWiring) {
   };
 
   const pauseEsp = async (esp: EspName, reason: string) => {
-    await runtime.queue(espQueueName(esp)).pause();
+    await Promise.all(espQueueNames(esp).map((name) => runtime.queue(name).pause()));
     metrics.setEspPaused(esp, true);
     log.error({ esp, reason, alert: 'esp_auth_failed' }, `${esp} rejected our credentials; its queue is paused and pending changes are kept`);
   };
 
   const resumeEsp = async (esp: EspName) => {
-    const queue = runtime.queue(espQueueName(esp));
-    await queue.removeRateLimitKey();
-    await queue.resume();
+    for (const name of espQueueNames(esp)) {
+      const queue = runtime.queue(name);
+      await queue.removeRateLimitKey();
+      await queue.resume();
+    }
     metrics.setEspPaused(esp, false);
     log.info({ esp }, `${esp} queue resumed`);
   };

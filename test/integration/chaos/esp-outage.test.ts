@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireConsentEventInput } from '../../../src/contracts/consent-event.js';
 import type { EspName } from '../../../src/esp/types.js';
-import { espQueueName } from '../../../src/queues/names.js';
+import { espQueueNames } from '../../../src/queues/names.js';
 import { startEspSimulators } from '../../support/esp-sims.js';
 import {
   cadence,
@@ -95,7 +95,9 @@ describe('chaos: one ESP answers 503 for a long stretch, then recovers', () => {
 
     // Retry budget: per job ≤ attempts × (1 + inline retries), counted per contact (one DY
     // request per contact and attempt) against that contact's push jobs.
-    const jobs = await ctx.runtime.queue(espQueueName(FAILING)).getJobs(['completed', 'failed', 'delayed', 'waiting', 'active'], 0, -1);
+    const jobs = (
+      await Promise.all(espQueueNames(FAILING).map((name) => ctx.runtime.queue(name).getJobs(['completed', 'failed', 'delayed', 'waiting', 'active', 'prioritized'], 0, -1)))
+    ).flat();
     const emailOf = new Map(contacts.map((c) => [c._id, c.identities.email]));
     const jobsPerEmail = new Map<string, number>();
     let attemptsStarted = 0;

@@ -230,14 +230,15 @@ describe('createMetrics: collect', () => {
       const metrics = createMetrics({ defaultMetrics: false, cacheMs: 2_000 });
       const { ctx, calls } = fakeContext();
       await Promise.all([metrics.collect(ctx), metrics.collect(ctx), metrics.collect(ctx)]);
+      // one job count per queue (apply, two per enabled ESP, reconcile, maintenance);
       // per enabled ESP (2) and lane (3): one count, the oldest entry and the oldest opt-out
-      expect(calls).toEqual({ getJobCounts: 5, countDocuments: 6, find: 12 });
+      expect(calls).toEqual({ getJobCounts: 7, countDocuments: 6, find: 12 });
       clock += 1_999;
       await metrics.collect(ctx);
-      expect(calls.getJobCounts).toBe(5);
+      expect(calls.getJobCounts).toBe(7);
       clock += 1;
       await metrics.collect(ctx);
-      expect(calls).toEqual({ getJobCounts: 10, countDocuments: 12, find: 24 });
+      expect(calls).toEqual({ getJobCounts: 14, countDocuments: 12, find: 24 });
     } finally {
       spy.mockRestore();
     }
