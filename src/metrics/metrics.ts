@@ -45,7 +45,8 @@ export const DEFAULT_METRICS_PREFIX = 'consent_sync_';
 export interface Metrics {
   registry: Registry;
   /** One ESP push finished with `outcome` (e.g. acked, rejected, retryable, auth_failed). */
-  espPush(esp: string, outcome: string): void;
+  /** One contact's push result on one channel (`none`: a contact with no decided channel). */
+  espPush(esp: string, channel: string, outcome: string): void;
   /** One consent event was applied with `outcome` (applied, duplicate, stale, optin_blocked…). */
   eventApplied(outcome: string): void;
   jobDuration(queue: string, seconds: number): void;
@@ -127,8 +128,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const espPush = new Counter({
     name: METRIC_NAMES.espPush,
-    help: 'ESP push results by ESP and outcome.',
-    labelNames: ['esp', 'outcome'] as const,
+    help: 'ESP push results per contact and channel, by ESP, channel (email, sms, push, tracking; none) and outcome.',
+    labelNames: ['esp', 'channel', 'outcome'] as const,
     registers,
   });
   const outboxPending = new Gauge({
@@ -254,7 +255,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   return {
     registry,
-    espPush: (esp, outcome) => espPush.inc({ esp, outcome }),
+    espPush: (esp, channel, outcome) => espPush.inc({ esp, channel, outcome }),
     eventApplied: (outcome) => events.inc({ outcome }),
     producerGuard: (outcome) => producerGuard.inc({ outcome }),
     jobDuration: (queue, seconds) => {

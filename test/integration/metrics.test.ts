@@ -91,9 +91,9 @@ describe('GET /metrics', () => {
       // An import waiting two days: old, but in the bulk lane
       contact('c7', { crossengage: { version: 1, since: ago(172_800), optOut: false, lane: 3 } }),
     ]);
-    metrics.espPush('crossengage', 'acked');
-    metrics.espPush('crossengage', 'acked');
-    metrics.espPush('ometria', 'auth_failed');
+    metrics.espPush('crossengage', 'email', 'acked');
+    metrics.espPush('crossengage', 'email', 'acked');
+    metrics.espPush('ometria', 'sms', 'auth_failed');
     metrics.eventApplied('applied');
     metrics.jobDuration('consent-apply', 0.042);
     metrics.setDrift('crossengage', 'unsubscribed_at_esp', 4);
@@ -129,8 +129,8 @@ describe('GET /metrics', () => {
     expectAge(text, 'consent_sync_oldest_pending_optout_seconds{lane="1"}', 3_600);
     expectAge(text, 'consent_sync_oldest_pending_optout_seconds{lane="2"}', 7_200);
     expectAge(text, 'consent_sync_oldest_pending_optout_seconds{lane="3"}', 0);
-    expect(sample(text, 'consent_sync_esp_push_total{esp="crossengage",outcome="acked"}')).toBe(2);
-    expect(sample(text, 'consent_sync_esp_push_total{esp="ometria",outcome="auth_failed"}')).toBe(1);
+    expect(sample(text, 'consent_sync_esp_push_total{esp="crossengage",channel="email",outcome="acked"}')).toBe(2);
+    expect(sample(text, 'consent_sync_esp_push_total{esp="ometria",channel="sms",outcome="auth_failed"}')).toBe(1);
     expect(sample(text, 'consent_sync_events_total{outcome="applied"}')).toBe(1);
     expect(sample(text, 'consent_sync_job_duration_seconds_count{queue="consent-apply"}')).toBe(1);
     expect(sample(text, 'consent_sync_job_duration_seconds_bucket{le="0.05",queue="consent-apply"}')).toBe(1);

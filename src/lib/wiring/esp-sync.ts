@@ -136,7 +136,12 @@ export function createEspSync(w: EspSyncWiring) {
     log,
     enqueuePush,
     pauseEsp,
-    onOutcome: (e, outcome) => metrics.espPush(e, outcome),
+    onOutcome: (e, outcome, _lane, channels) => {
+      // One count per channel the push covered; a contact with no decided channel counts once as `none`.
+      const entries = Object.entries(channels ?? {});
+      if (entries.length === 0) metrics.espPush(e, 'none', outcome);
+      for (const [channel, o] of entries) metrics.espPush(e, channel, o.kind);
+    },
   });
 
   return {

@@ -103,9 +103,9 @@ describe('createMetrics: names and label sets', () => {
 
   it('records counters, histogram, drift and pause with their labels', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    metrics.espPush('crossengage', 'acked');
-    metrics.espPush('crossengage', 'acked');
-    metrics.espPush('ometria', 'rejected');
+    metrics.espPush('crossengage', 'email', 'acked');
+    metrics.espPush('crossengage', 'email', 'acked');
+    metrics.espPush('ometria', 'sms', 'rejected');
     metrics.eventApplied('duplicate');
     metrics.jobDuration('consent-apply', 0.2);
     metrics.jobDuration('consent-apply', Number.NaN); // ignored
@@ -114,8 +114,8 @@ describe('createMetrics: names and label sets', () => {
     metrics.setDrift('ometria', 'unsubscribed_at_esp', 1); // latest reconciliation wins
     metrics.setEspPaused('crossengage', true);
     const text = await metrics.registry.metrics();
-    expect(text).toContain('consent_sync_esp_push_total{esp="crossengage",outcome="acked"} 2');
-    expect(text).toContain('consent_sync_esp_push_total{esp="ometria",outcome="rejected"} 1');
+    expect(text).toContain('consent_sync_esp_push_total{esp="crossengage",channel="email",outcome="acked"} 2');
+    expect(text).toContain('consent_sync_esp_push_total{esp="ometria",channel="sms",outcome="rejected"} 1');
     expect(text).toContain('consent_sync_events_total{outcome="duplicate"} 1');
     expect(text).toContain('consent_sync_job_duration_seconds_count{queue="consent-apply"} 1');
     expect(text).toContain('consent_sync_job_duration_seconds_bucket{le="0.25",queue="consent-apply"} 1');
