@@ -153,8 +153,7 @@ async function applyToContacts(
 /**
  * One round: reads the contacts, chains each one's events in memory and writes them in one bulk
  * write, each update guarded by the `rev` it read (MongoDB checks and writes each document
- * atomically). Returns the contacts whose guard lost to another writer, to be stepped again
- * from what that writer left: a write of ours is recognised by its last event in the journal.
+ * atomically). Returns the contacts to step again when some guard lost to another writer.
  */
 async function stepAndWrite(
   ids: readonly string[],
@@ -203,17 +202,11 @@ async function stepAndWrite(
     for (const w of writes) steps.push(...pairs(w.events, w.steps));
     return [];
   }
-  // Which guards lost, the result does not say: our write is the one whose last event is journaled.
-  const after = await readByIds(models.contacts, writes.map((w) => w.before._id), { journal: 1 });
-  const lost: string[] = [];
-  for (const w of writes) {
-    // The last event that changed the document is journaled by the write that carried it.
-    const lastEvent = w.events[w.steps.findLastIndex((step) => step.contact !== undefined)]!._id;
-    const written = (after.get(w.before._id)?.journal ?? []).some((j) => j.eventId === lastEvent);
-    if (written) steps.push(...pairs(w.events, w.steps));
-    else lost.push(w.before._id);
-  }
-  return lost;
+  // Some guard lost to another writer and the result does not say which. Every contact of this
+  // write is stepped again from what is stored now: an event already journaled (by us, or by
+  // another worker handed the same event) yields its journaled outcome and no write; the rest
+  // are applied on top of the other writer's state.
+  return writes.map((w) => w.before._id);
 }
 
 function pairs(events: readonly StoredEventDoc[], steps: readonly ContactStep[]): [StoredEventDoc, ContactStep][] {

@@ -129,3 +129,33 @@ describe('batch apply with new people', () => {
     expect(contact?.effective.marketing['email']?.state).toBe('opted_out');
   });
 });
+
+describe('batches that race for the same contact (two workers handed the same events)', () => {
+  it('apply every event once in effect, whichever batch loses its rev guard', async () => {
+    const batch = (ids: string[]) =>
+      applyStoredEvents(ids, { models: ctx.models, policy: ctx.policy, connectedEsps: () => ctx.esps, now: () => new Date() });
+    for (let round = 0; round < 8; round++) {
+      const person = { externalId: `race-${round}-${counter}` };
+      // the person exists before the race, so both batches take the batch write path
+      await applyTogether([event(person, 'opt_in')]);
+      // event 0 (push) is only in the first batch: if that batch trusted the other's write, it is lost
+      const events = [
+        event(person, 'opt_out', 'push'),
+        event(person, 'opt_in', 'email'),
+        event(person, 'opt_out', 'email'),
+        event(person, 'opt_in', 'sms'),
+        event(person, 'opt_out', 'sms'),
+      ];
+      await ctx.services.recordEvents(events);
+      const ids = events.map((e) => e.eventId);
+      // overlapping: the second worker got a re-delivery of two of the first's events, and more
+      const [a, b] = await Promise.all([batch(ids.slice(0, 3)), batch(ids.slice(1, 5))]);
+      for (const settled of [...a.values(), ...b.values()]) expect(settled.ok).toBe(true);
+      const stored = await ctx.models.events.find({ _id: { $in: ids } }, { status: 1 }).lean();
+      expect(stored.map((e) => e.status)).toEqual(ids.map(() => 'done'));
+      const contact = (await ctx.models.contacts.findOne({ 'identities.externalId': person.externalId }).lean())!;
+      expect(contact.listings.map((l) => l.eventId), `round ${round}`).toContain(ids[0]);
+      for (const channel of ['push', 'email', 'sms']) expect(contact.effective.marketing[channel]?.state, `${channel}, round ${round}`).toBe('opted_out');
+    }
+  });
+});
