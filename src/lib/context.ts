@@ -81,11 +81,11 @@ export async function createContext(
   log: Logger,
   clock: () => Date = () => new Date(),
 ): Promise<AppContext> {
-  await assertRedisReachable(config.redis.url);
+  await assertRedisReachable({ url: config.redis.url, clusterNodes: config.redis.clusterNodes });
   const mongo = await connectMongo(config.mongo.uri);
   const models = createModels(mongo);
   await ensureIndexes(models);
-  const runtime = new QueueRuntime({ redisUrl: config.redis.url, prefix: config.redis.prefix, log });
+  const runtime = new QueueRuntime({ redisUrl: config.redis.url, clusterNodes: config.redis.clusterNodes, prefix: config.redis.prefix, log });
   const producer = new JobProducer<unknown>(runtime, config);
   const heartbeats = heartbeatModel(mongo);
   const metrics = createMetrics();

@@ -1,37 +1,51 @@
 import { Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../config/index.js';
 import type { Logger } from '../lib/logger.js';
-import { createRedisConnection } from './connection.js';
+import { createRedisConnection, isClusterTarget, queuePrefix, type RedisClient, type RedisNode, type RedisTarget } from './connection.js';
 import type { JobDefinition } from './define-job.js';
 import { JobPermanentFailure, JobRateLimited } from './failure-policy.js';
 
 export interface QueueRuntimeOptions {
   redisUrl: string;
+  /** A Redis Cluster's seed nodes: every connection is a Cluster and every queue gets a hash-tagged prefix. */
+  clusterNodes?: readonly RedisNode[] | undefined;
+  /** QUEUE_PREFIX; the key prefix of each queue is `prefixOf(queue)`. */
   prefix: string;
   log: Logger;
 }
 
 /** The only owner of BullMQ Queue/Worker instances: one shared producer connection, workers own theirs. */
 export class QueueRuntime {
-  readonly producer: Redis;
+  readonly producer: RedisClient;
+  readonly target: RedisTarget;
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
 
   constructor(private readonly options: QueueRuntimeOptions) {
-    this.producer = createRedisConnection(options.redisUrl, 'producer');
+    this.target = { url: options.redisUrl, clusterNodes: options.clusterNodes };
+    this.producer = createRedisConnection(this.target, 'producer');
     this.producer.on('error', (err) => options.log.warn({ err }, 'redis producer connection error'));
   }
 
+  /** QUEUE_PREFIX (keys that are not a queue's, e.g. the producer rate limit, use it). */
   get prefix(): string {
     return this.options.prefix;
+  }
+
+  get cluster(): boolean {
+    return isClusterTarget(this.target);
+  }
+
+  /** The BullMQ key prefix of `queue` (hash-tagged on a cluster; connection.ts queuePrefix). */
+  prefixOf(queue: string): string {
+    return queuePrefix(this.options.prefix, queue, this.cluster);
   }
 
   queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
       // No default job options: every add carries the catalog's (JobProducer; queues/retry-policy.ts).
-      queue = new Queue(name, { connection: this.producer, prefix: this.options.prefix });
+      queue = new Queue(name, { connection: this.producer, prefix: this.prefixOf(name) });
       queue.on('error', (err) => this.options.log.warn({ err, queue: name }, 'queue error'));
       this.queues.set(name, queue);
     }
@@ -48,8 +62,8 @@ export class QueueRuntime {
     options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
   ): Worker {
     const worker = new Worker(name, processor, {
-      connection: createRedisConnection(this.options.redisUrl, 'worker'),
-      prefix: this.options.prefix,
+      connection: createRedisConnection(this.target, 'worker'),
+      prefix: this.prefixOf(name),
       concurrency: 10,
       ...options,
     });
