@@ -161,6 +161,7 @@ export async function createContext(
           policy,
           now: clock,
           enqueueApply,
+          writeConcern: config.mongo.eventWriteConcern,
           onEnqueueFailure: (err, ids) =>
             log.warn(
               { err, events: ids.length },
