@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -68,6 +68,17 @@ export class ChaosRedis {
   async restart(): Promise<void> {
     if (this.server) throw new Error('redis is still running');
     this.server = await startLocalRedis({ port: this.port, appendonly: true, dir: this.dir });
+  }
+
+  /**
+   * Stops Redis (SIGKILL), deletes its data directory's files (AOF and RDB) and starts it again
+   * on the same port: a Redis that comes back empty, as after `SHUTDOWN NOSAVE` without
+   * persistence or a failover to an empty replica.
+   */
+  async restartEmpty(): Promise<void> {
+    await this.kill();
+    for (const entry of await readdir(this.dir)) await rm(join(this.dir, entry), { recursive: true, force: true });
+    await this.restart();
   }
 
   async stop(): Promise<void> {
