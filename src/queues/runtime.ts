@@ -20,6 +20,8 @@ export class QueueRuntime {
   readonly target: RedisTarget;
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
+  /** The connection each worker was given: BullMQ does not close a connection it was handed. */
+  private readonly workerConnections = new Map<Worker, RedisClient>();
 
   constructor(private readonly options: QueueRuntimeOptions) {
     this.target = { url: options.redisUrl, clusterNodes: options.clusterNodes };
@@ -61,8 +63,9 @@ export class QueueRuntime {
     processor: ConstructorParameters<typeof Worker>[1],
     options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
   ): Worker {
+    const connection = createRedisConnection(this.target, 'worker');
     const worker = new Worker(name, processor, {
-      connection: createRedisConnection(this.target, 'worker'),
+      connection,
       prefix: this.prefixOf(name),
       concurrency: 10,
       ...options,
@@ -72,6 +75,7 @@ export class QueueRuntime {
       this.options.log.warn({ queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed'),
     );
     this.workers.push(worker);
+    this.workerConnections.set(worker, connection);
     return worker;
   }
 
@@ -90,7 +94,10 @@ export class QueueRuntime {
       this.options.log.warn({ graceMs }, 'workers did not drain within the grace period; forcing close');
       await Promise.all(this.workers.map((w) => w.close(true)));
     }
-    await Promise.all(this.workers.map((w) => w.disconnect().catch(() => {})));
+    // ioredis' own disconnect, not Worker.disconnect(): on a Redis Cluster the latter can wait
+    // forever for an 'end' that a closed worker's connection never emits (seen after a pause/resume).
+    for (const w of this.workers) this.workerConnections.get(w)?.disconnect();
+    this.workerConnections.clear();
     this.workers.length = 0;
   }
 
