@@ -86,6 +86,7 @@ export async function createContext(
   const models = createModels(mongo);
   await ensureIndexes(models);
   const runtime = new QueueRuntime({ redisUrl: config.redis.url, clusterNodes: config.redis.clusterNodes, prefix: config.redis.prefix, log });
+  await runtime.ready();
   const producer = new JobProducer<unknown>(runtime, config);
   const heartbeats = heartbeatModel(mongo);
   const metrics = createMetrics();

@@ -38,6 +38,26 @@ export class QueueRuntime {
     return isClusterTarget(this.target);
   }
 
+  /**
+   * Resolves once the shared producer connection is ready. On a Redis Cluster this matters: a
+   * Cluster reports `connect` before it is `ready`, BullMQ takes `connect` as connected, and a
+   * producer without offline queue then fails the Queue's first command (see queue()).
+   */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    if (this.producer.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.producer.off('ready', onReady);
+        reject(new Error(`Redis did not become ready within ${timeoutMs} ms (status ${this.producer.status})`));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.producer.once('ready', onReady);
+    });
+  }
+
   /** The BullMQ key prefix of `queue` (hash-tagged on a cluster; connection.ts queuePrefix). */
   prefixOf(queue: string): string {
     return queuePrefix(this.options.prefix, queue, this.cluster);
@@ -50,6 +70,15 @@ export class QueueRuntime {
       queue = new Queue(name, { connection: this.producer, prefix: this.prefixOf(name) });
       queue.on('error', (err) => this.options.log.warn({ err, queue: name }, 'queue error'));
       this.queues.set(name, queue);
+      // A Queue whose set-up failed (its connection was not ready: a Cluster between `connect`
+      // and `ready`, a Redis outage) stays failed for good; forget it so the next use builds a new one.
+      const created = queue;
+      created.waitUntilReady().catch((err: Error) => {
+        if (this.queues.get(name) !== created) return;
+        this.queues.delete(name);
+        this.options.log.warn({ err: err.message, queue: name }, 'queue set-up failed; it is set up again on its next use');
+        void created.close().catch(() => {});
+      });
     }
     return queue;
   }
