@@ -31,9 +31,14 @@ export function schedules(config: AppContext['config'], esps: readonly string[] 
   ];
 }
 
-function upsert(ctx: AppContext, s: Schedule) {
+function definitionOf(s: Schedule) {
   const definition = catalog.find((d) => d.queue === s.queue && d.name === s.job.name);
   if (!definition) throw new Error(`schedule ${s.id} names job '${s.job.name}', which is not in the catalog`);
+  return definition;
+}
+
+function upsert(ctx: AppContext, s: Schedule) {
+  const definition = definitionOf(s);
   return ctx.runtime
     .queue(s.queue)
     .upsertJobScheduler(
@@ -58,8 +63,8 @@ export interface RunningScheduler {
  * opt-out stored while Redis was away would never leave MongoDB. So on every `ready` of the
  * connection (a reconnect) and every SCHEDULE_CHECK_INTERVAL_MS (a flush keeps the connection),
  * each schedule is looked up by id and the missing ones are upserted again, with a log line and
- * `consent_sync_schedules_restored_total`. Present ones are left alone (an upsert would move
- * their next run).
+ * `consent_sync_schedules_restored_total`; a restored interval schedule (a sweeper) also runs
+ * once at once. Present ones are left alone (an upsert would move their next run).
  */
 export async function startScheduler(ctx: AppContext): Promise<RunningScheduler> {
   const wanted = schedules(ctx.config, ctx.esps);
@@ -85,6 +90,9 @@ export async function startScheduler(ctx: AppContext): Promise<RunningScheduler>
     for (const s of wanted) {
       if (await ctx.runtime.queue(s.queue).getJobScheduler(s.id)) continue;
       await upsert(ctx, s);
+      // A Redis that lost its schedules lost its jobs too: the interval jobs (the sweepers, the
+      // heartbeat) run once now instead of an interval later. Cron schedules (reconciliation) wait.
+      if (s.every) await ctx.producer.add(definitionOf(s) as never, s.job.data);
       restored.push(s.id);
       ctx.metrics.scheduleRestored(s.id);
       ctx.log.warn(

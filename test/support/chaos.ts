@@ -516,6 +516,15 @@ export async function diagnose(ctx: AppContext, limit = 5): Promise<string> {
   }
   const outbox = await ctx.models.contacts.find({ outbox: { $ne: {} } }, { _id: 1, outbox: 1 }).limit(limit).lean();
   for (const c of outbox) lines.push(`outbox ${c._id}: ${JSON.stringify(c.outbox)}`);
+  // Busy queues by state, and when their first delayed job is due: stuck workers or long delays?
+  for (const name of consentQueues(ctx)) {
+    const queue = ctx.runtime.queue(name);
+    const counts = await queue.getJobCounts(...BUSY_STATES);
+    if (Object.values(counts).every((n) => n === 0)) continue;
+    const [delayed] = await queue.getDelayed(0, 0);
+    const due = delayed ? ` (first delayed job due in ${Math.round((delayed.timestamp + delayed.delay - Date.now()) / 1000)} s)` : '';
+    lines.push(`busy ${name}: ${JSON.stringify(counts)}${due}; workers ${(await queue.getWorkers()).length}`);
+  }
   return lines.join('\n');
 }
 
