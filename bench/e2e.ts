@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { ConsentClient, type ConsentEventInput } from '../src/client/index.js';
-import type { EspName } from '../src/esp/types.js';
+import { ESP_NAMES, type EspName } from '../src/esp/types.js';
 import { openModels } from './baselines.js';
 import { appEnv } from './lib/env.js';
 import { makeEvents } from './lib/events.js';
@@ -68,6 +68,15 @@ export interface E2eResult {
   ingest_events_per_s: number;
   apply_events_per_s: number;
   state_changing_events: number;
+  /** State-changing events whose change (or a newer one) reached every ESP, per second of the run. */
+  state_changes_per_s: number;
+  /** e2e events/s per window of 10,000 events in completion order (does throughput fall as collections grow?). */
+  events_per_s_by_window: { events: number; events_per_s: number }[];
+  /** BullMQ jobs added during the run, by queue (each queue's `id` counter, which every add INCRs). */
+  jobs_added: Record<string, number>;
+  jobs_per_event: number;
+  /** Contacts holding a dead letter per ESP at the end (MongoDB `deadLetters.<esp>`). */
+  dead_letters: Record<string, number>;
   latency_ms: { p50?: number; p90?: number; p99?: number; max?: number };
   apply_latency_ms: { p50?: number; p99?: number; max?: number };
   undelivered: number;
@@ -76,12 +85,11 @@ export interface E2eResult {
   mongo_cmds_top: Record<string, number>;
   redis_cmds_per_event: number;
   redis_cmds_top: Record<string, number>;
-  /** From the MONITOR sample: shares of Redis commands that are round trips, and lease attempts per event. */
+  /** From the MONITOR sample: the share of Redis commands that are network round trips (the rest run inside Lua). */
   redis_monitor: {
     seconds: number;
     round_trip_share: number;
     round_trips_top: Record<string, number>;
-    contact_lease_attempts_share_of_round_trips: number;
   };
   http_requests_per_event: Record<string, number>;
   http_routes: Record<string, Record<string, number>>;
@@ -93,9 +101,136 @@ export interface E2eResult {
   outcomes: Record<string, number>;
   job_failures: number;
   outbox_left: number;
+  /** Contacts changed by the run (version > 0) and ESP answers observed (contact versions). */
+  contacts_changed: number;
+  esp_answers: number;
   timeline: { second: number; accepted: number; applied: number; delivered: number }[];
   latency_cdf: [number, number][];
   cpu_profile?: string;
+}
+
+/** What the worker child streams (bench/children/app.ts). */
+export interface WorkerRecords {
+  applied: [string, number][];
+  /** [contactId, espIndex, version, answeredAtMs, deadLetter 0|1] */
+  deliveries: [string, number, number, number, number][];
+}
+interface Progress {
+  applied: number;
+  deliveries: number;
+  failed: number;
+}
+
+/**
+ * What each ESP answered for, per contact: the versions it received (not dead-lettered) and
+ * when, and the newest version it dead-lettered. Answers arrive in time order per ESP.
+ */
+export class DeliveryLog {
+  private readonly received = new Map<string, [number, number][][]>();
+  private readonly dead = new Map<string, number[]>();
+  answers = 0;
+  constructor(private readonly esps: number) {}
+
+  add(records: readonly [string, number, number, number, number][]) {
+    for (const [c, i, v, t, dead] of records) {
+      this.answers++;
+      if (dead) {
+        const row = this.dead.get(c) ?? new Array<number>(this.esps).fill(-1);
+        row[i] = Math.max(row[i]!, v);
+        this.dead.set(c, row);
+        continue;
+      }
+      let lists = this.received.get(c);
+      if (!lists) {
+        lists = Array.from({ length: this.esps }, () => []);
+        this.received.set(c, lists);
+      }
+      lists[i]!.push([v, t]);
+    }
+  }
+
+  /** When the last ESP first answered for `version` or a newer one, not with a dead letter. */
+  deliveredAt(contactId: string, version: number): number | undefined {
+    const lists = this.received.get(contactId);
+    if (!lists) return undefined;
+    let at = 0;
+    for (const list of lists) {
+      const hit = list.find(([v]) => v >= version);
+      if (!hit) return undefined;
+      at = Math.max(at, hit[1]);
+    }
+    return at;
+  }
+
+  /** Like deliveredAt, but a dead letter at `version` or newer also settles an ESP (time: now-ish, 0). */
+  settledAt(contactId: string, version: number): number | undefined {
+    const lists = this.received.get(contactId);
+    const dead = this.dead.get(contactId);
+    let at = 0;
+    for (let i = 0; i < this.esps; i++) {
+      if ((dead?.[i] ?? -1) >= version) continue;
+      const hit = lists?.[i]?.find(([v]) => v >= version);
+      if (!hit) return undefined;
+      at = Math.max(at, hit[1]);
+    }
+    return at;
+  }
+}
+
+/**
+ * The events that moved their contact's version (what ESPs receive changed). An audit record
+ * carries the version after its event; events that changed nothing carry the version they
+ * found. Per (contact, version) the changer is the one whose state summary changed, else (an
+ * authority-only change) the earliest applied one.
+ */
+export function changingEvents(
+  audits: readonly { _id: string; contactId?: string; version?: number; previous?: unknown; next?: unknown; applied: Date }[],
+  indexOf: (eventId: string) => number,
+): Set<string> {
+  const byVersion = new Map<string, (typeof audits)[number][]>();
+  for (const a of audits) {
+    if (!a.contactId || a.version === undefined || a.version <= 0) continue;
+    const key = `${a.contactId}\u0000${a.version}`;
+    const list = byVersion.get(key) ?? [];
+    list.push(a);
+    byVersion.set(key, list);
+  }
+  const out = new Set<string>();
+  for (const list of byVersion.values()) {
+    const changed = list.find((a) => JSON.stringify(a.previous) !== JSON.stringify(a.next));
+    const first = changed ?? [...list].sort((x, y) => x.applied.getTime() - y.applied.getTime() || indexOf(x._id) - indexOf(y._id))[0]!;
+    out.add(first._id);
+  }
+  return out;
+}
+
+/** events/s per window of `size` events, in the order they completed (applied, and delivered if they changed state). */
+export function windows(doneTimes: readonly number[], started: number, size: number): { events: number; events_per_s: number }[] {
+  const sorted = Float64Array.from(doneTimes).sort();
+  const out: { events: number; events_per_s: number }[] = [];
+  let from = started;
+  for (let i = 0; i < sorted.length; i += size) {
+    const end = Math.min(sorted.length, i + size);
+    const to = sorted[end - 1]!;
+    out.push({ events: end, events_per_s: round(((end - i) / Math.max(1, to - from)) * 1000) });
+    from = to;
+  }
+  return out;
+}
+
+/** Jobs added per queue under `prefix`: BullMQ INCRs `<prefix>:<queue>:id` on every add (custom job id or not). */
+export async function jobsAddedByQueue(redis: Redis, prefix: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*:id`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const queue = key.slice(prefix.length + 1, -':id'.length);
+      out[queue] = Number(await redis.get(key)) || 0;
+    }
+  } while (cursor !== '0');
+  return out;
 }
 
 function top(counts: Record<string, number>, n: number, per: number): Record<string, number> {
@@ -141,17 +276,14 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     const acceptedAt = new Float64Array(count);
     const indexOf = (eventId: string) => Number(eventId.slice(tag.length + 1));
 
-    let progress = { applied: 0, pending: 0, acks: 0, failed: 0 };
-    worker.onEvent('progress', (p) => {
-      progress = p as typeof progress;
-    });
-    const records = { applied: [] as [string, [string, number, number, number]][], acks: [] as [string, number, number, number][] };
+    const nEsp = Object.keys(setup.simUrls).length;
+    const log = new DeliveryLog(nEsp);
+    const appliedAt = new Map<string, number>();
     worker.onEvent('records', (r) => {
-      const batch = r as typeof records;
-      for (const a of batch.applied) records.applied.push(a);
-      for (const a of batch.acks) records.acks.push(a);
+      const batch = r as WorkerRecords;
+      for (const [id, t] of batch.applied) appliedAt.set(id, t);
+      log.add(batch.deliveries);
     });
-
     await Promise.all(children.map((c) => c.request('reset')));
     const sampler = new ProcessSampler()
       .add('web', web.pid)
@@ -209,86 +341,107 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     await producing;
     const ingestMs = performance.now() - t0;
 
-    // Done when every event is applied and every ESP acknowledged every resulting version.
-    let last = { ...progress };
+    // Done when every event is applied and every ESP has answered for every contact's final
+    // version. Once every event is applied the versions are final: they are read once from
+    // MongoDB (by the orchestrator, so the measured processes' command counts stay theirs).
+    const { conn, models } = await openModels(setup.mongoUri, database);
+    let last = { applied: -1, deliveries: -1 };
     let lastChange = Date.now();
+    let finalVersions: Map<string, number> | undefined;
+    let pending: Set<string> | undefined;
     for (;;) {
-      const p = await worker.request<typeof progress>('progress');
-      if (p.applied >= count && p.pending === 0) break;
-      if (p.applied !== last.applied || p.acks !== last.acks) {
+      const p = await worker.request<Progress>('progress');
+      if (!finalVersions && p.applied >= count) {
+        finalVersions = new Map();
+        const docs = await models.contacts.find({ version: { $gt: 0 } }, { version: 1 }).lean();
+        for (const d of docs) finalVersions.set(d._id, d.version);
+        pending = new Set(finalVersions.keys());
+      }
+      if (pending && finalVersions) {
+        for (const c of pending) if (log.settledAt(c, finalVersions.get(c)!)) pending.delete(c);
+        if (pending.size === 0) break;
+      }
+      if (p.applied !== last.applied || p.deliveries !== last.deliveries) {
         last = p;
         lastChange = Date.now();
       } else if (Date.now() - lastChange > opts.stallTimeoutMs) {
+        await conn.close();
         throw new Error(
-          `${opts.label}: no progress for ${opts.stallTimeoutMs} ms (applied ${p.applied}/${count}, ESP pushes pending ${p.pending}, failed jobs ${p.failed}); see ${worker.logFile}`,
+          `${opts.label}: no progress for ${opts.stallTimeoutMs} ms (applied ${p.applied}/${count}, contacts not yet at their final version everywhere ${pending?.size ?? '?'}, failed jobs ${p.failed}); see ${worker.logFile}`,
         );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    const totalMs = performance.now() - t0;
+    const observedMs = performance.now() - t0;
     const monitor = await monitoring;
     const redisCmds = commandDelta(redisBefore, await commandStats(setup.stats));
+    const jobsAdded = await jobsAddedByQueue(setup.stats, env['QUEUE_PREFIX']!);
     const [workerStats, webStats, simStats] = await Promise.all([
       worker.request<WorkerStats>('stats'),
       web.request<WorkerStats>('stats'),
       setup.sims.request<{ tallies: Record<string, SimTally> }>('stats'),
     ]);
-    const { esps: dumpedEsps } = await worker.request<{ esps: EspName[] }>('dump');
-    const dump = { esps: dumpedEsps, ...records };
+    const { esps } = await worker.request<{ esps: EspName[] }>('dump');
     const figures = sampler.stop();
+    // The clock stops at the last record the finish needed (the observer polls every 50 ms).
+    let lastRecord = started;
+    for (const t of appliedAt.values()) lastRecord = Math.max(lastRecord, t);
+    for (const c of finalVersions!.keys()) lastRecord = Math.max(lastRecord, log.settledAt(c, finalVersions!.get(c)!) ?? 0);
+    const totalMs = Math.min(observedMs, Math.max(1, lastRecord - started));
 
-    // Latency: accepted (the 202 reached the producer) → the last ESP acknowledged a version
-    // at least as new as the one this event produced.
-    const acksBy = new Map<string, [number, number][]>();
-    for (const [c, i, v, t] of dump.acks) {
-      const key = `${c}\u0000${i}`;
-      const list = acksBy.get(key) ?? [];
-      list.push([v, t]);
-      acksBy.set(key, list);
-    }
+    // Which contact version each event produced, and whether it changed what ESPs receive,
+    // from the audit records (one per event), read after the clock stopped.
+    const audits = await models.audit
+      .find({}, { contactId: 1, version: 1, previous: 1, next: 1, applied: 1 })
+      .lean<{ _id: string; contactId?: string; version?: number; previous?: unknown; next?: unknown; applied: Date }[]>();
+    const changers = changingEvents(audits, indexOf);
+
+    // Latency: accepted (the 202 reached the producer) → the last ESP answered (not with a dead
+    // letter) for a version at least as new as the one this event produced.
     const latencies: number[] = [];
     const applyLatencies: number[] = [];
+    const doneTimes: number[] = [];
     let undelivered = 0;
     const timeline = new Map<number, { accepted: number; applied: number; delivered: number }>();
     const bucket = (t: number) => {
-      const s = Math.floor((t - started) / 1000);
-      const b = timeline.get(s) ?? { accepted: 0, applied: 0, delivered: 0 };
-      timeline.set(s, b);
+      const sec = Math.floor((t - started) / 1000);
+      const b = timeline.get(sec) ?? { accepted: 0, applied: 0, delivered: 0 };
+      timeline.set(sec, b);
       return b;
     };
     for (const t of acceptedAt) bucket(t).accepted++;
     let lastApplied = started;
-    for (const [eventId, [contactId, version, changed, appliedAt]] of dump.applied) {
-      lastApplied = Math.max(lastApplied, appliedAt);
-      const accepted = acceptedAt[indexOf(eventId)] ?? started;
-      applyLatencies.push(Math.max(0, appliedAt - accepted));
-      bucket(appliedAt).applied++;
-      if (!changed) continue;
-      let doneAt = 0;
-      for (let i = 0; i < dump.esps.length; i++) {
-        // The first acknowledgement of this version or a newer one (a newer push carries this change too).
-        const ack = acksBy.get(`${contactId}\u0000${i}`)?.find(([v]) => v >= version);
-        if (!ack) {
-          doneAt = Number.NaN;
-          break;
-        }
-        doneAt = Math.max(doneAt, ack[1]);
+    for (const a of audits) {
+      const i = indexOf(a._id);
+      const applied = appliedAt.get(a._id);
+      const accepted = acceptedAt[i] ?? started;
+      if (applied === undefined) continue;
+      lastApplied = Math.max(lastApplied, applied);
+      applyLatencies.push(Math.max(0, applied - accepted));
+      bucket(applied).applied++;
+      if (!changers.has(a._id) || !a.contactId || a.version === undefined) {
+        doneTimes.push(applied);
+        continue;
       }
-      if (Number.isNaN(doneAt)) {
+      const doneAt = log.deliveredAt(a.contactId, a.version);
+      if (doneAt === undefined) {
         undelivered++;
+        doneTimes.push(applied);
         continue;
       }
       latencies.push(Math.max(0, doneAt - accepted));
+      doneTimes.push(Math.max(applied, doneAt));
       bucket(doneAt).delivered++;
     }
     const [p50, p90, p99, max] = percentiles(latencies, [50, 90, 99, 100]);
     const [a50, a99, amax] = percentiles(applyLatencies, [50, 99, 100]);
 
-    // Cross-check in MongoDB: no outbox entry left behind.
-    const { conn, models } = await openModels(setup.mongoUri, database);
+    // Cross-check in MongoDB: outbox entries left behind, and dead letters (never counted as delivered).
     const outboxLeft = await models.contacts.countDocuments({
-      $or: dump.esps.map((esp) => ({ [`outbox.${esp}`]: { $exists: true } })),
+      $or: esps.map((esp) => ({ [`outbox.${esp}`]: { $exists: true } })),
     });
+    const deadLetters: Record<string, number> = {};
+    for (const esp of esps) deadLetters[esp] = await models.contacts.countDocuments({ [`deadLetters.${esp}`]: { $exists: true } });
     await conn.close();
 
     const mongoTotal = total(workerStats.mongoCommands) + total(webStats.mongoCommands);
@@ -312,6 +465,11 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       ingest_events_per_s: round((count / ingestMs) * 1000),
       apply_events_per_s: round((count / Math.max(1, lastApplied - started)) * 1000),
       state_changing_events: latencies.length + undelivered,
+      state_changes_per_s: round((latencies.length / totalMs) * 1000),
+      events_per_s_by_window: windows(doneTimes, started, 10_000),
+      jobs_added: jobsAdded,
+      jobs_per_event: round(total(jobsAdded) / count, 3),
+      dead_letters: deadLetters,
       latency_ms: { p50, p90, p99, max },
       apply_latency_ms: { p50: a50, p99: a99, max: amax },
       undelivered,
@@ -327,11 +485,8 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
         seconds: monitor.seconds,
         round_trip_share: round(total(monitor.client) / Math.max(1, total(monitor.client) + total(monitor.lua)), 3),
         round_trips_top: top(monitor.client, 8, Math.max(1, total(monitor.client)) / 1),
-        contact_lease_attempts_share_of_round_trips: round(monitor.contactLeaseAttempts / Math.max(1, total(monitor.client)), 3),
       },
-      http_requests_per_event: Object.fromEntries(
-        Object.entries(simStats.tallies).map(([esp, t]) => [esp, round(t.total / count, 3)]),
-      ),
+      http_requests_per_event: Object.fromEntries(ESP_NAMES.map((esp) => [esp, round((simStats.tallies[esp]?.total ?? 0) / count, 3)])),
       http_routes: Object.fromEntries(Object.entries(simStats.tallies).map(([esp, t]) => [esp, t.byRoute])),
       http_statuses: Object.fromEntries(Object.entries(simStats.tallies).map(([esp, t]) => [esp, t.byStatus])),
       processes,
@@ -343,6 +498,8 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       outcomes,
       job_failures: workerStats.failed ?? 0,
       outbox_left: outboxLeft,
+      contacts_changed: finalVersions!.size,
+      esp_answers: log.answers,
       timeline: seconds.map((s) => ({ second: s, ...timeline.get(s)! })),
       latency_cdf: cdf(latencies),
       ...(opts.cpuProfDir ? { cpu_profile: opts.cpuProfDir } : {}),

@@ -1,7 +1,8 @@
 /**
  * consent-sync benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
- * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,reconcile,
- * --mongo=java|memory (default java, or memory when MONGOMS_SYSTEM_BINARY names a mongod).
+ * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,lanes,reconcile,
+ * --mongo=java|memory (default java, or memory when MONGOMS_SYSTEM_BINARY names a mongod),
+ * --events=N --contacts=N --reconcile=N --lanes-import=N, --set=KEY=VALUE.
  * See bench/README.md for what is measured and how.
  */
 import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -14,16 +15,18 @@ import { ESP_NAMES, type EspName } from '../src/esp/types.js';
 import { createLogger } from '../src/lib/logger.js';
 import { type BullmqBaseline, bullmqBaseline, type MongoBaseline, mongoBaseline, openModels } from './baselines.js';
 import { type E2eResult, type E2eSetup, runE2e } from './e2e.js';
+import { type LanesResult, runLanes } from './lanes.js';
 import { chartInput, renderChart } from './lib/chart.js';
 import { UNBOUNDED_ESP_BUDGETS } from './lib/env.js';
 import { forkChild } from './lib/ipc.js';
 import { JAVA_MONGO_VERSION } from '../src/dev/java-mongo.js';
 import { baseMachine, type MachineInfo, pidListeningOn, round, uptimeLine } from './lib/proc.js';
 import { type ProfileSummary, summariseProfile } from './lib/profile.js';
-import { redisVersion } from './lib/redis-stats.js';
+import { redisVersion, total } from './lib/redis-stats.js';
 import { type ReconcileResult, runReconcile } from './reconcile.js';
 import { type CostRow, serverCosts } from './server-costs.js';
 import { coreEnvSchema } from '../config/env.schema.js';
+import { fullEnvSchema } from '../config/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -38,6 +41,7 @@ const PROFILES = {
     mongoDocuments: 1_000,
     mongoUpdates: 5_000,
     halfLoadSeconds: 20,
+    lanesImport: 10_000,
     reconcile: [{ contacts: 100_000, deadlineS: 900 }],
     costSizes: [500, 2_500],
   },
@@ -48,6 +52,7 @@ const PROFILES = {
     mongoDocuments: 10_000,
     mongoUpdates: 20_000,
     halfLoadSeconds: 60,
+    lanesImport: 10_000,
     reconcile: [
       { contacts: 100_000, deadlineS: 1_800 },
       { contacts: 1_000_000, deadlineS: 1_200 },
@@ -72,6 +77,7 @@ const profile = {
   ...PROFILES[profileName],
   events: numberOption('events') ?? PROFILES[profileName].events,
   contacts: numberOption('contacts') ?? PROFILES[profileName].contacts,
+  lanesImport: numberOption('lanes-import') ?? PROFILES[profileName].lanesImport,
   reconcile:
     numberOption('reconcile') !== undefined
       ? [{ contacts: numberOption('reconcile')!, deadlineS: 1_800 }]
@@ -81,6 +87,8 @@ const only = option('only')?.split(',');
 const wants = (phase: string) => !only || only.includes(phase);
 /** The default of APPLY_CONCURRENCY, which the bench does not override: the baselines run at it. */
 const APPLY_CONCURRENCY = coreEnvSchema.shape.APPLY_CONCURRENCY.parse(undefined);
+/** The default of ESP_WORKER_CONCURRENCY (push jobs per ESP queue at once), also not overridden. */
+const ESP_WORKER_CONCURRENCY = fullEnvSchema.shape.ESP_WORKER_CONCURRENCY.parse(undefined);
 const RECONCILE_PAGE_SIZE = 500; // the default of RECONCILE_PAGE_SIZE
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -225,7 +233,20 @@ try {
     }
   }
 
-  let inReads: E2eResult | undefined;
+  let lanes: LanesResult | undefined;
+  if (wants('lanes')) {
+    say(`lanes: ${profile.lanesImport.toLocaleString('en')} imported opt-ins, then 20 person opt-outs over 20 s; ESPs at their documented limits, default budgets…`);
+    try {
+      lanes = await runLanes(setup, { importContacts: profile.lanesImport, optOuts: 20, spreadS: 20, deadlineS: 90, log: say });
+      say(`    opt-outs applied ${lanes.optouts_applied}/20, 202 → applied p50 ${lanes.optout_apply_ms.p50 ?? '–'} ms, max ${lanes.optout_apply_ms.max ?? '–'} ms`);
+      for (const [esp, r] of Object.entries(lanes.by_esp)) {
+        say(`    ${esp}: opt-outs p50 ${r.optout_ms.p50 ?? '–'} ms, max ${r.optout_ms.max ?? '–'} ms (${r.optouts_delivered}/${lanes.optouts}); import ${r.import_delivered} delivered, ${r.import_contacts_per_s}/s; max ${r.max_calls_in_60s} calls in 60 s (limit ${r.limit_per_60s})`);
+      }
+    } catch (err) {
+      errors['lanes'] = (err as Error).message;
+      say(`    FAILED: ${(err as Error).message}`);
+    }
+  }
 
   const reconciles: ReconcileResult[] = [];
   if (wants('reconcile')) {
@@ -254,20 +275,55 @@ try {
   const results = {
     profile: profileName,
     started_at: started.toISOString(),
-    command: `npm run bench${profileName === 'full' ? ' -- --full' : ''}${flag('cpu-prof') ? ' --cpu-prof' : ''}`,
+    command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
     machine,
+    // Issue 15's figures, all from this run.
+    worker_cpu_ms_per_event: e2e?.processes['worker']?.cpu_ms_per_event ?? null,
+    jobs_per_event: e2e?.jobs_per_event ?? null,
+    jobs_per_event_method: 'sum over the run\'s queues of GET <prefix>:<queue>:id (BullMQ INCRs it on every add) ÷ events',
+    redis_cmds_per_event: e2e?.redis_cmds_per_event ?? null,
+    mongo_cmds_per_event: e2e?.mongo_cmds_per_event ?? null,
+    http_requests_per_event: e2e ? Object.fromEntries(ESP_NAMES.map((esp) => [esp, e2e!.http_requests_per_event[esp] ?? 0])) : null,
     baseline_bullmq_jobs_per_s: bullmq?.jobs_per_s ?? null,
     baseline_mongo_updates_per_s: mongo?.updates_per_s ?? null,
     e2e_events_per_s: e2e?.events_per_s ?? null,
+    state_changes_per_s: e2e?.state_changes_per_s ?? null,
     ratio: e2e && floor ? round(e2e.events_per_s / floor, 3) : null,
     p50_latency_ms: e2e?.latency_ms.p50 ?? null,
     p99_latency_ms: e2e?.latency_ms.p99 ?? null,
     max_latency_ms: e2e?.latency_ms.max ?? null,
     p99_latency_ms_at_half_load: half?.latency_ms.p99 ?? null,
-    mongo_cmds_per_event: e2e?.mongo_cmds_per_event ?? null,
-    mongo_cmds_per_event_in_reads: inReads?.mongo_cmds_per_event ?? null,
-    redis_cmds_per_event: e2e?.redis_cmds_per_event ?? null,
-    http_requests_per_event: e2e?.http_requests_per_event ?? null,
+    dead_letters: e2e ? total(e2e.dead_letters) + (half ? total(half.dead_letters) : 0) : null,
+    dead_letters_by_esp: e2e?.dead_letters ?? null,
+    events_per_s_by_window: e2e?.events_per_s_by_window ?? null,
+    lanes: lanes
+      ? {
+          optouts_all_within_10s: lanes.optouts_all_within_10s,
+          no_esp_above_limit: lanes.no_esp_above_limit,
+          stopped: lanes.stopped,
+          import_accepted_s: lanes.import_accepted_s,
+          optouts_applied: lanes.optouts_applied,
+          optout_apply_p50_ms: lanes.optout_apply_ms.p50 ?? null,
+          optout_apply_max_ms: lanes.optout_apply_ms.max ?? null,
+          by_esp: Object.fromEntries(
+            Object.entries(lanes.by_esp).map(([esp, r]) => [
+              esp,
+              {
+                optout_p50_ms: r.optout_ms.p50 ?? null,
+                optout_max_ms: r.optout_ms.max ?? null,
+                optouts_delivered: r.optouts_delivered,
+                import_delivered: r.import_delivered,
+                import_contacts_per_s: r.import_contacts_per_s,
+                import_drain_s: r.import_drained_s ?? r.import_projected_drain_s ?? null,
+                import_drain_projected: r.import_drained_s === undefined,
+                calls: r.calls,
+                max_calls_in_60s: r.max_calls_in_60s,
+                limit_per_60s: r.limit_per_60s,
+              },
+            ]),
+          ),
+        }
+      : null,
     worker_peak_rss_mb: e2e?.processes['worker']?.peak_rss_mb ?? null,
     web_peak_rss_mb: e2e?.processes['web']?.peak_rss_mb ?? null,
     reconcile_contacts_per_s: headlineReconcile?.contacts_per_s ?? null,
@@ -275,30 +331,32 @@ try {
     reconcile_contacts: headlineReconcile?.contacts ?? null,
     settings: {
       apply_concurrency: APPLY_CONCURRENCY,
-      esp_worker_concurrency: 50,
+      esp_worker_concurrency: ESP_WORKER_CONCURRENCY,
       esp_budgets: UNBOUNDED_ESP_BUDGETS,
+      lanes_phase: 'simulators at their documented limits, consent-sync ESP budgets and lane reserves at their defaults',
       simulator_latency_ms: 0,
       producer: 'ConsentClient.recordMany, batches of 500, 2 concurrent producers (max load); a batch every 100 ms (fixed load)',
       processes: 'web, worker, reconciler and simulators are separate child processes; baselines run in the orchestrator',
       reconcile_page_size: RECONCILE_PAGE_SIZE,
       experiment_env: experimentEnv,
     },
-    details: { bullmq, mongo, e2e, half, in_reads: inReads, reconcile: reconciles, server_costs: costs, worker_profile: profileSummary },
+    details: { bullmq, mongo, e2e, half, lanes, reconcile: reconciles, server_costs: costs, worker_profile: profileSummary },
     errors,
   };
   const stamp = started.toISOString().slice(0, 10);
   // Only a whole profile with default settings goes to bench/results; subsets and experiments stay with the logs.
-  const partial = Object.keys(experimentEnv).length > 0 || only !== undefined || argv.some((a) => /^--(events|contacts|reconcile)=/.test(a));
+  const partial = Object.keys(experimentEnv).length > 0 || only !== undefined || argv.some((a) => /^--(events|contacts|reconcile|lanes-import)=/.test(a));
   const outDir = partial ? workDir : resultsDir;
-  const jsonFile = join(outDir, `${stamp}-${profileName}${partial ? '-partial' : ''}.json`);
+  const base = `${stamp}-${profileName}-mongo-${mongoChoice}${partial ? '-partial' : ''}`;
+  const jsonFile = join(outDir, `${base}.json`);
   writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
-  const chartFile = join(outDir, `${stamp}-${profileName}${partial ? '-partial' : ''}.svg`);
+  const chartFile = join(outDir, `${base}.svg`);
   writeFileSync(
     chartFile,
     renderChart(chartInput(results)),
   );
 
-  printTable(results, { bullmq, mongo, e2e, half, inReads, reconciles, costs, profileSummary });
+  printTable(results, { bullmq, mongo, e2e, half, lanes, reconciles, costs, profileSummary });
   say('');
   say(`JSON:  ${relative(process.cwd(), jsonFile)}`);
   say(`chart: ${relative(process.cwd(), chartFile)}`);
@@ -323,7 +381,7 @@ function printTable(
     mongo: MongoBaseline | undefined;
     e2e: E2eResult | undefined;
     half: E2eResult | undefined;
-    inReads: E2eResult | undefined;
+    lanes: LanesResult | undefined;
     reconciles: ReconcileResult[];
     costs: CostRow[] | undefined;
     profileSummary: ProfileSummary | undefined;
@@ -342,7 +400,7 @@ function printTable(
   row(`(B) mongoose updateOne by _id /s (concurrency ${APPLY_CONCURRENCY})`, d.mongo?.updates_per_s);
   row(`    mongoose findById /s (concurrency ${APPLY_CONCURRENCY})`, d.mongo?.reads_per_s);
   const e = d.e2e;
-  row('e2e events/s (accepted → all 5 ESPs acked)', e?.events_per_s);
+  row('e2e events/s / state changes delivered/s (202 → all 5 ESPs answered)', e ? `${e.events_per_s} / ${e.state_changes_per_s}` : undefined);
   row('ratio e2e / min(A, B)', r.ratio, '≥ 0.5');
   row('  ingest (API) events/s', e?.ingest_events_per_s);
   row('latency p50 / p99 / max ms (max load)', e ? `${e.latency_ms.p50} / ${e.latency_ms.p99} / ${e.latency_ms.max}` : undefined);
@@ -351,17 +409,11 @@ function printTable(
     d.half ? `${d.half.latency_ms.p50} / ${d.half.latency_ms.p99} / ${d.half.latency_ms.max}` : undefined,
     'p99 ≤ 1000',
   );
-  row(`MongoDB commands per event (${d.inReads ? 'point reads by _id' : 'this server'})`, e?.mongo_cmds_per_event, d.inReads ? '' : '≤ 3');
-  if (d.inReads) {
-    row(`  with $in reads, leases kept (MONGO_ID_READS=in, ${d.inReads.events.toLocaleString('en')} events)`, d.inReads.mongo_cmds_per_event, '≤ 3');
-  }
+  row('worker CPU ms per event', e?.processes['worker']?.cpu_ms_per_event);
+  row('BullMQ jobs added per event (queues\' id counters)', e?.jobs_per_event);
+  row('MongoDB commands per event', e?.mongo_cmds_per_event, '≤ 3');
   row('Redis commands per event (INFO commandstats, Lua-internal included)', e?.redis_cmds_per_event);
-  row(
-    '  of which network round trips / per-contact lease SETs (MONITOR sample)',
-    e
-      ? `${round(e.redis_cmds_per_event * e.redis_monitor.round_trip_share, 1)} / ${round(e.redis_cmds_per_event * e.redis_monitor.round_trip_share * e.redis_monitor.contact_lease_attempts_share_of_round_trips, 1)}`
-      : undefined,
-  );
+  row('  of which network round trips (MONITOR sample)', e ? round(e.redis_cmds_per_event * e.redis_monitor.round_trip_share, 1) : undefined);
   for (const esp of ESP_NAMES) {
     row(`HTTP requests per event: ${esp}`, e?.http_requests_per_event[esp], esp === 'ometria' ? '≤ 0.05' : '');
   }
@@ -369,7 +421,31 @@ function printTable(
     row(`peak RSS MB / CPU ms per event: ${label}`, `${p.peak_rss_mb} / ${p.cpu_ms_per_event}`, label === 'worker' ? 'RSS ≤ 300' : '');
   }
   if (e) row('  RSS MB right after start-up: web / worker', `${e.rss_at_ready_mb.web} / ${e.rss_at_ready_mb.worker}`);
-  row('state-changing events undelivered / outbox left / failed jobs', e ? `${e.undelivered} / ${e.outbox_left} / ${e.job_failures}` : undefined, '0 / 0 / 0');
+  row(
+    'undelivered state changes / outbox left / dead letters / failed jobs',
+    e ? `${e.undelivered} / ${e.outbox_left} / ${total(e.dead_letters)} / ${e.job_failures}` : undefined,
+    '0 / 0 / 0 / 0',
+  );
+  if (d.lanes) {
+    const l = d.lanes;
+    row(
+      `lanes: ${l.import_contacts.toLocaleString('en')} imported, ${l.optouts} opt-outs; stopped after ${l.ran_s} s (${l.stopped})`,
+      `${l.optouts_all_within_10s ? 'all' : 'NOT all'} ≤ 10 s, ${l.no_esp_above_limit ? 'no ESP' : 'an ESP'} above limit`,
+      'every opt-out ≤ 10 s at every ESP; no ESP above its limit',
+    );
+    row(
+      `  import accepted in s; opt-outs applied, 202 → applied p50 / max ms`,
+      `${l.import_accepted_s}; ${l.optouts_applied}/${l.optouts}, ${l.optout_apply_ms.p50 ?? '–'} / ${l.optout_apply_ms.max ?? '–'}`,
+    );
+    for (const [esp, x] of Object.entries(l.by_esp)) {
+      row(`  ${esp}: opt-out p50 / max ms (delivered)`, `${x.optout_ms.p50 ?? '–'} / ${x.optout_ms.max ?? '–'} (${x.optouts_delivered}/${l.optouts})`, '≤ 10000');
+      row(
+        `  ${esp}: import delivered, /s, drain s`,
+        `${x.import_delivered}, ${x.import_contacts_per_s}, ${x.import_drained_s ?? `~${x.import_projected_drain_s ?? '–'} (projected)`}`,
+      );
+      row(`  ${esp}: calls, max in 60 s / 1 s`, `${x.calls}, ${x.max_calls_in_60s} / ${x.max_calls_in_1s}`, `≤ ${x.limit_per_60s} per 60 s: ${x.limit}`);
+    }
+  }
   for (const rc of d.reconciles) {
     row(
       `reconcile ${rc.contacts.toLocaleString('en')} contacts: contacts/s, peak RSS MB`,
@@ -389,6 +465,9 @@ function printTable(
     say(`MongoDB commands per event, by command and collection: ${JSON.stringify(e.mongo_cmds_top)}`);
     say(`Redis commands per event, by command: ${JSON.stringify(e.redis_cmds_top)}`);
     say(`Redis round trips, share by command (MONITOR ${e.redis_monitor.seconds} s): ${JSON.stringify(e.redis_monitor.round_trips_top)}`);
+    say(`BullMQ jobs added, by queue: ${JSON.stringify(e.jobs_added)}`);
+    say(`events/s per 10,000-event window (completion order): ${e.events_per_s_by_window.map((w) => `${w.events}: ${w.events_per_s}`).join(', ')}`);
+    if (total(e.dead_letters) > 0) say(`dead letters by ESP: ${JSON.stringify(e.dead_letters)}`);
     say(`event loop utilisation: ${JSON.stringify(e.event_loop_utilization)}`);
   }
   if (d.costs) {

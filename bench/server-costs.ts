@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { createPolicy } from '../src/domain/index.js';
-import { guardedUpdateById } from '../src/persistence/guarded-update.js';
 import type { ContactDoc } from '../src/persistence/models.js';
 import { openModels } from './baselines.js';
 import { round } from './lib/proc.js';
@@ -9,8 +8,8 @@ import { seedContact } from './lib/seed.js';
 /**
  * What each query shape the application uses costs on this MongoDB-protocol server, at two
  * collection sizes: an `_id` lookup stays flat, a query the server cannot answer from an index
- * grows with the collection (on the FerretDB test server: any filter it does not push down to
- * SQLite, i.e. anything but `_id` equality). Sequential, one operation at a time.
+ * grows with the collection (on mongo-java-server: any filter no unique index answers, since it
+ * ignores secondary indexes). Sequential, one operation at a time.
  */
 
 export interface CostRow {
@@ -35,18 +34,18 @@ export async function serverCosts(opts: { mongoUri: string; database: string; si
   const ops: { operation: string; used_by: string; run: (size: number) => Promise<number> }[] = [
     {
       operation: 'findById (lean)',
-      used_by: 'loadContact, identity lookups, events.findById',
+      used_by: 'loadContact (single-event fallback path)',
       run: (size) => timeOps((i) => models.contacts.findById(id(i, size)).lean(), 300, 1_500),
     },
     {
       operation: 'updateOne {_id}',
-      used_by: 'events status, linkIdentities, bare half of a guarded update',
+      used_by: 'linkIdentities, repairs',
       run: (size) =>
         timeOps((i) => models.contacts.updateOne({ _id: id(i, size) }, { $set: { updatedAt: new Date() } }), 200, 1_500),
     },
     {
       operation: 'updateOne {_id, rev} (guard in filter)',
-      used_by: 'guardedUpdateById on MongoDB (atomicGuards)',
+      used_by: 'contact write of an apply (rev guard), one per contact in a bulkWrite',
       run: (size) =>
         timeOps(
           (i) => models.contacts.updateOne({ _id: id(i, size), rev: 2 }, { $set: { updatedAt: new Date() } }),
@@ -56,7 +55,7 @@ export async function serverCosts(opts: { mongoUri: string; database: string; si
     },
     {
       operation: "updateOne {_id, 'outbox.<esp>.version'}",
-      used_by: 'push ack guard on MongoDB',
+      used_by: 'push acknowledgement guard, one per contact in a bulkWrite',
       run: (size) =>
         timeOps(
           (i) =>
@@ -69,25 +68,8 @@ export async function serverCosts(opts: { mongoUri: string; database: string; si
         ),
     },
     {
-      operation: 'guardedUpdateById as configured for this server',
-      used_by: 'applyToContact, pushContact ack, repush',
-      run: (size) =>
-        timeOps(
-          (i) =>
-            guardedUpdateById(
-              models.contacts,
-              id(i, size),
-              { rev: 2 },
-              { $set: { updatedAt: new Date() } },
-              models.atomicGuards,
-            ),
-          200,
-          1_500,
-        ),
-    },
-    {
       operation: 'find {_id: {$in: 500 ids}}',
-      used_by: 'batch reads by _id where MONGO_ID_READS is in (apply, push, duplicate check); point reads instead on FerretDB',
+      used_by: 'readByIds: batch reads of events, identities, contacts (apply and push)',
       run: (size) =>
         timeOps(
           (i) =>

@@ -155,7 +155,7 @@ const espQueueEnvSchema = z.object({
     .int()
     .min(10_000)
     .max(3_600_000)
-    .default(120_000)
+    .default(60_000)
     .describe('How long a push owns the contacts it claimed; its requests stop 5 s before. A push left by a killed worker holds its contacts this long before another push takes them.'),
   PUSH_JOB_MAX_CONTACTS: z.coerce
     .number()

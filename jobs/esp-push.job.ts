@@ -3,7 +3,7 @@ import { LANES, type Lane } from '../src/domain/index.js';
 import { ESP_NAMES, type EspName } from '../src/esp/types.js';
 import type { Services } from '../src/lib/context.js';
 import { defineJob } from '../src/queues/define-job.js';
-import { espQueueName, QUEUE_MAINTENANCE } from '../src/queues/names.js';
+import { espFirstLaneQueueName, espQueueName, QUEUE_MAINTENANCE } from '../src/queues/names.js';
 import { onceOnly, pushRetry } from '../src/queues/retry-policy.js';
 
 export const ESP_PUSH_JOB = 'push-contacts';
@@ -17,30 +17,32 @@ const payload = z.strictObject({
 });
 
 /**
- * One queue per ESP: its rate limit, outage or 429 storm never slows another ESP. A job carries
- * many contacts of one lane; lane 1 jobs have no BullMQ priority (so they go before every
- * prioritized job), lanes 2 and 3 have priority 2 and 3 (see pushScheduling).
+ * Queues per ESP: its rate limit, outage or 429 storm never slows another ESP. A job carries
+ * many contacts of one lane. Lane 1 has a queue of its own per ESP (espFirstLaneQueueName), so
+ * its jobs never wait for a worker slot that an import's job holds while it waits for budget;
+ * lanes 2 and 3 share the other queue, lane 2 first by BullMQ priority (see pushScheduling).
  */
-function espPushJob(esp: EspName) {
+function espPushJob(esp: EspName, queue: string) {
   return defineJob({
     name: ESP_PUSH_JOB,
-    queue: espQueueName(esp),
+    queue,
     schema: payload,
     options: (config) => pushRetry(config, esp),
     handler: async (p, ctx: { services: Services }) => ctx.services.pushContacts(esp, p.lane, p.contactIds),
   });
 }
 
-export const espPushJobs = ESP_NAMES.map(espPushJob);
+const firstLaneJobs = ESP_NAMES.map((esp) => espPushJob(esp, espFirstLaneQueueName(esp)));
+const otherLaneJobs = ESP_NAMES.map((esp) => espPushJob(esp, espQueueName(esp)));
 
-export function espPushJobOf(esp: EspName) {
-  return espPushJobs[ESP_NAMES.indexOf(esp)]!;
+export const espPushJobs = [...firstLaneJobs, ...otherLaneJobs];
+
+/** The push job of an ESP for a lane: lane 1 on its own queue. */
+export function espPushJobOf(esp: EspName, lane: Lane) {
+  return (lane === 1 ? firstLaneJobs : otherLaneJobs)[ESP_NAMES.indexOf(esp)]!;
 }
 
-/**
- * BullMQ takes un-prioritized jobs (its wait list) before any prioritized one, and prioritized
- * ones lowest number first: so lane 1 is un-prioritized and the others carry their lane.
- */
+/** In the shared queue BullMQ takes prioritized jobs lowest number first: lane 2 before lane 3. */
 export function pushScheduling(lane: Lane, delayMs = 0) {
   return { ...(lane === 1 ? {} : { priority: lane }), ...(delayMs > 0 ? { delay: delayMs } : {}) };
 }

@@ -2,9 +2,11 @@
  * One consent-sync process under measurement, wired exactly as src/bin/{web,worker}.ts wire it
  * (createContext + createApp / startWorkers), plus read-only instrumentation:
  * - MongoDB driver command monitoring (the URI carries monitorCommands=true), counted here;
- * - in the worker, wrappers around services.applyEvent / services.pushContact that record when
- *   each event was applied and when each ESP acknowledged each contact version (for latency and
- *   for knowing when every outbox is drained, without polling Redis or MongoDB).
+ * - in the worker, a wrapper around services.applyEvents that records when the apply job carrying
+ *   each event finished, and one around each ESP adapter's push() that records which contact
+ *   versions it sent and when the ESP answered (for latency and for knowing when every ESP has
+ *   every contact's final version, without polling Redis); services.pushContacts is wrapped
+ *   only to count its results.
  * BENCH_ROLE = web | worker | reconcile.
  */
 import { performance } from 'node:perf_hooks';
@@ -69,75 +71,75 @@ if (role === 'web') {
   emit('ready', { url: `http://127.0.0.1:${port}`, rssKb: Math.round(process.memoryUsage().rss / 1024) });
 } else if (role === 'worker') {
   const esps = ctx.esps;
-  const espIndex = new Map<EspName, number>(esps.map((e, i) => [e, i]));
-  // Records leave for the orchestrator with every progress tick instead of piling up here: the
-  // worker runs under the Procfile's heap cap, which 50,000 events' records would exhaust.
+  // Records leave for the orchestrator with every progress tick (and before every 'progress'
+  // reply) instead of piling up here: the worker runs under the Procfile's heap cap.
   const appliedIds = new Set<string>();
-  /** [eventId, [contactId, version, stateChanged, appliedAtMs]] not yet sent */
-  let appliedOut: [string, [string, number, number, number]][] = [];
-  /** [contactId, espIndex, version, ackedAtMs] not yet sent */
-  let acksOut: [string, number, number, number][] = [];
-  let ackCount = 0;
+  /** [eventId, appliedAtMs]: the moment the apply job carrying the event finished. */
+  let appliedOut: [string, number][] = [];
+  /** [contactId, espIndex, version, answeredAtMs, deadLetter 0|1]: a contact version an ESP answered for. */
+  let deliveriesOut: [string, number, number, number, number][] = [];
+  let deliveries = 0;
   const sendRecords = () => {
-    if (appliedOut.length === 0 && acksOut.length === 0) return;
-    emit('records', { applied: appliedOut, acks: acksOut });
+    if (appliedOut.length === 0 && deliveriesOut.length === 0) return;
+    emit('records', { applied: appliedOut, deliveries: deliveriesOut });
     appliedOut = [];
-    acksOut = [];
+    deliveriesOut = [];
   };
-  const need = new Map<string, number[]>();
-  const acked = new Map<string, number[]>();
-  let pending = 0;
   const counters: Record<string, number> = {};
-  const count = (k: string) => {
-    counters[k] = (counters[k] ?? 0) + 1;
-  };
-  const isPending = (c: string, i: number) => (need.get(c)?.[i] ?? -1) > (acked.get(c)?.[i] ?? -1);
-  const bump = (map: Map<string, number[]>, c: string, i: number, v: number) => {
-    const row = map.get(c) ?? esps.map(() => -1);
-    map.set(c, row);
-    if (v > row[i]!) row[i] = v;
+  const count = (k: string, n = 1) => {
+    counters[k] = (counters[k] ?? 0) + n;
   };
 
-  const applyEvent = ctx.services.applyEvent;
-  ctx.services.applyEvent = async (eventId) => {
-    const result = await applyEvent(eventId);
-    const changed = result.stateChanged && result.contactId !== undefined && result.version !== undefined;
-    if (!appliedIds.has(eventId)) {
-      appliedIds.add(eventId);
-      appliedOut.push([eventId, [result.contactId ?? '', result.version ?? -1, changed ? 1 : 0, Date.now()]]);
+  const applyEvents = ctx.services.applyEvents;
+  ctx.services.applyEvents = async (eventIds, lane) => {
+    const result = await applyEvents(eventIds, lane);
+    const now = Date.now();
+    for (const id of eventIds) {
+      if (appliedIds.has(id)) continue;
+      appliedIds.add(id);
+      appliedOut.push([id, now]);
     }
-    count(`apply:${result.outcome}`);
-    if (changed) {
-      for (let i = 0; i < esps.length; i++) {
-        const before = isPending(result.contactId!, i);
-        bump(need, result.contactId!, i, result.version!);
-        if (!before && isPending(result.contactId!, i)) pending++;
+    count('apply:jobs');
+    for (const [outcome, n] of Object.entries(result.outcomes)) count(`apply:${outcome}`, n);
+    if (result.unknownEvents > 0) count('apply:unknown_event', result.unknownEvents);
+    return result;
+  };
+  const pushContacts = ctx.services.pushContacts;
+  ctx.services.pushContacts = async (esp, lane, contactIds) => {
+    const result = await pushContacts(esp, lane, contactIds);
+    count(`push_job:${esp}:lane${lane}`);
+    count(`push_job:${esp}:contacts`, contactIds.length);
+    if (result.superseded) count(`push:${esp}:superseded`, result.superseded);
+    if (result.contended) count(`push:${esp}:contended`, result.contended);
+    if (result.nothingPending) count(`push:${esp}:nothing_pending`, result.nothingPending);
+    return result;
+  };
+  // Delivery is observed where it happens: each adapter's push(), which is handed the contact
+  // versions it sends and resolves when the ESP has answered for each of them.
+  esps.forEach((esp, i) => {
+    const adapter = ctx.adapters[esp]!;
+    const push = adapter.push.bind(adapter);
+    adapter.push = async (contacts, signal) => {
+      const outcomes = await push(contacts, signal);
+      const now = Date.now();
+      for (const c of contacts) {
+        const o = outcomes.get(c.contactId);
+        const dead = !o || o.kind === 'dead_letter';
+        deliveriesOut.push([c.contactId, i, c.version, now, dead ? 1 : 0]);
+        deliveries++;
+        count(`esp:${esp}:${o?.kind ?? 'no_outcome'}`);
       }
-    }
-    return result;
-  };
-  const pushContact = ctx.services.pushContact;
-  ctx.services.pushContact = async (esp, contactId) => {
-    const result = await pushContact(esp, contactId);
-    count(`push:${esp}:${result.result}`);
-    if (result.result === 'acked') {
-      const i = espIndex.get(esp)!;
-      if (result.outcome === 'dead_letter') count(`dead_letter:${esp}`);
-      acksOut.push([contactId, i, result.version, Date.now()]);
-      ackCount++;
-      const before = isPending(contactId, i);
-      bump(acked, contactId, i, result.version);
-      if (before && !isPending(contactId, i)) pending--;
-    }
-    return result;
-  };
+      return outcomes;
+    };
+  });
 
   const workers = startWorkers(ctx);
   let failed = 0;
   for (const w of workers) w.on('failed', () => failed++);
+  const progressNow = () => ({ applied: appliedIds.size, deliveries, failed });
   const progress = setInterval(() => {
     sendRecords();
-    emit('progress', { applied: appliedIds.size, pending, acks: ackCount, failed });
+    emit('progress', progressNow());
   }, 200);
   stops.push(async () => clearInterval(progress));
   serve({
@@ -146,8 +148,11 @@ if (role === 'web') {
       reset();
       return true;
     },
-    progress: () => ({ applied: appliedIds.size, pending, acks: ackCount, failed }),
     // The records not yet sent go out before this reply (one ordered IPC channel).
+    progress: () => {
+      sendRecords();
+      return progressNow();
+    },
     dump: () => {
       sendRecords();
       return { esps };

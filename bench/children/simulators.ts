@@ -1,6 +1,7 @@
 /**
- * The five ESP simulators in their own process, answering at once (no latency, rate limits
- * raised so the ESP budget never binds), with a request tally per ESP and route.
+ * The five ESP simulators in their own process, answering at once (no latency; rate limits
+ * raised so the ESP budget never binds, or as documented with BENCH_SIM_LIMITS=documented),
+ * with a request tally per ESP and route.
  */
 import type { EspName } from '../../src/esp/types.js';
 import { ESP_ORDER, type LoggedRequest, startSimulators } from '../../src/simulators/index.js';
@@ -12,11 +13,17 @@ import { emit, serve } from '../lib/ipc.js';
 const knownUsers = Number(process.env['BENCH_CROSSENGAGE_USERS'] ?? 0);
 const users = Array.from({ length: knownUsers }, (_, i) => ({ id: contactExternalId(i), email: contactEmail(i) }));
 
+// BENCH_SIM_LIMITS=documented (the lanes phase): the ESPs' documented limits as the simulators
+// default them (Actito 100 calls/minute and 5 concurrent, Ometria push 8 rps). Otherwise raised,
+// so that consent-sync's own cost is measured, not the ESPs' allowances.
+const documented = process.env['BENCH_SIM_LIMITS'] === 'documented';
 const sims = await startSimulators({
   basePort: 0,
   options: {
-    ometria: { pushRatePerSecond: 1_000_000, dataApiRatePerSecond: 1_000_000, queueLimit: 100_000_000, maxLogEntries: 20_000 },
-    actito: { callsPerMinute: 1_000_000_000, maxLogEntries: 20_000 },
+    ometria: documented
+      ? { maxLogEntries: 20_000 }
+      : { pushRatePerSecond: 1_000_000, dataApiRatePerSecond: 1_000_000, queueLimit: 100_000_000, maxLogEntries: 20_000 },
+    actito: documented ? { maxLogEntries: 20_000 } : { callsPerMinute: 1_000_000_000, maxLogEntries: 20_000 },
     'optimizely-campaign': { maxLogEntries: 20_000 },
     crossengage: { maxLogEntries: 20_000, users },
     'dynamic-yield': { maxLogEntries: 20_000 },

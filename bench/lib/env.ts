@@ -26,6 +26,8 @@ export function appEnv(opts: {
   simUrls: Record<EspName, string>;
   esps?: readonly EspName[];
   extra?: Record<string, string>;
+  /** 'default': consent-sync's own ESP budgets (the lanes phase); otherwise UNBOUNDED_ESP_BUDGETS. */
+  budgets?: 'unbounded' | 'default';
 }): Record<string, string> {
   const uri = withDatabase(opts.mongoUri, opts.database);
   const env: Record<string, string> = {
@@ -45,7 +47,7 @@ export function appEnv(opts: {
     // round trip is part of the measured cost) with a budget the load generators never reach.
     PRODUCER_AUTH: 'none',
     PRODUCER_RATE_LIMIT_PER_MINUTE: '1000000',
-    ...UNBOUNDED_ESP_BUDGETS,
+    ...(opts.budgets === 'default' ? {} : UNBOUNDED_ESP_BUDGETS),
   };
   for (const esp of opts.esps ?? ESP_NAMES) Object.assign(env, simulatorConnectionEnv(esp, opts.simUrls[esp]));
   return { ...env, ...opts.extra };

@@ -40,13 +40,11 @@ export interface MonitorSample {
   client: Record<string, number>;
   /** Commands run inside Lua scripts (BullMQ's), by command. */
   lua: Record<string, number>;
-  /** Client SETs on consent-sync's per-contact lease keys (each one a lease attempt). */
-  contactLeaseAttempts: number;
 }
 
 /**
- * A short MONITOR sample: which commands are network round trips and which run inside Lua,
- * and how many round trips go to the per-contact lease. MONITOR costs Redis some CPU while on,
+ * A short MONITOR sample: which commands are network round trips and which run inside Lua.
+ * MONITOR costs Redis some CPU while on,
  * so it runs for a few seconds only, after the counted interval.
  */
 export async function monitorSample(redisUrl: string, ms: number): Promise<MonitorSample> {
@@ -57,7 +55,6 @@ export async function monitorSample(redisUrl: string, ms: number): Promise<Monit
   socket.on('error', () => {});
   const client: Record<string, number> = {};
   const lua: Record<string, number> = {};
-  let lease = 0;
   let rest = '';
   socket.setEncoding('latin1');
   socket.on('data', (chunk: string) => {
@@ -65,12 +62,11 @@ export async function monitorSample(redisUrl: string, ms: number): Promise<Monit
     rest = lines.pop() ?? '';
     for (const line of lines) {
       // +1700000000.123456 [0 127.0.0.1:5000] "set" "key" …   or   [0 lua] for calls from scripts
-      const m = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]*)"(?: "([^"]*)")?/.exec(line);
+      const m = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]*)"/.exec(line);
       if (!m) continue;
       const cmd = m[2]!.toLowerCase();
       const bucket = m[1] === 'lua' ? lua : client;
       bucket[cmd] = (bucket[cmd] ?? 0) + 1;
-      if (m[1] !== 'lua' && cmd === 'set' && (m[3] ?? '').includes(':lock:contact:')) lease++;
     }
   });
   await new Promise<void>((resolve, reject) => {
@@ -81,5 +77,5 @@ export async function monitorSample(redisUrl: string, ms: number): Promise<Monit
   await new Promise((r) => setTimeout(r, ms));
   socket.removeAllListeners('data');
   socket.destroy();
-  return { seconds: ms / 1000, client, lua, contactLeaseAttempts: lease };
+  return { seconds: ms / 1000, client, lua };
 }

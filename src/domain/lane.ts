@@ -41,6 +41,16 @@ export function laneOfChange(source: string, previous: EffectiveState, next: Eff
   return isRecipientSource(source, policy) ? 1 : 2;
 }
 
+/**
+ * The lane an event will most likely take, known before it is applied (from what it says, not
+ * from what it changes): apply jobs are queued by it, so a person's opt-out is applied before an
+ * import waiting in the same queue. The lane of the push is decided later by laneOfChange.
+ */
+export function laneOfEvent(event: { value: string; source: string }, policy: ConsentPolicy): Lane {
+  if (event.value !== 'opt_out') return 3;
+  return isRecipientSource(event.source, policy) ? 1 : 2;
+}
+
 /** The lane of a repair that re-sends the current state (reconciliation, dead-letter replay). */
 export function laneOfRepair(state: EffectiveState): Lane {
   return optedOut(state).size > 0 ? 2 : 3;

@@ -39,7 +39,10 @@ export function createAdapterKit(
   // one slot: lower lanes can never take all of either (see concurrency.ts).
   const reservedCalls = Math.ceil((settings.rateLimit.max * (settings.firstLaneReservePercent ?? 0)) / 100);
   const semaphore: Semaphore = createSemaphore(settings.concurrency, { reserve: settings.concurrency > 1 && reservedCalls > 0 ? 1 : 0 });
-  const pacer: Pacer = createPacer(settings.rateLimit.max, settings.rateLimit.durationMs, { reserve: reservedCalls });
+  // The window is kept 2% longer than the ESP's: the ESP counts arrivals, we count starts, and a
+  // request that travels a little slower than the next would otherwise put two in its window.
+  const windowMs = settings.rateLimit.durationMs + Math.max(20, Math.ceil(settings.rateLimit.durationMs * 0.02));
+  const pacer: Pacer = createPacer(settings.rateLimit.max, windowMs, { reserve: reservedCalls });
   return {
     esp,
     http,

@@ -1,4 +1,4 @@
-import type { ChannelState, ContactSnapshot, PushOutcome } from './types.js';
+import type { ChannelOutcome, ChannelState, ContactSnapshot, PushOutcome } from './types.js';
 
 /** A channel state with something to push (`unknown` never reaches an ESP). */
 export type DecidedState = ChannelState & { state: 'opted_in' | 'opted_out' };
@@ -32,6 +32,27 @@ export function isDecided(state: ChannelState | undefined): state is DecidedStat
 }
 
 /**
+ * One channel's outcome while an adapter works: `decided` false for a channel whose state is
+ * `unknown` (it shapes the contact's overall outcome but gets no per-channel entry).
+ */
+export interface ChannelResult {
+  channel: string;
+  outcome: PushOutcome;
+  decided: boolean;
+}
+
+export const onChannel = (channel: string, outcome: PushOutcome, decided = true): ChannelResult => ({
+  channel,
+  outcome,
+  decided,
+});
+
+/** The same outcome for several channels (one request carried them all). */
+export function onChannels(channels: readonly string[], outcome: PushOutcome): ChannelResult[] {
+  return channels.map((channel) => onChannel(channel, outcome));
+}
+
+/**
  * Splits a snapshot's marketing channels into what this ESP can receive and why the rest is skipped:
  * a channel the ESP does not have, or a state of `unknown`, is not_applicable.
  */
@@ -39,20 +60,55 @@ export function planChannels<T>(
   esp: string,
   snapshot: ContactSnapshot,
   channelMap: Readonly<Record<string, T | undefined>>,
-): { targets: ChannelTarget<T>[]; skipped: PushOutcome[] } {
+  noChannelReason: (channel: string) => string = (channel) => `${esp} has no ${channel} channel`,
+): { targets: ChannelTarget<T>[]; skipped: ChannelResult[] } {
   const targets: ChannelTarget<T>[] = [];
-  const skipped: PushOutcome[] = [];
+  const skipped: ChannelResult[] = [];
   for (const [channel, state] of Object.entries(snapshot.marketing)) {
     const espChannel = Object.hasOwn(channelMap, channel) ? channelMap[channel] : undefined;
-    if (espChannel === undefined || espChannel === '') {
-      skipped.push(notApplicable(`${esp} has no ${channel} channel`));
-    } else if (!isDecided(state)) {
-      skipped.push(notApplicable(`${channel} consent is unknown; nothing to push`));
+    if (!isDecided(state)) {
+      skipped.push(onChannel(channel, notApplicable(`${channel} consent is unknown; nothing to push`), false));
+    } else if (espChannel === undefined || espChannel === '') {
+      skipped.push(onChannel(channel, notApplicable(noChannelReason(channel))));
     } else {
       targets.push({ channel, espChannel, state });
     }
   }
   return { targets, skipped };
+}
+
+/** A channel's outcome as stored: the kind, and why when it is not in state. */
+export function toChannelOutcome(o: PushOutcome): ChannelOutcome {
+  switch (o.kind) {
+    case 'pushed':
+    case 'already_in_state':
+      return { kind: o.kind };
+    case 'not_applicable':
+    case 'missing_identity':
+      return { kind: o.kind, reason: o.detail };
+    case 'reactivation_blocked':
+    case 'dead_letter':
+      return { kind: o.kind, reason: o.reason };
+  }
+}
+
+/**
+ * The contact's outcome from its channels' outcomes: the overall kind as combineOutcomes ranks it,
+ * plus one entry per decided channel (a channel reported twice keeps its most urgent outcome).
+ */
+export function combineChannels(results: readonly ChannelResult[]): PushOutcome {
+  const overall = combineOutcomes(results.map((r) => r.outcome));
+  const byChannel = new Map<string, PushOutcome[]>();
+  for (const r of results) {
+    if (!r.decided) continue;
+    byChannel.set(r.channel, [...(byChannel.get(r.channel) ?? []), r.outcome]);
+  }
+  if (byChannel.size === 0) return overall;
+  const channels: Record<string, ChannelOutcome> = {};
+  for (const [channel, outcomes] of [...byChannel].sort(([a], [b]) => a.localeCompare(b))) {
+    channels[channel] = toChannelOutcome(combineOutcomes(outcomes));
+  }
+  return { ...overall, channels };
 }
 
 // Outcomes that need someone's attention outrank success: an opt-out that did not reach the ESP
@@ -89,7 +145,7 @@ export function combineOutcomes(outcomes: readonly PushOutcome[]): PushOutcome {
   switch (top.kind) {
     case 'pushed':
     case 'already_in_state':
-      return top;
+      return { kind: top.kind };
     case 'not_applicable':
     case 'missing_identity':
       return { kind: top.kind, detail: joined };

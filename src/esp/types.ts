@@ -44,18 +44,47 @@ export interface ContactSnapshot {
   tracking: ChannelState;
 }
 
-export type PushOutcome =
+/** What happened to one contact at one ESP, as a whole. */
+export type PushOutcomeKind = 'pushed' | 'already_in_state' | 'not_applicable' | 'missing_identity' | 'reactivation_blocked' | 'dead_letter';
+
+/**
+ * What happened to one channel (`email`, `sms`, `push`… or `tracking`) of one contact at one ESP.
+ * `reason` says why for every kind but pushed / already_in_state: which identity is missing, why
+ * the ESP cannot carry the channel, why it refused.
+ */
+export type ChannelOutcome =
+  | { kind: 'pushed' }
+  | { kind: 'already_in_state' }
+  | { kind: 'not_applicable' | 'missing_identity' | 'reactivation_blocked' | 'dead_letter'; reason: string };
+
+/** Channel kinds that mean the ESP holds our state for that channel. */
+export const CHANNEL_IN_STATE: ReadonlySet<PushOutcomeKind> = new Set(['pushed', 'already_in_state']);
+
+export type PushOutcome = (
   | { kind: 'pushed' }
   | { kind: 'already_in_state' }
   | { kind: 'not_applicable'; detail: string }
   | { kind: 'missing_identity'; detail: string }
   | { kind: 'reactivation_blocked'; reason: string }
-  | { kind: 'dead_letter'; reason: string };
+  | { kind: 'dead_letter'; reason: string }
+) & {
+  /**
+   * One entry per decided channel the push covered (marketing channels by canonical name, and
+   * `tracking`), including channels the ESP cannot carry (not_applicable, with why). Undecided
+   * (`unknown`) channels have none: there is nothing to hold.
+   */
+  channels?: Record<string, ChannelOutcome>;
+};
 
 export interface EspAdapter {
   readonly name: EspName;
   /** How many contacts the engine may hand to one push() call; 1 = no batching. */
   readonly maxBatch: number;
+  /**
+   * About how many contacts one request to the ESP carries, when fewer than `maxBatch` (an
+   * adapter that groups contacts but sends one request each); push jobs are sized by it.
+   */
+  readonly contactsPerRequest?: number;
   /**
    * Pushes the current state of each contact. Per-contact results for outcomes; throws EspError
    * for whole-request failures (kinds retryable, rate_limited, auth) after the short in-job retries.

@@ -1,13 +1,13 @@
 import type { Connection } from 'mongoose';
 import type { Config } from '../../config/index.js';
 import { createHash } from 'node:crypto';
-import { applyConsentEventsJob, MAX_EVENTS_PER_APPLY_JOB, sweptApplyJobId } from '../../jobs/apply-consent-events.job.js';
+import { applyConsentEventsJob, applyScheduling, EVENTS_PER_APPLY_JOB, sweptApplyJobId } from '../../jobs/apply-consent-events.job.js';
 import type { EspAdapter, EspName } from '../esp/types.js';
 import type { ReconcileRunDoc } from '../persistence/reconcile-run.model.js';
 import type { PageTask } from '../services/reconcile/engine.js';
 import type { PushBatchResult } from '../services/esp-sync/delivery.js';
 import type { WireConsentEvent } from '../contracts/consent-event.js';
-import { type ConsentPolicy, type ContactIdentity, createPolicy, type Lane } from '../domain/index.js';
+import { type ConsentPolicy, type ContactIdentity, createPolicy, type Lane, LANES } from '../domain/index.js';
 import { connectMongo } from '../persistence/connect.js';
 import { type HeartbeatDoc, heartbeatModel } from '../persistence/heartbeat.model.js';
 import { createModels, ensureIndexes, type Models } from '../persistence/models.js';
@@ -27,9 +27,9 @@ import { createMetrics, type Metrics } from '../metrics/metrics.js';
 export interface Services {
   recordHeartbeat(source: string): Promise<HeartbeatDoc>;
   recordEvents(events: readonly WireConsentEvent[], fieldPrefix?: string): Promise<RecordResult[]>;
-  enqueueApply(eventIds: readonly string[]): Promise<void>;
-  /** Applies stored events (one apply job) and queues the pushes their changes need. */
-  applyEvents(eventIds: readonly string[]): Promise<ApplyEventsResult>;
+  enqueueApply(events: readonly { eventId: string; lane: Lane }[]): Promise<void>;
+  /** Applies stored events (one apply job, of one lane) and queues the pushes their changes need. */
+  applyEvents(eventIds: readonly string[], lane: Lane): Promise<ApplyEventsResult>;
   sweepPendingEvents(): Promise<{ requeued: number }>;
   contactView(identity: ContactIdentity): Promise<ContactView | null>;
   consentChanges(opts: { since: Date; cursor?: string; limit: number }): Promise<ChangesPage>;
@@ -97,11 +97,14 @@ export async function createContext(
   const espSync = createEspSync({ config, log, models, runtime, producer, metrics, clock });
   const { esps, adapters, enqueuePush } = espSync;
 
-  /** One apply job per MAX_EVENTS_PER_APPLY_JOB stored events: a producer request is one job. */
-  const enqueueApply = async (eventIds: readonly string[]) => {
+  /** One apply job per lane and EVENTS_PER_APPLY_JOB stored events: a producer request is one job or a few. */
+  const enqueueApply = async (events: readonly { eventId: string; lane: Lane }[]) => {
     const jobs = [];
-    for (let i = 0; i < eventIds.length; i += MAX_EVENTS_PER_APPLY_JOB) {
-      jobs.push({ payload: { eventIds: eventIds.slice(i, i + MAX_EVENTS_PER_APPLY_JOB) } });
+    for (const lane of LANES) {
+      const eventIds = events.filter((e) => e.lane === lane).map((e) => e.eventId);
+      for (let i = 0; i < eventIds.length; i += EVENTS_PER_APPLY_JOB) {
+        jobs.push({ payload: { eventIds: eventIds.slice(i, i + EVENTS_PER_APPLY_JOB), lane }, scheduling: applyScheduling(lane) });
+      }
     }
     await producer.addMany(applyConsentEventsJob as never, jobs);
   };
@@ -112,9 +115,9 @@ export async function createContext(
    * worker lost twice ("stalled more than allowable limit") failed without its handler failing,
    * and its id would make every re-enqueue a no-op, so exactly those are retried.
    */
-  const enqueueSwept = async (eventIds: readonly string[]) => {
+  const enqueueSwept = async (events: readonly { eventId: string; lane: Lane }[]) => {
     const queue = runtime.queue(applyConsentEventsJob.queue);
-    for (const eventId of eventIds) {
+    for (const { eventId } of events) {
       const job = await queue.getJob(sweptApplyJobId(eventId, sha1));
       if (job && /stalled more than allowable limit/.test(job.failedReason ?? '') && (await job.getState()) === 'failed') {
         await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
@@ -122,7 +125,10 @@ export async function createContext(
     }
     await producer.addMany(
       applyConsentEventsJob as never,
-      eventIds.map((eventId) => ({ payload: { eventIds: [eventId] }, scheduling: { jobId: sweptApplyJobId(eventId, sha1) } })),
+      events.map(({ eventId, lane }) => ({
+        payload: { eventIds: [eventId], lane },
+        scheduling: { ...applyScheduling(lane), jobId: sweptApplyJobId(eventId, sha1) },
+      })),
     );
   };
 
@@ -185,6 +191,7 @@ export async function createContext(
         models,
         delayMs: config.sweeper.delayMs,
         now: clock,
+        policy,
         enqueueApply: enqueueSwept,
       }),
     contactView: (identity) => contactView(models, identity),

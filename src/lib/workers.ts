@@ -1,6 +1,6 @@
 import type { Worker } from 'bullmq';
 import { catalog } from '../../jobs/index.js';
-import { ESP_QUEUE_PREFIX, QUEUE_APPLY, allQueueNames } from '../queues/names.js';
+import { espOfQueue, QUEUE_APPLY, allQueueNames } from '../queues/names.js';
 import { startCatalogWorkers } from '../queues/runtime.js';
 import type { AppContext } from './context.js';
 import { observeWorker } from '../metrics/worker.js';
@@ -29,7 +29,7 @@ export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[]
 
 function queueOptions(ctx: AppContext, queue: string) {
   if (queue === QUEUE_APPLY) return { concurrency: ctx.config.worker.applyConcurrency };
-  if (queue.startsWith(ESP_QUEUE_PREFIX)) {
+  if (espOfQueue(queue) !== undefined) {
     // No BullMQ limiter: a job carries many contacts and a varying number of requests, so the
     // ESP's budget is kept per request by the adapter's lane-aware pacer (esp/concurrency.ts).
     return { concurrency: ctx.config.espWorkerConcurrency };

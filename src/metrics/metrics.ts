@@ -1,11 +1,14 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { LANES } from '../domain/lane.js';
 import type { AppContext } from '../lib/context.js';
 import type { OutboxEntry } from '../persistence/models.js';
-import { allQueueNames, espQueueName } from '../queues/names.js';
+import { allQueueNames, espOfQueue } from '../queues/names.js';
+import { laneFilter } from './backlog.js';
 
 /**
  * Prometheus metrics of consent-sync (product.md §5): queue depths, job latency, ESP push outcomes,
- * outbox backlog, the age of the oldest unpushed opt-out (the compliance SLO: alert past 24 h),
+ * outbox backlog and the age of its oldest entry per ESP and delivery lane, the age of the oldest
+ * unpushed opt-out per lane (the compliance SLO: lane 1, a person's own opt-out, is what pages),
  * reconciliation drift and consent event outcomes.
  *
  * Every app gets its own Registry (never prom-client's global one), so tests can create several.
@@ -29,6 +32,7 @@ export const METRIC_NAMES = {
   jobDuration: 'consent_sync_job_duration_seconds',
   espPush: 'consent_sync_esp_push_total',
   outboxPending: 'consent_sync_outbox_pending',
+  oldestPending: 'consent_sync_oldest_pending_seconds',
   oldestPendingOptOut: 'consent_sync_oldest_pending_optout_seconds',
   drift: 'consent_sync_drift_total',
   events: 'consent_sync_events_total',
@@ -42,7 +46,8 @@ export const DEFAULT_METRICS_PREFIX = 'consent_sync_';
 export interface Metrics {
   registry: Registry;
   /** One ESP push finished with `outcome` (e.g. acked, rejected, retryable, auth_failed). */
-  espPush(esp: string, outcome: string): void;
+  /** One contact's push result on one channel (`none`: a contact with no decided channel). */
+  espPush(esp: string, channel: string, outcome: string): void;
   /** One consent event was applied with `outcome` (applied, duplicate, stale, optin_blocked…). */
   eventApplied(outcome: string): void;
   jobDuration(queue: string, seconds: number): void;
@@ -93,7 +98,7 @@ export function oldestOptOutSince(outboxes: Iterable<OutboxLike>, esps: readonly
   return oldest;
 }
 
-/** Age in seconds of the oldest pending opt-out; 0 when there is none (and never negative on clock skew). */
+/** Age in seconds of the oldest pending entry (or opt-out); 0 when there is none (and never negative on clock skew). */
 export function pendingOptOutAgeSeconds(oldest: Date | undefined, now: Date): number {
   if (!oldest) return 0;
   return Math.max(0, (now.getTime() - oldest.getTime()) / 1000);
@@ -126,19 +131,26 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const espPush = new Counter({
     name: METRIC_NAMES.espPush,
-    help: 'ESP push results by ESP and outcome.',
-    labelNames: ['esp', 'outcome'] as const,
+    help: 'ESP push results per contact and channel, by ESP, channel (email, sms, push, tracking; none) and outcome.',
+    labelNames: ['esp', 'channel', 'outcome'] as const,
     registers,
   });
   const outboxPending = new Gauge({
     name: METRIC_NAMES.outboxPending,
-    help: 'Contacts with a change not yet pushed to the ESP (outbox entries).',
-    labelNames: ['esp'] as const,
+    help: 'Contacts with a change not yet pushed to the ESP (outbox entries), by delivery lane (1 person, 2 optout, 3 bulk); sum by (esp) for the total.',
+    labelNames: ['esp', 'lane'] as const,
+    registers,
+  });
+  const oldestPending = new Gauge({
+    name: METRIC_NAMES.oldestPending,
+    help: 'Age in seconds of the oldest outbox entry not yet pushed to the ESP, by delivery lane. 0 when none.',
+    labelNames: ['esp', 'lane'] as const,
     registers,
   });
   const oldestOptOut = new Gauge({
     name: METRIC_NAMES.oldestPendingOptOut,
-    help: 'Age of the oldest opt-out not yet pushed to every ESP (compliance SLO; alert past 86400). 0 when none.',
+    help: 'Age in seconds of the oldest opt-out not yet pushed to every ESP, by delivery lane (compliance SLO: lane 1 pages). 0 when none.',
+    labelNames: ['lane'] as const,
     registers,
   });
   const drift = new Gauge({
@@ -180,40 +192,57 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     espPaused.set({ esp }, pausedHere.get(esp) === true || pausedInRedis.get(esp) === true ? 1 : 0);
 
   async function collectQueues(ctx: AppContext, esps: readonly string[]): Promise<void> {
-    const espByQueue = new Map(esps.map((esp) => [espQueueName(esp), esp]));
+    const pausedQueues = new Map<string, boolean>();
     await Promise.all(
       allQueueNames(esps).map(async (name) => {
         const queue = ctx.runtime.queue(name);
         const [counts, paused] = await Promise.all([queue.getJobCounts(...QUEUE_STATES), queue.isPaused()]);
         for (const state of QUEUE_STATES) queueJobs.set({ queue: name, state }, counts[state] ?? 0);
-        const esp = espByQueue.get(name);
-        if (esp) {
-          pausedInRedis.set(esp, paused);
-          publishPaused(esp);
-        }
+        const esp = espOfQueue(name);
+        // An ESP is paused when either of its queues is (pauseEsp pauses both).
+        if (esp) pausedQueues.set(esp, (pausedQueues.get(esp) ?? false) || paused);
       }),
     );
+    for (const [esp, paused] of pausedQueues) {
+      pausedInRedis.set(esp, paused);
+      publishPaused(esp);
+    }
   }
 
-  // mongo-compat.md §7: only countDocuments and find with $exists/equality, sort and limit.
+  // mongo-compat.md §7: only countDocuments and find with equality/$in/$nin/$exists, sort and limit.
+  // Per ESP and lane: a count, the oldest entry, the oldest opt-out entry.
   async function collectOutbox(ctx: AppContext, esps: readonly string[]): Promise<void> {
     const contacts = ctx.models.contacts;
-    const oldestPerEsp = await Promise.all(
-      esps.map(async (esp) => {
-        const path = `outbox.${esp}`;
-        const [pending, oldest] = await Promise.all([
-          contacts.countDocuments({ [path]: { $exists: true } }),
-          contacts
-            .find({ [`${path}.optOut`]: true }, { _id: 1, [path]: 1 })
-            .sort({ [`${path}.since`]: 1 })
-            .limit(1)
-            .lean<{ outbox?: OutboxLike }[]>(),
-        ]);
-        outboxPending.set({ esp }, pending);
-        return oldest[0]?.outbox;
-      }),
+    const oldestOf = (esp: string, filter: Record<string, unknown>) =>
+      contacts
+        .find(filter as never, { _id: 1, [`outbox.${esp}`]: 1 })
+        .sort({ [`outbox.${esp}.since`]: 1 })
+        .limit(1)
+        .lean<{ outbox?: OutboxLike }[]>()
+        .then((docs) => docs[0]?.outbox);
+    const results = await Promise.all(
+      esps.flatMap((esp) =>
+        LANES.map(async (lane) => {
+          const filter = laneFilter(esp, lane);
+          const [pending, oldest, oldestOptOutEntry] = await Promise.all([
+            contacts.countDocuments(filter as never),
+            oldestOf(esp, filter),
+            oldestOf(esp, { ...filter, [`outbox.${esp}.optOut`]: true }),
+          ]);
+          return { esp, lane, pending, oldest, oldestOptOutEntry };
+        }),
+      ),
     );
-    oldestOptOut.set(pendingOptOutAgeSeconds(oldestOptOutSince(oldestPerEsp, esps), now()));
+    const at = now();
+    for (const r of results) {
+      const labels = { esp: r.esp, lane: String(r.lane) };
+      outboxPending.set(labels, r.pending);
+      oldestPending.set(labels, pendingOptOutAgeSeconds(toDate(r.oldest?.[r.esp]?.since), at));
+    }
+    for (const lane of LANES) {
+      const entries = results.filter((r) => r.lane === lane).map((r) => r.oldestOptOutEntry);
+      oldestOptOut.set({ lane: String(lane) }, pendingOptOutAgeSeconds(oldestOptOutSince(entries, esps), at));
+    }
   }
 
   let lastRefresh = Number.NEGATIVE_INFINITY;
@@ -235,7 +264,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   return {
     registry,
-    espPush: (esp, outcome) => espPush.inc({ esp, outcome }),
+    espPush: (esp, channel, outcome) => espPush.inc({ esp, channel, outcome }),
     eventApplied: (outcome) => events.inc({ outcome }),
     producerGuard: (outcome) => producerGuard.inc({ outcome }),
     scheduleRestored: (schedule) => schedulesRestored.inc({ schedule }),

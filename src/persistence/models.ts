@@ -1,6 +1,6 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { ContactIdentity, EffectiveState, Lane, Listing, ListingRef } from '../domain/index.js';
-import { ESP_NAMES } from '../esp/types.js';
+import { type ChannelOutcome, ESP_NAMES } from '../esp/types.js';
 import { IdentityOwnerCache } from './identity-owner-cache.js';
 
 /**
@@ -73,13 +73,20 @@ export interface OutboxEntry {
   claimBy?: string;
 }
 
-export type SyncStatus = 'synced' | 'pending' | 'dead_letter';
+/**
+ * `synced`: every decided channel the push covered is pushed or already in state; `partial`: some
+ * decided channel is not (its entry in `channels` says which and why); `dead_letter`: the ESP
+ * refused the contact as a whole.
+ */
+export type SyncStatus = 'synced' | 'partial' | 'pending' | 'dead_letter';
 
 export interface SyncStatusEntry {
   status: SyncStatus;
   version: number;
   outcome?: string;
   reason?: string;
+  /** Per channel (`email`, `sms`, `push`, `tracking`): what the last push did there, and why. */
+  channels?: Record<string, ChannelOutcome>;
   at: Date;
   attempts?: number;
 }

@@ -74,13 +74,24 @@ export async function applyStoredEvents(
  * single path, which links identities one at a time.
  */
 async function contactsOf(events: readonly StoredEventDoc[], deps: ApplyBatchDeps) {
-  const keysOf = new Map(events.map((e) => [e._id, identityKeys(e.contact)]));
-  const allKeys = [...new Set([...keysOf.values()].flat())];
-  const ownerOf = await findIdentityOwners(deps.models, allKeys);
+  const keysOf = new Map<string, string[]>();
   const known = new Map<string, StoredEventDoc[]>();
   const unknown: StoredEventDoc[] = [];
-  const newPeople = new Map<string, StoredEventDoc[]>();
+  const usable: StoredEventDoc[] = [];
   for (const event of events) {
+    // A stored event whose identity cannot be read (corrupted behind our back) fails on the
+    // one-event path, on its own, and never takes the rest of the batch down with it.
+    try {
+      keysOf.set(event._id, identityKeys(event.contact));
+      usable.push(event);
+    } catch {
+      unknown.push(event);
+    }
+  }
+  const allKeys = [...new Set([...keysOf.values()].flat())];
+  const ownerOf = await findIdentityOwners(deps.models, allKeys);
+  const newPeople = new Map<string, StoredEventDoc[]>();
+  for (const event of usable) {
     const keys = keysOf.get(event._id)!;
     const ids = keys.map((key) => ownerOf.get(key));
     const first = ids[0];
@@ -122,18 +133,40 @@ function addTo<K, V>(map: Map<K, V[]>, key: K, value: V) {
   else map.set(key, [value]);
 }
 
+/** Rounds of re-reading and re-stepping contacts whose `rev` guard lost to another writer. */
+const CONFLICT_ROUNDS = 3;
+
 async function applyToContacts(
   groups: ReadonlyMap<string, readonly StoredEventDoc[]>,
   deps: ApplyBatchDeps,
   fallback: StoredEventDoc[],
 ): Promise<[StoredEventDoc, ContactStep][]> {
+  const steps: [StoredEventDoc, ContactStep][] = [];
+  let remaining = [...groups.keys()];
+  for (let round = 0; round < CONFLICT_ROUNDS && remaining.length > 0; round++) {
+    remaining = await stepAndWrite(remaining, groups, deps, steps, fallback);
+  }
+  for (const id of remaining) fallback.push(...groups.get(id)!);
+  return steps;
+}
+
+/**
+ * One round: reads the contacts, chains each one's events in memory and writes them in one bulk
+ * write, each update guarded by the `rev` it read (MongoDB checks and writes each document
+ * atomically). Returns the contacts whose guard lost to another writer, to be stepped again
+ * from what that writer left: a write of ours is recognised by its last event in the journal.
+ */
+async function stepAndWrite(
+  ids: readonly string[],
+  groups: ReadonlyMap<string, readonly StoredEventDoc[]>,
+  deps: ApplyBatchDeps,
+  steps: [StoredEventDoc, ContactStep][],
+  fallback: StoredEventDoc[],
+): Promise<string[]> {
   const { models } = deps;
-  if (groups.size === 0) return [];
-  const ids = [...groups.keys()];
   const contacts = await readByIds(models.contacts, ids);
   const esps = deps.connectedEsps();
   const now = deps.now();
-  const steps: [StoredEventDoc, ContactStep][] = [];
   const writes: { before: ContactDoc; after: ContactDoc; events: readonly StoredEventDoc[]; steps: ContactStep[] }[] = [];
   for (const id of ids) {
     const events = groups.get(id)!;
@@ -144,17 +177,22 @@ async function applyToContacts(
       continue;
     }
     let after = before;
-    const contactSteps = events.map((event) => {
-      const step = stepContact(after, event, { policy: deps.policy, now, esps });
-      if (step.contact) after = step.contact;
-      return step;
-    });
+    let contactSteps: ContactStep[];
+    try {
+      contactSteps = events.map((event) => {
+        const step = stepContact(after, event, { policy: deps.policy, now, esps });
+        if (step.contact) after = step.contact;
+        return step;
+      });
+    } catch {
+      // One malformed event or document: its contact's events fail one by one on the single path.
+      fallback.push(...events);
+      continue;
+    }
     if (after === before) steps.push(...pairs(events, contactSteps));
     else writes.push({ before, after, events, steps: contactSteps });
   }
-  if (writes.length === 0) return steps;
-  // Each update is guarded by the `rev` read above: another writer in between makes it match
-  // nothing, and MongoDB checks and writes each document atomically.
+  if (writes.length === 0) return [];
   const result = await models.contacts.bulkWrite(
     writes.map(({ before, after }) => ({
       updateOne: { filter: { _id: before._id, rev: before.rev }, update: contactChanges(before, after, esps) as never },
@@ -163,12 +201,19 @@ async function applyToContacts(
   );
   if (result.matchedCount === writes.length) {
     for (const w of writes) steps.push(...pairs(w.events, w.steps));
-  } else {
-    // Some guard lost a race and the result does not say which: the single path finds the
-    // events that were written in their contact's journal and applies the others.
-    for (const w of writes) fallback.push(...w.events);
+    return [];
   }
-  return steps;
+  // Which guards lost, the result does not say: our write is the one whose last event is journaled.
+  const after = await readByIds(models.contacts, writes.map((w) => w.before._id), { journal: 1 });
+  const lost: string[] = [];
+  for (const w of writes) {
+    // The last event that changed the document is journaled by the write that carried it.
+    const lastEvent = w.events[w.steps.findLastIndex((step) => step.contact !== undefined)]!._id;
+    const written = (after.get(w.before._id)?.journal ?? []).some((j) => j.eventId === lastEvent);
+    if (written) steps.push(...pairs(w.events, w.steps));
+    else lost.push(w.before._id);
+  }
+  return lost;
 }
 
 function pairs(events: readonly StoredEventDoc[], steps: readonly ContactStep[]): [StoredEventDoc, ContactStep][] {

@@ -46,11 +46,12 @@ export function createApplier(deps: ApplierDeps) {
   );
   let appliesUntilFault = deps.exitAfterApplyEvery;
 
-  const applyEvents = async (eventIds: readonly string[]): Promise<ApplyEventsResult> => {
-    const settled = await Promise.allSettled(eventIds.map((id) => batcher.submit(id)));
+  const applyEvents = async (eventIds: readonly string[], lane: Lane = 3): Promise<ApplyEventsResult> => {
+    const settled = await Promise.allSettled(eventIds.map((id) => batcher.submit(id, lane)));
     const result: ApplyEventsResult = { events: eventIds.length, outcomes: {}, changedContacts: 0, unknownEvents: 0 };
     const pushes = new Map<string, Set<string>>();
     let failure: unknown;
+    let changedEvent: string | undefined;
     settled.forEach((s, i) => {
       if (s.status === 'rejected') {
         if (s.reason instanceof UnknownEventError) {
@@ -64,6 +65,7 @@ export function createApplier(deps: ApplierDeps) {
       deps.metrics.eventApplied(applied.outcome);
       result.outcomes[applied.outcome] = (result.outcomes[applied.outcome] ?? 0) + 1;
       if (!applied.stateChanged || !applied.contactId) return;
+      changedEvent ??= applied.eventId;
       for (const esp of deps.esps) {
         const key = `${esp}\u0000${applied.lanes?.[esp] ?? 3}`;
         const ids = pushes.get(key) ?? new Set<string>();
@@ -72,7 +74,7 @@ export function createApplier(deps: ApplierDeps) {
       }
     });
     result.changedContacts = new Set([...pushes.values()].flatMap((ids) => [...ids])).size;
-    if (result.changedContacts > 0) await faultAfterApply(result.changedContacts);
+    if (result.changedContacts > 0) await faultAfterApply(result.changedContacts, changedEvent!);
     await Promise.all(
       [...pushes].map(([key, ids]) => {
         const [esp, lane] = key.split('\u0000') as [EspName, string];
@@ -87,12 +89,12 @@ export function createApplier(deps: ApplierDeps) {
 
   // Dies without any cleanup once every Nth state-changing contact is written, between its
   // MongoDB write and its push enqueue: the window the outbox sweeper exists for.
-  const faultAfterApply = async (changed: number) => {
+  const faultAfterApply = async (changed: number, eventId: string) => {
     if (appliesUntilFault === 0) return;
     appliesUntilFault -= changed;
     if (appliesUntilFault > 0) return;
     // stderr is synchronous on files and pipes (pino's stdout stream is not): the line is out before the process dies
-    process.stderr.write('consent-sync: fault injection FAULT_EXIT_AFTER_APPLY_EVERY: SIGKILL after applying events, before their ESP pushes are queued\n');
+    process.stderr.write(`consent-sync: fault injection FAULT_EXIT_AFTER_APPLY_EVERY: SIGKILL after applying event ${eventId}, before the ESP pushes of its job (${changed} changed contacts) are queued\n`);
     process.kill(process.pid, 'SIGKILL');
     await new Promise(() => {});
   };

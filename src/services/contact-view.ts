@@ -1,4 +1,5 @@
 import { type ContactIdentity, explainSuppression } from '../domain/index.js';
+import { pendingPush } from '../metrics/backlog.js';
 import { findContactIdByIdentity, loadContact } from '../persistence/contacts.repository.js';
 import type { Models } from '../persistence/models.js';
 
@@ -48,8 +49,14 @@ export async function contactView(models: Models, identity: ContactIdentity, aud
     decisions: contact.effective,
     suppressed: explainSuppression(contact.effective),
     listings: contact.listings,
+    // A pending push shows its lane and its place in line at that ESP (counts: see metrics/backlog.ts).
     sync: Object.fromEntries(
-      Object.entries(contact.sync).map(([esp, s]) => [esp, { ...s, pending: contact.outbox[esp] ?? null }]),
+      await Promise.all(
+        Object.entries(contact.sync).map(async ([esp, s]) => {
+          const entry = contact.outbox[esp];
+          return [esp, { ...s, pending: entry ? await pendingPush(models, esp, entry) : null }] as const;
+        }),
+      ),
     ),
     identityConflicts: contact.identityConflicts ?? [],
     audit: audit.map(({ _id, ...rest }) => ({ eventId: _id, ...rest })),

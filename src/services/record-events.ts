@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type ConsentPolicy, clampFutureMoment, IdentityError, normaliseIdentity } from '../domain/index.js';
+import { type ConsentPolicy, clampFutureMoment, IdentityError, type Lane, laneOfEvent, normaliseIdentity } from '../domain/index.js';
 import type { WireConsentEvent } from '../contracts/consent-event.js';
 import type { Models, StoredEventDoc } from '../persistence/models.js';
 import { isDuplicateKeyError } from '../persistence/models.js';
@@ -28,8 +28,8 @@ export interface RecordDeps {
   models: Models;
   policy: ConsentPolicy;
   now: () => Date;
-  /** Hands stored event ids to the apply queue; a failure here is recovered by the sweeper. */
-  enqueueApply: (eventIds: readonly string[]) => Promise<void>;
+  /** Hands stored event ids, with their likely lane, to the apply queue; a failure here is recovered by the sweeper. */
+  enqueueApply: (events: readonly { eventId: string; lane: Lane }[]) => Promise<void>;
   onEnqueueFailure: (err: unknown, eventIds: readonly string[]) => void;
   /**
    * Write concern of the insert the 202 waits for (MONGO_WRITE_CONCERN, MONGO_WRITE_JOURNAL,
@@ -145,7 +145,7 @@ export async function recordEvents(
   // Duplicates are re-enqueued too: the first delivery may have been stored but never enqueued.
   const ids = docs.map((d) => d._id);
   try {
-    await deps.enqueueApply(ids);
+    await deps.enqueueApply(docs.map((d) => ({ eventId: d._id, lane: laneOfEvent(d, deps.policy) })));
   } catch (err) {
     deps.onEnqueueFailure(err, ids);
   }

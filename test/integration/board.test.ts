@@ -98,7 +98,7 @@ describe('Bull Board at /admin/queues', () => {
   });
 
   describe('queues and PII', () => {
-    it('lists every queue: consent-apply, one per enabled ESP, reconcile, maintenance', async () => {
+    it('lists every queue: consent-apply, two per enabled ESP (lane 1 and the others), reconcile, maintenance', async () => {
       const res = await authed('/api/queues');
       const body = (await res.json()) as {
         queues: { name: string; readOnlyMode: boolean; allowRetries: boolean }[];
@@ -110,6 +110,8 @@ describe('Bull Board at /admin/queues', () => {
         'consent-apply': true,
         'esp-sync-crossengage': true,
         'esp-sync-ometria': true,
+        'esp-sync-first-crossengage': true,
+        'esp-sync-first-ometria': true,
         reconcile: false,
         maintenance: false,
       });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../support/app.js';
 import { isolatedEnv } from '../support/integration.js';
+import { insertPendingContacts, queueFixture } from '../support/pending-contacts.js';
 import { buildProject, spawnBuilt } from '../support/processes.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -45,6 +46,21 @@ describe('operator CLI', () => {
     expect(shown.code, shown.output).toBe(0);
     const view = JSON.parse(shown.stdout);
     expect(view.effective).toEqual({ marketing: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' }, tracking: 'opted_out' });
+  });
+
+  it('shows a pending push with its lane and its place in line', async () => {
+    await insertPendingContacts(app.ctx.models, queueFixture('cli-queued'));
+    const shown = await cli(env, ['contact', 'externalId:cli-queued']);
+    expect(shown.code, shown.output).toBe(0);
+    const view = JSON.parse(shown.stdout);
+    expect(view.sync.crossengage.pending).toMatchObject({
+      version: 5,
+      lane: 1,
+      laneName: 'person',
+      placeInLine: { ahead: 1, estimate: true, text: 'about 1 ahead' },
+    });
+    expect(view.sync.ometria.pending).toMatchObject({ lane: 3, laneName: 'bulk', placeInLine: { ahead: 3 } });
+    expect(Date.now() - Date.parse(view.sync.crossengage.pending.since)).toBeGreaterThanOrEqual(300_000);
   });
 
   it('exports consent changes as NDJSON and CSV', async () => {

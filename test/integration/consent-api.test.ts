@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApp } from '../support/app.js';
+import { insertPendingContacts, queueFixture } from '../support/pending-contacts.js';
 import { REDIS_TOPOLOGIES, redisTopologyEnv, stopRedisCluster } from '../support/redis-topology.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -92,7 +93,8 @@ describe.each(REDIS_TOPOLOGIES)('consent API (%s Redis): store, apply, view, exp
     });
     const view = await waitFor(async () => {
       const r = await app.get('/v1/contacts/externalId:user-77');
-      return r.status === 200 ? r.body : undefined;
+      // the externalId's key is claimed before gain-2's contact update: wait for its audit record
+      return r.status === 200 && (r.body['audit'] as unknown[]).length === 2 ? r.body : undefined;
     });
     const byEmail = await app.get('/v1/contacts/email:gain@example.org');
     expect(byEmail.body['contactId']).toBe(view['contactId']);
@@ -180,5 +182,57 @@ describe('consent API: bad input gets a 4xx naming the problem and stores nothin
   it('a body over the size limit is refused', async () => {
     const res = await app.post('/v1/consent-events', { ...ok, properties: { big: 'x'.repeat(1_100_000) } });
     expect(res.status).toBe(413);
+  });
+});
+
+describe('contact view: a pending push shows its lane and its place in line', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startTestApp();
+    await insertPendingContacts(app.ctx.models, queueFixture('queued'));
+  });
+  afterAll(async () => app?.close());
+
+  it('per ESP: lane number and name, pending version, since, and about how many are ahead', async () => {
+    const r = await app.get('/v1/contacts/externalId:queued');
+    expect(r.status).toBe(200);
+    const sync = r.body['sync'] as Record<string, { status: string; pending: Record<string, unknown> | null }>;
+    expect(Object.keys(sync).sort()).toEqual(['crossengage', 'ometria']);
+    expect(sync['crossengage']).toMatchObject({
+      status: 'pending',
+      pending: {
+        version: 5,
+        lane: 1,
+        laneName: 'person',
+        placeInLine: { ahead: 1, estimate: true, text: 'about 1 ahead' },
+      },
+    });
+    // An entry written before lanes is bulk: behind every lane 1 and 2 entry and the older bulk one
+    expect(sync['ometria']).toMatchObject({
+      pending: { version: 5, lane: 3, laneName: 'bulk', placeInLine: { ahead: 3, text: 'about 3 ahead' } },
+    });
+    const since = new Date(String(sync['ometria']?.pending?.['since'])).getTime();
+    expect(Date.now() - since).toBeGreaterThanOrEqual(100_000);
+    expect(Date.now() - since).toBeLessThan(160_000);
+  });
+
+  it('the place in line moves up as the entries ahead are pushed', async () => {
+    await app.ctx.models.contacts.updateOne({ _id: 'c-queued-o4' }, { $unset: { 'outbox.ometria': '' } });
+    await app.ctx.models.contacts.updateOne({ _id: 'c-queued-o1' }, { $unset: { 'outbox.crossengage': '' } });
+    const r = await app.get('/v1/contacts/externalId:queued');
+    const sync = r.body['sync'] as Record<string, { pending: { placeInLine: { ahead: number } } | null }>;
+    expect(sync['crossengage']?.pending?.placeInLine.ahead).toBe(0);
+    expect(sync['ometria']?.pending?.placeInLine.ahead).toBe(2);
+  });
+
+  it('an ESP with nothing pending shows no pending push', async () => {
+    await app.ctx.models.contacts.updateOne(
+      { _id: 'c-queued' },
+      { $unset: { 'outbox.crossengage': '' }, $set: { 'sync.crossengage.status': 'synced' } },
+    );
+    const r = await app.get('/v1/contacts/externalId:queued');
+    const sync = r.body['sync'] as Record<string, { status: string; pending: unknown }>;
+    expect(sync['crossengage']).toMatchObject({ status: 'synced', pending: null });
+    expect(sync['ometria']?.pending).not.toBeNull();
   });
 });

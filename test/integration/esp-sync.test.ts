@@ -82,8 +82,26 @@ describe.each(REDIS_TOPOLOGIES)('ESP sync end to end (%s Redis): API → MongoDB
       expect(state.recipients[recipientKey(esp, 'ana-1', email)]?.['email'], esp).toBe('opted_out');
     }
     const synced = await app.get('/v1/contacts/externalId:ana-1');
-    const sync = synced.body['sync'] as Record<string, { status: string; version: number }>;
-    for (const esp of ESP_NAMES) expect(sync[esp], esp).toMatchObject({ status: 'synced', version: 1 });
+    type Entry = { status: string; version: number; reason?: string; channels: Record<string, { kind: string; reason?: string }> };
+    const sync = synced.body['sync'] as Record<string, Entry>;
+    for (const esp of ESP_NAMES) {
+      const entry = sync[esp]!;
+      expect(entry, esp).toMatchObject({ version: 1, channels: { email: { kind: 'pushed' } } });
+      // Every decided channel has an outcome; `synced` only when each of them is in state.
+      expect(Object.keys(entry.channels).sort(), esp).toEqual(['email', 'push', 'sms']);
+      const notInState = Object.entries(entry.channels).filter(([, o]) => o.kind !== 'pushed' && o.kind !== 'already_in_state');
+      expect(entry.status, esp).toBe(notInState.length === 0 ? 'synced' : 'partial');
+      for (const [channel, o] of notInState) {
+        expect(o.reason, `${esp} ${channel}`).toBeTruthy();
+        expect(entry.reason, esp).toContain(`${channel}: ${o.kind}`);
+      }
+    }
+    // The channels each ESP cannot hold for this contact, and why (see the README's ESP matrix).
+    expect(sync['crossengage']!.status).toBe('synced');
+    expect(sync['optimizely-campaign']!.status).toBe('synced');
+    expect(sync['actito']!.channels['sms']).toMatchObject({ kind: 'not_applicable', reason: expect.stringMatching(/no sms subscription/) });
+    expect(sync['ometria']!.channels).toMatchObject({ sms: { kind: 'pushed' }, push: { kind: 'not_applicable' } });
+    expect(sync['dynamic-yield']!.channels).toMatchObject({ sms: { kind: 'missing_identity' }, push: { kind: 'missing_identity' } });
   });
 
   it('a forced re-opt-in after a list-unsubscribe reaches the ESPs that accept reactivation', async () => {
@@ -175,10 +193,15 @@ describe('metrics after end-to-end traffic', () => {
       const text = await (await fetch(`${app.url}/metrics`)).text();
       const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
       expect(value(/consent_sync_events_total\{outcome="applied"\} (\d+)/)).toBe(1);
-      expect(value(/consent_sync_esp_push_total\{esp="ometria",outcome="pushed"\} (\d+)/)).toBe(1);
-      expect(value(/consent_sync_outbox_pending\{esp="ometria"\} (\d+)/)).toBe(0);
-      expect(value(/consent_sync_oldest_pending_optout_seconds (\d+)/)).toBe(0);
-      expect(value(/consent_sync_queue_jobs\{queue="esp-sync-ometria",state="completed"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+      expect(value(/consent_sync_esp_push_total\{esp="ometria",channel="email",outcome="pushed"\} (\d+)/)).toBe(1);
+      expect(value(/consent_sync_esp_push_total\{esp="ometria",channel="sms",outcome="pushed"\} (\d+)/)).toBe(1);
+      expect(value(/consent_sync_esp_push_total\{esp="ometria",channel="push",outcome="not_applicable"\} (\d+)/)).toBe(1);
+      for (const lane of [1, 2, 3]) {
+        expect(value(new RegExp(`consent_sync_outbox_pending\\{esp="ometria",lane="${lane}"\\} (\\d+)`))).toBe(0);
+        expect(value(new RegExp(`consent_sync_oldest_pending_optout_seconds\\{lane="${lane}"\\} (\\d+)`))).toBe(0);
+      }
+      // a list-unsubscribe is a person's opt-out: lane 1, the ESP's first-lane queue
+      expect(value(/consent_sync_queue_jobs\{queue="esp-sync-first-ometria",state="completed"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       expect(value(/consent_sync_job_duration_seconds_count\{queue="consent-apply"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       expect(text).toContain('consent_sync_drift_total');
       expect(text).not.toMatch(/m1@example\.com/);

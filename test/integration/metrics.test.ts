@@ -29,6 +29,21 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
+/** consent_sync_outbox_pending of `esp` for lanes 1, 2, 3. */
+function pendingPerLane(text: string, esp: string): (number | undefined)[] {
+  return [1, 2, 3].map((lane) => sample(text, `consent_sync_outbox_pending{esp="${esp}",lane="${lane}"}`));
+}
+
+/** An age gauge is `seconds` (within the test's run time; exactly 0 when nothing is pending). */
+function expectAge(text: string, series: string, seconds: number): void {
+  const value = sample(text, series);
+  if (seconds === 0) expect(value, series).toBe(0);
+  else {
+    expect(value, series).toBeGreaterThanOrEqual(seconds);
+    expect(value, series).toBeLessThan(seconds + 60);
+  }
+}
+
 function contact(id: string, outbox: ContactDoc['outbox']): Partial<ContactDoc> {
   const now = new Date();
   return {
@@ -63,18 +78,22 @@ describe('GET /metrics', () => {
     await ctx.runtime.queue('esp-sync-ometria').pause();
     await ctx.models.contacts.insertMany([
       contact('c1', {
-        crossengage: { version: 1, since: ago(3_600), optOut: true },
-        ometria: { version: 1, since: ago(60), optOut: false },
+        crossengage: { version: 1, since: ago(3_600), optOut: true, lane: 1 },
+        ometria: { version: 1, since: ago(60), optOut: false, lane: 3 },
       }),
+      // Written before lanes existed: counted as bulk
       contact('c2', { crossengage: { version: 2, since: ago(100), optOut: false } }),
-      contact('c3', { ometria: { version: 1, since: ago(7_200), optOut: true } }),
+      contact('c3', { ometria: { version: 1, since: ago(7_200), optOut: true, lane: 2 } }),
       contact('c4', {}),
       // An ESP without credentials is not synced, so its entries are not counted
-      contact('c5', { actito: { version: 1, since: ago(90_000), optOut: true } }),
+      contact('c5', { actito: { version: 1, since: ago(90_000), optOut: true, lane: 1 } }),
+      contact('c6', { crossengage: { version: 3, since: ago(600), optOut: true, lane: 1 } }),
+      // An import waiting two days: old, but in the bulk lane
+      contact('c7', { crossengage: { version: 1, since: ago(172_800), optOut: false, lane: 3 } }),
     ]);
-    metrics.espPush('crossengage', 'acked');
-    metrics.espPush('crossengage', 'acked');
-    metrics.espPush('ometria', 'auth_failed');
+    metrics.espPush('crossengage', 'email', 'acked');
+    metrics.espPush('crossengage', 'email', 'acked');
+    metrics.espPush('ometria', 'sms', 'auth_failed');
     metrics.eventApplied('applied');
     metrics.jobDuration('consent-apply', 0.042);
     metrics.setDrift('crossengage', 'unsubscribed_at_esp', 4);
@@ -96,14 +115,22 @@ describe('GET /metrics', () => {
     expect(sample(text, 'consent_sync_queue_jobs{queue="maintenance",state="completed"}')).toBe(0);
     expect(sample(text, 'consent_sync_esp_queue_paused{esp="ometria"}')).toBe(1);
     expect(sample(text, 'consent_sync_esp_queue_paused{esp="crossengage"}')).toBe(0);
-    expect(sample(text, 'consent_sync_outbox_pending{esp="crossengage"}')).toBe(2);
-    expect(sample(text, 'consent_sync_outbox_pending{esp="ometria"}')).toBe(2);
+    expect(pendingPerLane(text, 'crossengage')).toEqual([2, 0, 2]);
+    expect(pendingPerLane(text, 'ometria')).toEqual([0, 1, 1]);
     expect(text).not.toContain('esp="actito"');
-    const oldest = sample(text, 'consent_sync_oldest_pending_optout_seconds');
-    expect(oldest).toBeGreaterThanOrEqual(7_200);
-    expect(oldest).toBeLessThan(7_260);
-    expect(sample(text, 'consent_sync_esp_push_total{esp="crossengage",outcome="acked"}')).toBe(2);
-    expect(sample(text, 'consent_sync_esp_push_total{esp="ometria",outcome="auth_failed"}')).toBe(1);
+    // Age of the oldest entry per ESP and lane
+    expectAge(text, 'consent_sync_oldest_pending_seconds{esp="crossengage",lane="1"}', 3_600);
+    expectAge(text, 'consent_sync_oldest_pending_seconds{esp="crossengage",lane="2"}', 0);
+    expectAge(text, 'consent_sync_oldest_pending_seconds{esp="crossengage",lane="3"}', 172_800);
+    expectAge(text, 'consent_sync_oldest_pending_seconds{esp="ometria",lane="1"}', 0);
+    expectAge(text, 'consent_sync_oldest_pending_seconds{esp="ometria",lane="2"}', 7_200);
+    expectAge(text, 'consent_sync_oldest_pending_seconds{esp="ometria",lane="3"}', 60);
+    // The SLO gauge per lane, over every synced ESP
+    expectAge(text, 'consent_sync_oldest_pending_optout_seconds{lane="1"}', 3_600);
+    expectAge(text, 'consent_sync_oldest_pending_optout_seconds{lane="2"}', 7_200);
+    expectAge(text, 'consent_sync_oldest_pending_optout_seconds{lane="3"}', 0);
+    expect(sample(text, 'consent_sync_esp_push_total{esp="crossengage",channel="email",outcome="acked"}')).toBe(2);
+    expect(sample(text, 'consent_sync_esp_push_total{esp="ometria",channel="sms",outcome="auth_failed"}')).toBe(1);
     expect(sample(text, 'consent_sync_events_total{outcome="applied"}')).toBe(1);
     expect(sample(text, 'consent_sync_job_duration_seconds_count{queue="consent-apply"}')).toBe(1);
     expect(sample(text, 'consent_sync_job_duration_seconds_bucket{le="0.05",queue="consent-apply"}')).toBe(1);
@@ -123,21 +150,29 @@ describe('GET /metrics', () => {
     // The cache (300 ms here) expires and a later scrape sees the change
     const text = await waitFor(async () => {
       const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-      return sample(body, 'consent_sync_outbox_pending{esp="ometria"}') === 1 ? body : undefined;
+      return sample(body, 'consent_sync_outbox_pending{esp="ometria",lane="2"}') === 0 ? body : undefined;
     });
     expect(sample(text, 'consent_sync_esp_queue_paused{esp="ometria"}')).toBe(0);
-    const oldest = sample(text, 'consent_sync_oldest_pending_optout_seconds');
-    expect(oldest).toBeGreaterThanOrEqual(3_600);
-    expect(oldest).toBeLessThan(3_660);
+    expect(pendingPerLane(text, 'ometria')).toEqual([0, 0, 1]);
+    expectAge(text, 'consent_sync_oldest_pending_optout_seconds{lane="1"}', 3_600);
+    expectAge(text, 'consent_sync_oldest_pending_optout_seconds{lane="2"}', 0);
+    expectAge(text, 'consent_sync_oldest_pending_seconds{esp="ometria",lane="2"}', 0);
   });
 
-  it('reports 0 for the oldest opt-out once no opt-out is pending', async () => {
+  it('follows the next oldest opt-out of a lane, and reports 0 once none is pending', async () => {
     await ctx.models.contacts.updateOne({ _id: 'c1' }, { $unset: { 'outbox.crossengage': '' } });
-    const text = await waitFor(async () => {
+    let text = await waitFor(async () => {
       const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-      return sample(body, 'consent_sync_oldest_pending_optout_seconds') === 0 ? body : undefined;
+      return sample(body, 'consent_sync_outbox_pending{esp="crossengage",lane="1"}') === 1 ? body : undefined;
     });
-    expect(sample(text, 'consent_sync_outbox_pending{esp="crossengage"}')).toBe(1);
+    expectAge(text, 'consent_sync_oldest_pending_optout_seconds{lane="1"}', 600);
+    await ctx.models.contacts.updateOne({ _id: 'c6' }, { $unset: { 'outbox.crossengage': '' } });
+    text = await waitFor(async () => {
+      const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      return sample(body, 'consent_sync_oldest_pending_optout_seconds{lane="1"}') === 0 ? body : undefined;
+    });
+    expect(pendingPerLane(text, 'crossengage')).toEqual([0, 0, 2]);
+    expectAge(text, 'consent_sync_oldest_pending_seconds{esp="crossengage",lane="3"}', 172_800);
   });
 
   it('needs no token when METRICS_TOKEN is unset', async () => {

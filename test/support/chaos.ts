@@ -22,7 +22,7 @@ import type { EspName } from '../../src/esp/types.js';
 import { type AppContext, createContext } from '../../src/lib/context.js';
 import { createLogger } from '../../src/lib/logger.js';
 import type { ContactDoc } from '../../src/persistence/models.js';
-import { allQueueNames, espQueueName, QUEUE_APPLY } from '../../src/queues/names.js';
+import { allQueueNames, espQueueNames, QUEUE_APPLY } from '../../src/queues/names.js';
 import type { startEspSimulators } from './esp-sims.js';
 import { isolatedEnv } from './integration.js';
 import { type SpawnedProcess, spawnEntry } from './processes.js';
@@ -146,7 +146,9 @@ async function killChild(started: StartedChild): Promise<void> {
  * servers when given. Child processes log at info so readiness and the log checks can be read.
  */
 export function chaosEnv(opts: { redisUrl?: string; mongoServerUri?: string; extra?: Env } = {}): Env {
-  const env = isolatedEnv({ LOG_LEVEL: 'info', ...opts.extra });
+  // A killed worker's push claims end after PUSH_CLAIM_MS: the shortest allowed, so recovery
+  // takes seconds here (the ESP simulators answer within their 1 s timeouts).
+  const env = isolatedEnv({ LOG_LEVEL: 'info', PUSH_CLAIM_MS: '10000', ...opts.extra });
   if (opts.redisUrl) env['REDIS_URL'] = opts.redisUrl;
   if (opts.mongoServerUri) env['MONGODB_URI'] = withDatabase(opts.mongoServerUri, `chaos_${randomBytes(4).toString('hex')}`);
   return env;
@@ -477,7 +479,7 @@ export interface QueueSnapshot {
 
 /** The apply queue and one queue per connected ESP: the queues that carry consent. */
 export function consentQueues(ctx: AppContext): string[] {
-  return [QUEUE_APPLY, ...ctx.esps.map(espQueueName)];
+  return [QUEUE_APPLY, ...ctx.esps.flatMap(espQueueNames)];
 }
 
 export async function snapshotQueues(ctx: AppContext): Promise<QueueSnapshot> {
@@ -810,7 +812,8 @@ export async function convergenceReport(
   }
   const byId = new Map(contacts.map((c) => [c._id, c]));
   for (const esp of ctx.esps) {
-    for (const job of await ctx.runtime.queue(espQueueName(esp)).getFailed(0, -1)) {
+    const failed = (await Promise.all(espQueueNames(esp).map((name) => ctx.runtime.queue(name).getFailed(0, -1)))).flat();
+    for (const job of failed) {
       // A failed push job is explained once each of its contacts was delivered by a later push.
       const undelivered = (job.data as { contactIds: string[] }).contactIds.filter((id) => {
         const contact = byId.get(id);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ActitoSettings } from '../../../config/esps.js';
 import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
 import { mapWithConcurrency } from '../concurrency.js';
-import { combineOutcomes, PUSHED } from '../outcome.js';
+import { combineChannels, onChannels, PUSHED } from '../outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import { type ActitoProfileBody, buildProfileUpsert, profilePath } from './actito.mapping.js';
 import { createActitoSession } from './actito.session.js';
@@ -29,12 +29,12 @@ export function createActitoAdapter(
 
   async function pushContact(contact: ContactSnapshot, signal?: AbortSignal): Promise<PushOutcome> {
     const built = buildProfileUpsert(contact, settings, new Date(now()).toISOString());
-    if ('outcome' in built) return combineOutcomes([...built.skipped, built.outcome]);
+    if ('outcome' in built) return combineChannels([...built.skipped, ...onChannels(built.covered, built.outcome)]);
     try {
       await upsert(built.body, signal);
-      return combineOutcomes([...built.skipped, PUSHED]);
+      return combineChannels([...built.skipped, ...onChannels(built.covered, PUSHED)]);
     } catch (err) {
-      return combineOutcomes([...built.skipped, deadLetterOrThrow(err)]);
+      return combineChannels([...built.skipped, ...onChannels(built.covered, deadLetterOrThrow(err))]);
     }
   }
 

@@ -1,5 +1,5 @@
 import type { ActitoSettings } from '../../../config/esps.js';
-import { isDecided, missingIdentity, notApplicable } from '../outcome.js';
+import { type ChannelResult, isDecided, missingIdentity, notApplicable, onChannel } from '../outcome.js';
 import type { ChannelState, ContactSnapshot, PushOutcome } from '../types.js';
 
 /** Actito profile upsert (esp-contracts.md §3.3, V4 shape known from public clients). */
@@ -38,10 +38,14 @@ export function buildProfileUpsert(
   snapshot: ContactSnapshot,
   settings: ProfileSettings,
   nowIso: string,
-): { body: ActitoProfileBody; skipped: PushOutcome[] } | { outcome: PushOutcome; skipped: PushOutcome[] } {
+):
+  | { body: ActitoProfileBody; covered: string[]; skipped: ChannelResult[] }
+  | { outcome: PushOutcome; covered: string[]; skipped: ChannelResult[] } {
   const attributes: ActitoProfileBody['attributes'] = [];
   const subscriptions: NonNullable<ActitoProfileBody['subscriptions']> = [];
-  const skipped: PushOutcome[] = [];
+  const skipped: ChannelResult[] = [];
+  /** The channels the upsert carries: its outcome is theirs. */
+  const covered: string[] = [];
   let consentState: ChannelState | undefined;
 
   for (const [channel, state] of Object.entries(snapshot.marketing)) {
@@ -49,14 +53,15 @@ export function buildProfileUpsert(
     const subscription = Object.hasOwn(settings.subscriptions, channel)
       ? settings.subscriptions[channel]
       : undefined;
-    if (!isConsentChannel && !subscription) {
-      skipped.push(notApplicable(`Actito has no ${channel} channel configured`));
-      continue;
-    }
     if (!isDecided(state)) {
-      skipped.push(notApplicable(`${channel} consent is unknown; nothing to push`));
+      skipped.push(onChannel(channel, notApplicable(`${channel} consent is unknown; nothing to push`), false));
       continue;
     }
+    if (!isConsentChannel && !subscription) {
+      skipped.push(onChannel(channel, notApplicable(noSubscriptionReason(channel))));
+      continue;
+    }
+    covered.push(channel);
     const optedIn = state.state === 'opted_in';
     if (isConsentChannel) {
       attributes.push({ name: MARKETING_CONSENT_ATTRIBUTE, value: optedIn });
@@ -68,16 +73,17 @@ export function buildProfileUpsert(
   if (isDecided(snapshot.tracking)) {
     if (settings.trackingAttribute) {
       attributes.push({ name: settings.trackingAttribute, value: snapshot.tracking.state === 'opted_in' });
+      covered.push('tracking');
     } else {
-      skipped.push(notApplicable('Actito tracking attribute not configured'));
+      skipped.push(onChannel('tracking', notApplicable(TRACKING_NOT_CONFIGURED)));
     }
   }
 
   if (attributes.length === 0 && subscriptions.length === 0) {
-    return { outcome: notApplicable('nothing to push to Actito'), skipped };
+    return { outcome: notApplicable('nothing to push to Actito'), covered, skipped };
   }
   const email = snapshot.identities.email;
-  if (!email) return { outcome: missingIdentity('Actito profiles are keyed by email address'), skipped };
+  if (!email) return { outcome: missingIdentity('Actito profiles are keyed by email address'), covered, skipped };
 
   const body: ActitoProfileBody = {
     attributes: [{ name: settings.uniqueKeyAttribute, value: email }, ...attributes],
@@ -90,7 +96,14 @@ export function buildProfileUpsert(
       date: formatCollectionDate(consentState.moment, nowIso, settings.dataCollection.dateFormat),
     };
   }
-  return { body, skipped };
+  return { body, covered, skipped };
+}
+
+export const TRACKING_NOT_CONFIGURED = 'Actito tracking attribute not configured (ACTITO_TRACKING_ATTRIBUTE)';
+
+/** A channel that is neither the marketingConsent channel nor mapped to a subscription. */
+export function noSubscriptionReason(channel: string): string {
+  return `Actito has no ${channel} subscription configured (ACTITO_SUBSCRIPTIONS maps channels to subscriptions)`;
 }
 
 /** Upsert path from the configured template (V5 paths are NOT FOUND, §3.3). */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CrossEngageSettings } from '../../../config/esps.js';
 import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js';
 import { mapWithConcurrency } from '../concurrency.js';
-import { type ChannelTarget, combineOutcomes, PUSHED } from '../outcome.js';
+import { type ChannelResult, type ChannelTarget, combineChannels, onChannel, onChannels, PUSHED } from '../outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type ConsentEvent,
@@ -65,56 +65,68 @@ export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: 
     }
   }
 
-  /** CROSSENGAGE_USER_WRITE=optout-status: one synchronous PUT per channel (§2.1), 404 = unknown user. */
+  /**
+   * CROSSENGAGE_USER_WRITE=optout-status: one synchronous PUT per channel (§2.1), 404 = unknown user.
+   * An unknown user's channels go to the lead (by email) as events, opt-outs AND opt-ins alike: the
+   * lead is where the state lives, so a re-opt-in must reach the lead that holds the opt-out
+   * (seeds/001: otherwise "opted out forever, even after trying to opt in again").
+   */
   async function putStatuses(
     contact: ContactSnapshot,
     externalId: string,
     targets: readonly ChannelTarget<string>[],
     signal?: AbortSignal,
-  ): Promise<PushOutcome[]> {
-    const outcomes: PushOutcome[] = [];
+  ): Promise<ChannelResult[]> {
+    const results: ChannelResult[] = [];
     const fallback: ChannelTarget<string>[] = [];
     const path = `/users/${encodeURIComponent(externalId)}/optout-status`;
     for (const target of targets) {
       try {
-        await kit.call('optout-status', signal, () =>
-          kit.http.put(path, optOutStatusBody(target), {
-            params: { channelType: target.espChannel },
-            signal,
-          }),
+        await kit.call(
+          'optout-status',
+          signal,
+          () =>
+            kit.http.put(path, optOutStatusBody(target), {
+              params: { channelType: target.espChannel },
+              signal,
+            }),
+          [404],
         );
-        outcomes.push(PUSHED);
+        results.push(onChannel(target.channel, PUSHED));
       } catch (err) {
-        if (statusOf(err) !== 404) outcomes.push(deadLetterOrThrow(err));
-        else if (target.state.state === 'opted_out' && settings.leadFallbackOn404 && contact.identities.email)
-          fallback.push(target);
-        else outcomes.push(unknownUserOutcome());
+        if (statusOf(err) !== 404) results.push(onChannel(target.channel, deadLetterOrThrow(err)));
+        else if (settings.leadFallbackOn404 && contact.identities.email) fallback.push(target);
+        else results.push(onChannel(target.channel, unknownUserOutcome()));
       }
     }
     const { email, businessUnit } = contact.identities;
     if (fallback.length > 0 && email) {
-      kit.logger.info({ contactId: contact.contactId }, 'crossengage user unknown, opting out as lead');
+      kit.logger.info({ contactId: contact.contactId }, 'crossengage user unknown, writing the lead');
       const recipient = eventsRecipient({ kind: 'lead', email, ...(businessUnit ? { businessUnit } : {}) });
-      outcomes.push(await sendEvents(recipient, consentEvents(fallback, settings), signal));
+      const outcome = await sendEvents(recipient, consentEvents(fallback, settings), signal);
+      results.push(...onChannels(fallback.map((t) => t.channel), outcome));
     }
-    return outcomes;
+    return results;
   }
 
   async function pushContact(contact: ContactSnapshot, signal?: AbortSignal): Promise<PushOutcome> {
     const { route, targets, skipped } = planContact(contact, settings);
-    const outcomes = [...skipped];
-    if (route.kind === 'none' || targets.length === 0) return combineOutcomes(outcomes);
+    const results = [...skipped];
+    if (route.kind === 'none' || targets.length === 0) return combineChannels(results);
     if (route.kind === 'user' && settings.userWrite === 'optout-status') {
-      outcomes.push(...(await putStatuses(contact, route.externalId, targets, signal)));
+      results.push(...(await putStatuses(contact, route.externalId, targets, signal)));
     } else {
-      outcomes.push(await sendEvents(eventsRecipient(route), consentEvents(targets, settings), signal));
+      const outcome = await sendEvents(eventsRecipient(route), consentEvents(targets, settings), signal);
+      results.push(...onChannels(targets.map((t) => t.channel), outcome));
     }
-    return combineOutcomes(outcomes);
+    return combineChannels(results);
   }
 
   return {
     name: 'crossengage',
     maxBatch: settings.maxBatch,
+    // POST /events addresses one person per request (see the top of this file).
+    contactsPerRequest: 1,
     async push(contacts: readonly ContactSnapshot[], signal?: AbortSignal) {
       const results = await mapWithConcurrency(contacts, settings.concurrency, (c) => pushContact(c, signal));
       return new Map(contacts.map((c, i) => [c.contactId, results[i] as PushOutcome]));

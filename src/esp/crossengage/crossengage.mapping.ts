@@ -1,5 +1,13 @@
 import type { CrossEngageSettings } from '../../../config/esps.js';
-import { type ChannelTarget, isDecided, missingIdentity, notApplicable, planChannels } from '../outcome.js';
+import {
+  type ChannelResult,
+  type ChannelTarget,
+  isDecided,
+  missingIdentity,
+  notApplicable,
+  onChannel,
+  planChannels,
+} from '../outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 
 /**
@@ -18,7 +26,7 @@ export type CrossEngageRoute =
 export interface CrossEngagePlan {
   route: CrossEngageRoute;
   targets: ChannelTarget<string>[];
-  skipped: PushOutcome[];
+  skipped: ChannelResult[];
 }
 
 /** A system event of `POST /events`: "Opt Out" or "Opt In" (seeds/001, esp-contracts.md §2.2). */
@@ -47,14 +55,11 @@ export function planContact(
   settings: Pick<CrossEngageSettings, 'channelTypes'>,
 ): CrossEngagePlan {
   const { targets, skipped } = planChannels('CrossEngage', snapshot, settings.channelTypes);
-  if (isDecided(snapshot.tracking)) skipped.push(notApplicable(TRACKING_NOT_APPLICABLE));
+  if (isDecided(snapshot.tracking)) skipped.push(onChannel('tracking', notApplicable(TRACKING_NOT_APPLICABLE)));
   const route = routeFor(snapshot);
   if (route.kind === 'none' && targets.length > 0) {
-    return {
-      route,
-      targets: [],
-      skipped: [...skipped, missingIdentity('CrossEngage needs an externalId or an email')],
-    };
+    const missing = missingIdentity('CrossEngage needs an externalId or an email');
+    return { route, targets: [], skipped: [...skipped, ...targets.map((t) => onChannel(t.channel, missing))] };
   }
   return { route, targets, skipped };
 }

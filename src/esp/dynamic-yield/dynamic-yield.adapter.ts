@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DynamicYieldSettings } from '../../../config/esps.js';
 import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
 import { mapWithConcurrency } from '../concurrency.js';
-import { combineOutcomes, PUSHED } from '../outcome.js';
+import { combineChannels, onChannels, PUSHED } from '../outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import { planRequests } from './dynamic-yield.mapping.js';
 
@@ -18,18 +18,18 @@ export function createDynamicYieldAdapter(settings: DynamicYieldSettings, logger
 
   async function pushContact(contact: ContactSnapshot, signal?: AbortSignal): Promise<PushOutcome> {
     const { requests, skipped } = planRequests(contact, settings);
-    const outcomes = [...skipped];
+    const results = [...skipped];
     for (const request of requests) {
       const [operation, path] =
         request.kind === 'events' ? ['collect-event', '/v2/collect/user/event'] : ['reconnect', request.path];
       try {
         await kit.call(operation, signal, () => kit.http.post(path, request.body, { signal }));
-        outcomes.push(PUSHED);
+        results.push(...onChannels(request.channels, PUSHED));
       } catch (err) {
-        outcomes.push(deadLetterOrThrow(err));
+        results.push(...onChannels(request.channels, deadLetterOrThrow(err)));
       }
     }
-    return combineOutcomes(outcomes);
+    return combineChannels(results);
   }
 
   return {

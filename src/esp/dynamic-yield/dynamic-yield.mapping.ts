@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DynamicYieldSettings } from '../../../config/esps.js';
-import { type DecidedState, isDecided, missingIdentity, notApplicable } from '../outcome.js';
+import { type ChannelResult, type DecidedState, isDecided, missingIdentity, notApplicable, onChannel } from '../outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 
 /**
@@ -27,12 +27,14 @@ export interface DyEventBody {
   events: DyEvent[];
 }
 
+/** `channels`: the contact's channels whose state the request carries (its outcome is theirs). */
 export type DyRequest =
-  | { kind: 'reconnect'; path: string; body: { identifier: ReconnectIdentifier } }
-  | { kind: 'events'; body: DyEventBody };
+  | { kind: 'reconnect'; path: string; body: { identifier: ReconnectIdentifier }; channels: string[] }
+  | { kind: 'events'; body: DyEventBody; channels: string[] };
 
 export const OPT_OUT_TYPE = 'message-optout-v1';
 export const OPT_IN_TYPE = 'message-optin-v1';
+export const PUSH_ID_MISSING = 'Dynamic Yield push consent needs a push token (pushID)';
 
 type DySettings = Pick<
   DynamicYieldSettings,
@@ -88,10 +90,11 @@ function reconnectIdentifier(
 export function planRequests(
   snapshot: ContactSnapshot,
   settings: DySettings,
-): { requests: DyRequest[]; skipped: PushOutcome[] } {
+): { requests: DyRequest[]; skipped: ChannelResult[] } {
   const requests: DyRequest[] = [];
-  const skipped: PushOutcome[] = [];
+  const skipped: ChannelResult[] = [];
   const events: DyEvent[] = [];
+  const eventChannels: string[] = [];
   const { identities } = snapshot;
 
   for (const [channel, state] of Object.entries(snapshot.marketing)) {
@@ -99,46 +102,56 @@ export function planRequests(
       ? settings.reconnectChannels[channel]
       : undefined;
     const eventChannel = channel === 'push' || (settings.api === 'event' && channel === 'email');
+    if (!isDecided(state)) {
+      skipped.push(onChannel(channel, notApplicable(`${channel} consent is unknown; nothing to push`), false));
+      continue;
+    }
     if (!eventChannel && (settings.api !== 'reconnect' || !reconnectChannel)) {
       skipped.push(
-        notApplicable(
-          `Dynamic Yield has no ${channel} channel${settings.api === 'event' ? ' in event mode' : ''}`,
+        onChannel(
+          channel,
+          notApplicable(`Dynamic Yield has no ${channel} channel${settings.api === 'event' ? ' in event mode' : ''}`),
         ),
       );
       continue;
     }
-    if (!isDecided(state)) {
-      skipped.push(notApplicable(`${channel} consent is unknown; nothing to push`));
-      continue;
-    }
     if (channel === 'push') {
-      if (identities.pushId) events.push(pushEvent(state, identities.pushId, settings));
-      else skipped.push(missingIdentity('Dynamic Yield push consent needs a push token (pushID)'));
+      if (identities.pushId) {
+        events.push(pushEvent(state, identities.pushId, settings));
+        eventChannels.push(channel);
+      } else skipped.push(onChannel(channel, missingIdentity(PUSH_ID_MISSING)));
     } else if (eventChannel) {
       const event = emailEvent(state, identities, settings);
-      if ('kind' in event) skipped.push(event);
-      else events.push(event);
+      if ('kind' in event) skipped.push(onChannel(channel, event));
+      else {
+        events.push(event);
+        eventChannels.push(channel);
+      }
     } else {
       const identifier = reconnectIdentifier(channel, identities, settings.reconnectIdentifier);
       if (!identifier) {
         skipped.push(
-          missingIdentity(
-            `Dynamic Yield ${channel} consent needs ${channel === 'sms' ? 'a phone number' : 'an email address'}`,
+          onChannel(
+            channel,
+            missingIdentity(
+              `Dynamic Yield ${channel} consent needs ${channel === 'sms' ? 'a phone number' : 'an email address'}`,
+            ),
           ),
         );
         continue;
       }
       const direction = state.state === 'opted_out' ? 'opt-out' : 'opt-in';
       const path = `/v2/userdata/channels/${encodeURIComponent(reconnectChannel ?? channel)}/${direction}`;
-      requests.push({ kind: 'reconnect', path, body: { identifier } });
+      requests.push({ kind: 'reconnect', path, body: { identifier }, channels: [channel] });
     }
   }
-  if (isDecided(snapshot.tracking)) skipped.push(notApplicable('Dynamic Yield has no tracking consent'));
+  if (isDecided(snapshot.tracking)) skipped.push(onChannel('tracking', notApplicable('Dynamic Yield has no tracking consent')));
   if (events.length > 0) {
     const id = identities.externalId ?? snapshot.contactId;
     requests.push({
       kind: 'events',
       body: { user: { id }, session: { custom: snapshot.contactId }, events },
+      channels: eventChannels,
     });
   }
   return { requests, skipped };

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { OmetriaSettings } from '../../../config/esps.js';
 import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
-import { deadLetter, PUSHED } from '../outcome.js';
+import { type ChannelResult, combineChannels, deadLetter, onChannels, PUSHED } from '../outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type OmetriaContactRecord,
@@ -18,10 +18,14 @@ const MAX_RECORDS_PER_REQUEST = 100;
 interface Entry {
   contactId: string;
   record: OmetriaContactRecord;
+  /** The channels the record carries, and the outcomes of those it does not. */
+  covered: string[];
+  skipped: ChannelResult[];
 }
 
 /**
- * Ometria (esp-contracts.md §5): contact records with `marketing_optin` pushed as JSON arrays to
+ * Ometria (esp-contracts.md §5): contact records with `marketing_optin` (email) and
+ * `channels.sms.allow_marketing` (SMS) pushed as JSON arrays to
  * `POST /v2/push`. The push is asynchronous on Ometria's side; the response counts accepted and
  * rejected records, and a rejection is a per-record dead letter, not something to retry as-is.
  */
@@ -67,7 +71,7 @@ export function createOmetriaAdapter(settings: OmetriaSettings, logger: Logger):
     signal?: AbortSignal,
   ): Promise<void> {
     const setAll = (o: PushOutcome) => {
-      for (const e of entries) out.set(e.contactId, o);
+      for (const e of entries) out.set(e.contactId, combineChannels([...e.skipped, ...onChannels(e.covered, o)]));
     };
     let response: OmetriaPushResponse | undefined;
     try {
@@ -115,8 +119,9 @@ export function createOmetriaAdapter(settings: OmetriaSettings, logger: Logger):
       const entries: Entry[] = [];
       for (const contact of contacts) {
         const mapped = toContactRecord(contact, settings);
-        if ('outcome' in mapped) out.set(contact.contactId, mapped.outcome);
-        else entries.push({ contactId: contact.contactId, record: mapped.record });
+        if ('outcome' in mapped)
+          out.set(contact.contactId, combineChannels([...mapped.skipped, ...onChannels(mapped.covered, mapped.outcome)]));
+        else entries.push({ contactId: contact.contactId, ...mapped });
       }
       for (let i = 0; i < entries.length; i += chunkSize) {
         await pushChunk(entries.slice(i, i + chunkSize), out, signal);

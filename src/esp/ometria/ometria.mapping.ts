@@ -1,5 +1,5 @@
 import type { OmetriaSettings } from '../../../config/esps.js';
-import { deadLetter, isDecided, missingIdentity, notApplicable } from '../outcome.js';
+import { type ChannelResult, deadLetter, isDecided, missingIdentity, notApplicable, onChannel } from '../outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 
 /** One contact record of `POST /v2/push` (esp-contracts.md §5.2). */
@@ -10,10 +10,13 @@ export interface OmetriaContactRecord {
   id: string;
   customer_id?: string;
   email: string;
-  marketing_optin: 'EXPLICITLY_OPTEDIN' | 'EXPLICITLY_OPTEDOUT';
-  '@force_optin': boolean;
+  phone_number?: string;
+  marketing_optin?: 'EXPLICITLY_OPTEDIN' | 'EXPLICITLY_OPTEDOUT';
+  '@force_optin'?: boolean;
   timestamp_subscribed?: string;
   timestamp_unsubscribed?: string;
+  /** SMS marketing consent of the listing (support article "SMS double opt-in via API": `allow_marketing`). */
+  channels?: { sms: { allow_marketing: boolean; timestamp_subscribed?: string; timestamp_unsubscribed?: string } };
 }
 
 export interface OmetriaPushResponse {
@@ -29,42 +32,76 @@ const PLAUSIBLE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export type PushVerdict = 'accepted' | 'rejected' | 'partial' | 'unreadable';
 
+/** What one contact becomes: a record carrying `covered` channels, or an outcome for them; `skipped` the rest. */
+export type OmetriaPlan =
+  | { record: OmetriaContactRecord; covered: string[]; skipped: ChannelResult[] }
+  | { outcome: PushOutcome; covered: string[]; skipped: ChannelResult[] };
+
+/** Ometria has no push channel on the push API (esp-contracts.md §5.2: `marketing_optin` and `channels.sms` only). */
+export const NO_CHANNEL = (channel: string) => `Ometria's push API carries email and SMS marketing consent only, not ${channel}`;
+export const NO_TRACKING = 'Ometria has no tracking consent field';
+
 /**
- * A record for the contact's email consent, or the outcome when there is nothing to send.
- * Ometria's push carries marketing consent for email only: the `channels.sms` shape is not in the
- * contract (§5.2), and tracking consent has no field at all.
+ * A record for the contact's email (`marketing_optin`) and SMS (`channels.sms.allow_marketing`)
+ * consent, or the outcome when there is nothing to send. Email marketing consent is
+ * `marketing_optin` (esp-contracts.md §5.2); SMS consent is `channels.sms.allow_marketing`
+ * (§5.2 lists `"channels": {"sms": ...}`; Ometria's "SMS double opt-in via API" and "Collecting
+ * phone numbers and SMS marketing preferences" articles: SMS preferences are updated through the
+ * push contacts endpoint with `allow_marketing`; our read-back reads the same field). Tracking
+ * consent has no field at all; push has no channel.
  */
 export function toContactRecord(
   snapshot: ContactSnapshot,
   settings: Pick<OmetriaSettings, 'collection' | 'listingId'>,
-): { record: OmetriaContactRecord } | { outcome: PushOutcome } {
+): OmetriaPlan {
+  const skipped: ChannelResult[] = [];
+  const covered: string[] = [];
+  for (const [channel, state] of Object.entries(snapshot.marketing)) {
+    if (!isDecided(state)) skipped.push(onChannel(channel, notApplicable(`${channel} consent is unknown; nothing to push`), false));
+    else if (channel === 'email' || channel === 'sms') covered.push(channel);
+    else skipped.push(onChannel(channel, notApplicable(NO_CHANNEL(channel))));
+  }
+  if (isDecided(snapshot.tracking)) skipped.push(onChannel('tracking', notApplicable(NO_TRACKING)));
   const email = snapshot.marketing['email'];
-  if (!isDecided(email)) return { outcome: notApplicable('email consent is unknown; nothing to push') };
-  if (!snapshot.identities.email)
-    return { outcome: missingIdentity('Ometria contact records need an email address') };
+  const sms = snapshot.marketing['sms'];
+  const none = (outcome: PushOutcome): OmetriaPlan => ({ outcome, covered, skipped });
+  if (covered.length === 0) return none(notApplicable('no email or SMS consent to push'));
+  if (!snapshot.identities.email) return none(missingIdentity('Ometria contact records need an email address'));
   if (!PLAUSIBLE_EMAIL.test(snapshot.identities.email.trim())) {
-    return {
-      outcome: deadLetter('email address is not valid for Ometria (it would fail validation after the push)'),
-    };
+    return none(deadLetter('email address is not valid for Ometria (it would fail validation after the push)'));
   }
   const id = settings.listingId === 'externalId' ? snapshot.identities.externalId : snapshot.contactId;
-  if (!id)
-    return { outcome: missingIdentity('OMETRIA_LISTING_ID=externalId but the contact has no externalId') };
-  const optedIn = email.state === 'opted_in';
+  if (!id) return none(missingIdentity('OMETRIA_LISTING_ID=externalId but the contact has no externalId'));
   const record: OmetriaContactRecord = {
     '@type': 'contact',
     '@collection': settings.collection,
     id,
     email: snapshot.identities.email,
-    marketing_optin: optedIn ? 'EXPLICITLY_OPTEDIN' : 'EXPLICITLY_OPTEDOUT',
-    // Records merge into the existing listing (§5.2), so a force set earlier stays unless we send
-    // false; product.md §1 rule 6 says a non-forced state replaces an earlier force.
-    '@force_optin': email.authoritative,
   };
   if (snapshot.identities.externalId) record.customer_id = snapshot.identities.externalId;
-  // §5.3: an explicit timestamp is used when present, otherwise Ometria stamps the time of receipt.
-  if (email.moment) record[optedIn ? 'timestamp_subscribed' : 'timestamp_unsubscribed'] = email.moment;
-  return { record };
+  if (snapshot.identities.phone) record.phone_number = snapshot.identities.phone;
+  if (isDecided(email)) {
+    const optedIn = email.state === 'opted_in';
+    record.marketing_optin = optedIn ? 'EXPLICITLY_OPTEDIN' : 'EXPLICITLY_OPTEDOUT';
+    // §5.3: an explicit timestamp is used when present, otherwise Ometria stamps the time of receipt.
+    if (email.moment) record[optedIn ? 'timestamp_subscribed' : 'timestamp_unsubscribed'] = email.moment;
+  }
+  if (isDecided(sms)) {
+    const optedIn = sms.state === 'opted_in';
+    record.channels = {
+      sms: {
+        allow_marketing: optedIn,
+        ...(sms.moment ? { [optedIn ? 'timestamp_subscribed' : 'timestamp_unsubscribed']: sms.moment } : {}),
+      },
+    };
+  }
+  // `@force_optin` is top-level, one per listing (seeds/004). Records merge into the existing
+  // listing (§5.2), so a force set earlier stays unless we send false; product.md §1 rule 6 says a
+  // non-forced state replaces an earlier force. The email state's authority decides it; an
+  // SMS-only record carries the SMS state's.
+  const decider = isDecided(email) ? email : sms;
+  if (isDecided(decider)) record['@force_optin'] = decider.authoritative;
+  return { record, covered, skipped };
 }
 
 function count(value: unknown): number | undefined {

@@ -4,7 +4,15 @@ import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js
 import { mapWithConcurrency } from '../concurrency.js';
 import { basicAuth } from '../http/client.js';
 import { EspError } from '../http/errors.js';
-import { ALREADY_IN_STATE, combineOutcomes, deadLetter, notApplicable, PUSHED } from '../outcome.js';
+import {
+  ALREADY_IN_STATE,
+  type ChannelResult,
+  combineChannels,
+  deadLetter,
+  notApplicable,
+  onChannel,
+  PUSHED,
+} from '../outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type HttpOperation,
@@ -28,6 +36,12 @@ type SingleOp = Exclude<OptimizelyOp, BulkOp | UnblacklistOp>;
 interface Owned<T> {
   contactId: string;
   op: T;
+}
+/** An operation's outcome, for the contact and channel it wrote. */
+interface Result {
+  contactId: string;
+  channel: string;
+  op: PushOutcome;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -152,7 +166,7 @@ export function createOptimizelyCampaignAdapter(
   async function unsubscribeChunk(
     mediaType: string,
     chunk: Owned<BulkOp>[],
-    out: Owned<PushOutcome>[],
+    out: Result[],
     signal?: AbortSignal,
   ) {
     const ids = [...new Set(chunk.map((c) => c.op.recipientId))];
@@ -166,6 +180,7 @@ export function createOptimizelyCampaignAdapter(
         const rejected = failed.has(c.op.recipientId.toLowerCase());
         out.push({
           contactId: c.contactId,
+          channel: c.op.channel,
           op: rejected
             ? deadLetter(`Optimizely listed the recipient as unsuccessful (${mediaType} unsubscribe)`)
             : PUSHED,
@@ -173,7 +188,7 @@ export function createOptimizelyCampaignAdapter(
       }
     } catch (err) {
       const outcome = deadLetterOrThrow(err);
-      for (const c of chunk) out.push({ contactId: c.contactId, op: outcome });
+      for (const c of chunk) out.push({ contactId: c.contactId, channel: c.op.channel, op: outcome });
     }
   }
 
@@ -195,7 +210,7 @@ export function createOptimizelyCampaignAdapter(
   async function resubscribeChunk(
     mediaType: string,
     chunk: Owned<BulkOp>[],
-    out: Owned<PushOutcome>[],
+    out: Result[],
     signal?: AbortSignal,
   ) {
     let present: Set<string>;
@@ -203,19 +218,19 @@ export function createOptimizelyCampaignAdapter(
       present = await onUnsubscribeList(mediaType, [...new Set(chunk.map((c) => c.op.recipientId))], signal);
     } catch (err) {
       const outcome = deadLetterOrThrow(err);
-      for (const c of chunk) out.push({ contactId: c.contactId, op: outcome });
+      for (const c of chunk) out.push({ contactId: c.contactId, channel: c.op.channel, op: outcome });
       return;
     }
     const listed = chunk.filter((c) => present.has(c.op.recipientId.toLowerCase()));
     for (const c of chunk)
-      if (!listed.includes(c)) out.push({ contactId: c.contactId, op: ALREADY_IN_STATE });
+      if (!listed.includes(c)) out.push({ contactId: c.contactId, channel: c.op.channel, op: ALREADY_IN_STATE });
     if (listed.length > 0) await removeUnsubscribes(mediaType, listed, out, signal);
   }
 
   async function removeUnsubscribes(
     mediaType: string,
     chunk: Owned<BulkOp>[],
-    out: Owned<PushOutcome>[],
+    out: Result[],
     signal?: AbortSignal,
   ) {
     const ids = [...new Set(chunk.map((c) => c.op.recipientId))];
@@ -231,12 +246,12 @@ export function createOptimizelyCampaignAdapter(
       for (const c of chunk) await removeUnsubscribes(mediaType, [c], out, signal);
       return;
     }
-    for (const c of chunk) out.push({ contactId: c.contactId, op: outcome });
+    for (const c of chunk) out.push({ contactId: c.contactId, channel: c.op.channel, op: outcome });
   }
 
   async function unblacklistChunk(
     chunk: Owned<UnblacklistOp>[],
-    out: Owned<PushOutcome>[],
+    out: Result[],
     signal?: AbortSignal,
   ) {
     const entries = [...new Set(chunk.map((c) => c.op.entry))];
@@ -244,13 +259,13 @@ export function createOptimizelyCampaignAdapter(
     const outcome = await restCall('blacklist-remove', signal, () =>
       kit.http.delete(`${restBase}/blacklistentries`, { headers: restHeaders, params, signal }),
     );
-    for (const c of chunk) out.push({ contactId: c.contactId, op: outcome });
+    for (const c of chunk) out.push({ contactId: c.contactId, channel: c.op.channel, op: outcome });
   }
 
   async function runBulk(
     ops: Owned<BulkOp>[],
     unblacklists: Owned<UnblacklistOp>[],
-    out: Owned<PushOutcome>[],
+    out: Result[],
     signal?: AbortSignal,
   ) {
     const groups = new Map<string, Owned<BulkOp>[]>();
@@ -274,7 +289,7 @@ export function createOptimizelyCampaignAdapter(
     name: 'optimizely-campaign',
     maxBatch: settings.maxBatch,
     async push(contacts: readonly ContactSnapshot[], signal?: AbortSignal) {
-      const perContact = new Map<string, PushOutcome[]>();
+      const perContact = new Map<string, ChannelResult[]>();
       const bulk: Owned<BulkOp>[] = [];
       const unblacklists: Owned<UnblacklistOp>[] = [];
       const singles: Owned<SingleOp>[] = [];
@@ -289,16 +304,16 @@ export function createOptimizelyCampaignAdapter(
           else singles.push({ contactId, op: op as SingleOp });
         }
       }
-      const results: Owned<PushOutcome>[] = [];
+      const results: Result[] = [];
       await runBulk(bulk, unblacklists, results, signal);
       const singleResults = await mapWithConcurrency(singles, settings.concurrency, (s) =>
         single(s.op, signal),
       );
       for (const [i, s] of singles.entries()) {
-        results.push({ contactId: s.contactId, op: singleResults[i] as PushOutcome });
+        results.push({ contactId: s.contactId, channel: s.op.channel, op: singleResults[i] as PushOutcome });
       }
-      for (const r of results) perContact.get(r.contactId)?.push(r.op);
-      return new Map([...perContact].map(([id, outcomes]) => [id, combineOutcomes(outcomes)]));
+      for (const r of results) perContact.get(r.contactId)?.push(onChannel(r.channel, r.op));
+      return new Map([...perContact].map(([id, outcomes]) => [id, combineChannels(outcomes)]));
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
-import { isDecided, missingIdentity, planChannels } from '../outcome.js';
-import type { ContactSnapshot, PushOutcome } from '../types.js';
+import { type ChannelResult, isDecided, missingIdentity, onChannel, planChannels } from '../outcome.js';
+import type { ContactSnapshot } from '../types.js';
 import { blacklistPattern, type HttpOperation, httpApiParams } from './optimizely-campaign.mapping.js';
 
 /**
@@ -8,12 +8,16 @@ import { blacklistPattern, type HttpOperation, httpApiParams } from './optimizel
  * opt-outs of the same media type are later merged into bulk requests; the HTTP API is one
  * recipient per call and knows no media type, so it covers email only.
  */
-export type OptimizelyOp =
+export type OptimizelyOp = (
   | { api: 'rest'; type: 'unsubscribe' | 'resubscribe'; mediaType: string; recipientId: string }
   | { api: 'rest'; type: 'blacklist'; entry: string }
   | { api: 'rest'; type: 'unblacklist'; entry: string }
   | { api: 'rest'; type: 'tracking-optout' | 'tracking-optin'; recipientId: string }
-  | { api: 'http'; operation: HttpOperation; params: Record<string, string> };
+  | { api: 'http'; operation: HttpOperation; params: Record<string, string> }
+) & {
+  /** The contact's channel (`email`, `sms`, `push`… or `tracking`) the operation writes. */
+  channel: string;
+};
 
 type PlanSettings = Pick<
   OptimizelyCampaignSettings,
@@ -32,36 +36,47 @@ const GLOBAL = 'GLOBAL';
 export function planOperations(
   snapshot: ContactSnapshot,
   settings: PlanSettings,
-): { ops: OptimizelyOp[]; skipped: PushOutcome[] } {
+): { ops: OptimizelyOp[]; skipped: ChannelResult[] } {
   const rest = settings.writeApi === 'rest';
   const channelMap = rest ? settings.mediaTypes : { email: settings.mediaTypes['email'] ?? 'EMAIL' };
-  const { targets, skipped } = planChannels('Optimizely Campaign', snapshot, channelMap);
+  const { targets, skipped } = planChannels('Optimizely Campaign', snapshot, channelMap, (channel) =>
+    rest
+      ? `Optimizely Campaign has no media type for ${channel} (OPTIMIZELY_MEDIA_TYPES)`
+      : `the Optimizely HTTP API (form service) has no media type: it carries email only, not ${channel}`,
+  );
   const ops: OptimizelyOp[] = [];
   const { email } = snapshot.identities;
   const recipientId = settings.recipientId === 'email' ? email : snapshot.identities.externalId;
-  const noRecipient = () =>
-    skipped.push(missingIdentity(`Optimizely Campaign recipient id (${settings.recipientId}) is missing`));
-  const httpOp = (operation: HttpOperation, target: { recipientId?: string; pattern?: string }) =>
-    ops.push({ api: 'http', operation, params: httpApiParams(operation, target, settings) });
+  const noRecipient = (channel: string) =>
+    skipped.push(
+      onChannel(channel, missingIdentity(`Optimizely Campaign recipient id (${settings.recipientId}) is missing`)),
+    );
+  const httpOp = (
+    channel: string,
+    operation: HttpOperation,
+    target: { recipientId?: string; pattern?: string },
+  ) => ops.push({ api: 'http', operation, params: httpApiParams(operation, target, settings), channel });
 
   for (const target of targets) {
     const optOut = target.state.state === 'opted_out';
+    const { channel } = target;
     if (target.channel === 'email' && settings.optOutAction === 'blacklist') {
       if (!email) {
-        skipped.push(missingIdentity('Optimizely Campaign blocklist entries need an email address'));
+        skipped.push(onChannel(channel, missingIdentity('Optimizely Campaign blocklist entries need an email address')));
       } else if (rest) {
-        ops.push({ api: 'rest', type: optOut ? 'blacklist' : 'unblacklist', entry: blacklistPattern(email) });
+        ops.push({ api: 'rest', type: optOut ? 'blacklist' : 'unblacklist', entry: blacklistPattern(email), channel });
       } else {
-        httpOp(optOut ? 'blacklist' : 'unblacklist', { pattern: blacklistPattern(email) });
+        httpOp(channel, optOut ? 'blacklist' : 'unblacklist', { pattern: blacklistPattern(email) });
       }
     } else if (!recipientId) {
-      noRecipient();
+      noRecipient(channel);
     } else if (rest) {
       ops.push({
         api: 'rest',
         type: optOut ? 'unsubscribe' : 'resubscribe',
         mediaType: target.espChannel,
         recipientId,
+        channel,
       });
       // A GLOBAL entry keeps email suppressed after the EMAIL one is gone, so a re-opt-in lifts both.
       if (
@@ -70,19 +85,19 @@ export function planOperations(
         settings.reoptInClearsGlobal &&
         target.espChannel !== GLOBAL
       ) {
-        ops.push({ api: 'rest', type: 'resubscribe', mediaType: GLOBAL, recipientId });
+        ops.push({ api: 'rest', type: 'resubscribe', mediaType: GLOBAL, recipientId, channel });
       }
     } else {
-      httpOp(optOut ? 'unsubscribe' : 'subscribe', { recipientId });
+      httpOp(channel, optOut ? 'unsubscribe' : 'subscribe', { recipientId });
     }
   }
 
   if (isDecided(snapshot.tracking)) {
     const optOut = snapshot.tracking.state === 'opted_out';
-    if (!recipientId) noRecipient();
+    if (!recipientId) noRecipient('tracking');
     else if (rest)
-      ops.push({ api: 'rest', type: optOut ? 'tracking-optout' : 'tracking-optin', recipientId });
-    else httpOp(optOut ? 'createtrackingoptout' : 'deletetrackingoptout', { recipientId });
+      ops.push({ api: 'rest', type: optOut ? 'tracking-optout' : 'tracking-optin', recipientId, channel: 'tracking' });
+    else httpOp('tracking', optOut ? 'createtrackingoptout' : 'deletetrackingoptout', { recipientId });
   }
   return { ops, skipped };
 }

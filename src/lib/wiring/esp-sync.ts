@@ -6,7 +6,7 @@ import { ESP_NAMES, type EspAdapter, type EspName } from '../../esp/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ContactDoc, Models } from '../../persistence/models.js';
 import { pendingFields } from '../../persistence/outbox.js';
-import { espQueueName } from '../../queues/names.js';
+import { espQueueNames } from '../../queues/names.js';
 import type { JobProducer, QueueRuntime } from '../../queues/runtime.js';
 import { type DeliveryDeps, pushBatch, stalePendingContacts } from '../../services/esp-sync/delivery.js';
 import type { Logger } from '../logger.js';
@@ -29,11 +29,12 @@ const PUSH_JOB_TARGET_SECONDS = 2;
  * PUSH_JOB_TARGET_SECONDS. Big enough that one job serves a whole apply batch at an ESP with
  * batch endpoints, small enough that a lane 1 job never waits long behind an import's jobs.
  */
-export function contactsPerPushJob(config: Config, esp: EspName): number {
+export function contactsPerPushJob(config: Config, esp: EspName, adapter: Pick<EspAdapter, 'maxBatch' | 'contactsPerRequest'>): number {
   const settings = config.esps[esp];
   const requestsPerSecond = (settings.rateLimit.max * 1_000) / settings.rateLimit.durationMs;
   const requests = Math.max(1, Math.floor(requestsPerSecond * PUSH_JOB_TARGET_SECONDS));
-  return Math.min(config.push.maxContactsPerJob, Math.max(1, settings.maxBatch) * requests);
+  const perRequest = Math.max(1, Math.min(adapter.maxBatch, adapter.contactsPerRequest ?? adapter.maxBatch));
+  return Math.min(config.push.maxContactsPerJob, perRequest * requests);
 }
 
 /** The ESP side of a process: adapters of the connected ESPs, push delivery and queue operations. */
@@ -43,12 +44,12 @@ export function createEspSync(w: EspSyncWiring) {
   const esps = ESP_NAMES.filter((esp) => adapters[esp] !== undefined);
 
   const addPushJobs = async (esp: EspName, lane: Lane, delayMs: number, contactIds: readonly string[]) => {
-    const size = contactsPerPushJob(config, esp);
+    const size = contactsPerPushJob(config, esp, adapters[esp]!);
     const jobs: { payload: unknown; scheduling: ReturnType<typeof pushScheduling> }[] = [];
     for (let i = 0; i < contactIds.length; i += size) {
       jobs.push({ payload: { contactIds: contactIds.slice(i, i + size), lane }, scheduling: pushScheduling(lane, delayMs) });
     }
-    await producer.addMany(espPushJobOf(esp), jobs);
+    await producer.addMany(espPushJobOf(esp, lane), jobs);
   };
 
   // Pushes asked for in the same turn of the event loop (every apply job that settled in one
@@ -74,15 +75,17 @@ export function createEspSync(w: EspSyncWiring) {
   };
 
   const pauseEsp = async (esp: EspName, reason: string) => {
-    await runtime.queue(espQueueName(esp)).pause();
+    await Promise.all(espQueueNames(esp).map((name) => runtime.queue(name).pause()));
     metrics.setEspPaused(esp, true);
     log.error({ esp, reason, alert: 'esp_auth_failed' }, `${esp} rejected our credentials; its queue is paused and pending changes are kept`);
   };
 
   const resumeEsp = async (esp: EspName) => {
-    const queue = runtime.queue(espQueueName(esp));
-    await queue.removeRateLimitKey();
-    await queue.resume();
+    for (const name of espQueueNames(esp)) {
+      const queue = runtime.queue(name);
+      await queue.removeRateLimitKey();
+      await queue.resume();
+    }
     metrics.setEspPaused(esp, false);
     log.info({ esp }, `${esp} queue resumed`);
   };
@@ -133,7 +136,12 @@ export function createEspSync(w: EspSyncWiring) {
     log,
     enqueuePush,
     pauseEsp,
-    onOutcome: (e, outcome) => metrics.espPush(e, outcome),
+    onOutcome: (e, outcome, _lane, channels) => {
+      // One count per channel the push covered; a contact with no decided channel counts once as `none`.
+      const entries = Object.entries(channels ?? {});
+      if (entries.length === 0) metrics.espPush(e, 'none', outcome);
+      for (const [channel, o] of entries) metrics.espPush(e, channel, o.kind);
+    },
   });
 
   return {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Lane, LANES } from '../../domain/index.js';
 import { EspError } from '../../esp/http/errors.js';
 import { runInLane } from '../../esp/lane-scope.js';
-import type { EspAdapter, EspName, PushOutcome } from '../../esp/types.js';
+import { CHANNEL_IN_STATE, type ChannelOutcome, type EspAdapter, type EspName, type PushOutcome } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { hydrateContact } from '../../persistence/contacts.repository.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
@@ -24,7 +24,8 @@ export interface DeliveryDeps {
   enqueuePush: (esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number) => Promise<void>;
   /** 401/403: stop this ESP's queue and alert; its pending entries stay where they are. */
   pauseEsp: (esp: EspName, reason: string) => Promise<void>;
-  onOutcome?: (esp: EspName, outcome: string, lane: Lane) => void;
+  /** Per acknowledged contact: its overall outcome and, per decided channel, that channel's. */
+  onOutcome?: (esp: EspName, outcome: string, lane: Lane, channels?: Readonly<Record<string, ChannelOutcome>>) => void;
 }
 
 export interface PushBatchResult {
@@ -45,7 +46,7 @@ export interface PushBatchResult {
 const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1 } as const;
 
 /** Requests stop this long before the claim ends, so none is in flight when another push may claim. */
-const CLAIM_MARGIN_MS = 5_000;
+export const CLAIM_MARGIN_MS = 5_000;
 /** The job goes back to the (now paused) queue at once; the pause, not a delay, holds it. */
 const AUTH_PAUSE_RECHECK_MS = 1_000;
 const DEFAULT_RATE_LIMIT_MS = 1_000;
@@ -60,14 +61,31 @@ function outcomeReason(outcome: PushOutcome): string | undefined {
   return undefined;
 }
 
+/** The decided channels whose outcome is not pushed / already_in_state, as `channel: kind (reason)`. */
+function channelsNotInState(outcome: PushOutcome): string[] {
+  return Object.entries(outcome.channels ?? {})
+    .filter(([, o]) => !CHANNEL_IN_STATE.has(o.kind))
+    .map(([channel, o]) => `${channel}: ${o.kind}${'reason' in o ? ` (${o.reason})` : ''}`);
+}
+
+/**
+ * `synced` only when every decided channel is pushed or already in state; `partial` names the
+ * channels that are not and why (also when an adapter reports a failing kind without channels);
+ * `dead_letter` when the ESP refused the contact.
+ */
 function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date) {
-  const reason = outcomeReason(outcome);
+  const notInState = channelsNotInState(outcome);
+  const failingKind = outcome.kind === 'missing_identity' || outcome.kind === 'reactivation_blocked';
+  const status: SyncStatusEntry['status'] =
+    outcome.kind === 'dead_letter' ? 'dead_letter' : notInState.length > 0 || failingKind ? 'partial' : 'synced';
+  const reason = notInState.length > 0 ? notInState.join('; ') : outcomeReason(outcome);
   const sync: SyncStatusEntry = {
-    status: outcome.kind === 'dead_letter' ? 'dead_letter' : 'synced',
+    status,
     version: contact.version,
     outcome: outcomeLabel(outcome),
     at: now,
     ...(reason ? { reason } : {}),
+    ...(outcome.channels ? { channels: outcome.channels } : {}),
   };
   const $set: Record<string, unknown> = { [`sync.${esp}`]: sync };
   const $unset: Record<string, ''> = {};
@@ -138,13 +156,13 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
     }
   });
 
-  const superseded = await acknowledge(esp, token, acks, now, deps);
-  result.superseded = superseded.length;
+  const superseded = new Set(await acknowledge(esp, token, acks, now, deps));
+  result.superseded = superseded.size;
   for (const { contact, outcome } of acks) {
-    if (superseded.includes(contact._id)) continue;
+    if (superseded.has(contact._id)) continue;
     const label = outcomeLabel(outcome);
     result.outcomes[label] = (result.outcomes[label] ?? 0) + 1;
-    deps.onOutcome?.(esp, label, contact.outbox[esp]?.lane ?? lane);
+    deps.onOutcome?.(esp, label, contact.outbox[esp]?.lane ?? lane, outcome.channels);
     if (outcome.kind === 'dead_letter') deps.log.warn({ esp, contactId: contact._id, reason: outcomeReason(outcome) }, 'push dead-lettered');
   }
   if (failed.length > 0) {

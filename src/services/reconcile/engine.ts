@@ -4,10 +4,10 @@ import type { WireConsentEvent } from '../../contracts/consent-event.js';
 import type { ContactIdentity, Decision, EffectiveState } from '../../domain/index.js';
 import { IdentityError, identityKeys } from '../../domain/index.js';
 import type { EspReadBack, RemoteSuppression } from '../../esp/readback.js';
-import type { EspName } from '../../esp/types.js';
+import { CHANNEL_IN_STATE, type EspName } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { findContactsProjected, findIdentityOwners } from '../../persistence/contacts.repository.js';
-import type { ContactDoc, Models } from '../../persistence/models.js';
+import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
 import type { ReconcileRunDoc } from '../../persistence/reconcile-run.model.js';
 import { classifyDrift, type DriftAction, type DriftType } from './drift.js';
 
@@ -174,11 +174,18 @@ async function compareRemotePage(
   await carryOut(esp, repairs, deps);
 }
 
+/** Our last push put this channel in state: all of the ESP's channels (`synced`), or this one (`partial`). */
+function deliveredChannel(sync: SyncStatusEntry | undefined, channel: string): boolean {
+  if (sync?.status === 'synced') return true;
+  const outcome = sync?.status === 'partial' ? sync.channels?.[channel] : undefined;
+  return outcome !== undefined && CHANNEL_IN_STATE.has(outcome.kind);
+}
+
 function act(esp: EspName, remote: RemoteSuppression, contact: DriftView | null, runId: string, tally: Tally, repairs: Repairs) {
   tally.compared++;
   const sync = contact?.sync?.[esp];
   const deliveredAt =
-    contact && sync?.status === 'synced' && sync.version === (contact.version ?? 0) && !contact.outbox?.[esp]
+    contact && deliveredChannel(sync, remote.channel) && sync?.version === (contact.version ?? 0) && !contact.outbox?.[esp]
       ? new Date(sync.at).toISOString()
       : undefined;
   const drift = classifyDrift(remote, decisionFor(contact, remote.channel), deliveredAt);

@@ -92,7 +92,8 @@ describe('chaos: worker crash between the MongoDB write and the ESP push', () =>
       const load = await sendEvents(
         stack.url,
         generated.map((g) => g.event),
-        { batch: 40, inFlight: 2 },
+        // Small requests: each is one apply job, and each job can be interrupted on its own.
+        { batch: 5, inFlight: 2 },
       );
       const loaded = Date.now();
       await waitForQuiescence(ctx, { timeoutMs: 200_000 });

@@ -41,12 +41,40 @@ export function settingsFor<K extends EspName>(
   return buildEspSettings({ ...FAST, ...simulatorEnv(esp, url), ...env })[esp];
 }
 
-/** Builds the adapter through the registry, as production does. */
-export function adapterFor(esp: EspName, url: string, env: Record<string, string> = {}): EspAdapter {
+/**
+ * Builds the adapter through the registry, as production does. Its outcomes are the overall
+ * ones (what most contract tests assert); `lastChannels` keeps each contact's per-channel
+ * outcomes of the latest push, or pass `{ channels: true }` to get them in the outcomes.
+ */
+export function adapterFor(
+  esp: EspName,
+  url: string,
+  env: Record<string, string> = {},
+  opts: { channels?: boolean } = {},
+): EspAdapter & { lastChannels: Map<string, PushOutcome['channels']> } {
   const settings = buildEspSettings({ ...FAST, ...simulatorEnv(esp, url), ...env });
   const adapter = createEspAdapters(settings, silentLogger)[esp];
   if (!adapter) throw new Error(`${esp} adapter not enabled: ${settings[esp].disabledReason}`);
-  return adapter;
+  const lastChannels = new Map<string, PushOutcome['channels']>();
+  return {
+    name: adapter.name,
+    maxBatch: adapter.maxBatch,
+    lastChannels,
+    async push(contacts, signal) {
+      const outcomes = await adapter.push(contacts, signal);
+      lastChannels.clear();
+      if (opts.channels) {
+        for (const [id, o] of outcomes) lastChannels.set(id, o.channels);
+        return outcomes;
+      }
+      return new Map(
+        [...outcomes].map(([id, { channels, ...overall }]) => {
+          lastChannels.set(id, channels);
+          return [id, overall as PushOutcome];
+        }),
+      );
+    },
+  };
 }
 
 export const MOMENT = '2025-05-31T10:20:30.000Z';

@@ -42,7 +42,17 @@ describe('Actito profile upsert (esp-contracts.md §3.3)', () => {
           date: '2025-05-31 10:20:30',
         },
       },
-      skipped: [{ kind: 'not_applicable', detail: 'Actito has no push channel configured' }],
+      covered: ['email', 'sms', 'tracking'],
+      skipped: [
+        {
+          channel: 'push',
+          decided: true,
+          outcome: {
+            kind: 'not_applicable',
+            detail: 'Actito has no push subscription configured (ACTITO_SUBSCRIPTIONS maps channels to subscriptions)',
+          },
+        },
+      ],
     });
   });
 
@@ -67,8 +77,9 @@ describe('Actito profile upsert (esp-contracts.md §3.3)', () => {
     );
     expect(result).toMatchObject({ outcome: { kind: 'not_applicable' } });
     expect(result.skipped).toContainEqual({
-      kind: 'not_applicable',
-      detail: 'Actito tracking attribute not configured',
+      channel: 'tracking',
+      decided: true,
+      outcome: { kind: 'not_applicable', detail: 'Actito tracking attribute not configured (ACTITO_TRACKING_ATTRIBUTE)' },
     });
   });
 

@@ -44,8 +44,9 @@ describe('CrossEngage routes (esp-contracts.md §2)', () => {
       ['PUSH_NOTIFICATION', { optOut: false }],
     ]);
     expect(plan.skipped).toContainEqual({
-      kind: 'not_applicable',
-      detail: 'CrossEngage has no tracking consent',
+      channel: 'tracking',
+      decided: true,
+      outcome: { kind: 'not_applicable', detail: 'CrossEngage has no tracking consent' },
     });
   });
 
@@ -56,8 +57,9 @@ describe('CrossEngage routes (esp-contracts.md §2)', () => {
     );
     expect(plan.targets).toEqual([]);
     expect(plan.skipped).toContainEqual({
-      kind: 'missing_identity',
-      detail: 'CrossEngage needs an externalId or an email',
+      channel: 'sms',
+      decided: true,
+      outcome: { kind: 'missing_identity', detail: 'CrossEngage needs an externalId or an email' },
     });
   });
 

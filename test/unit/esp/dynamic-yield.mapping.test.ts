@@ -34,11 +34,13 @@ describe('Dynamic Yield requests (esp-contracts.md §4)', () => {
         kind: 'reconnect',
         path: '/v2/userdata/channels/email/opt-out',
         body: { identifier: { type: 'email', value: 'Ann@Example.com' } },
+        channels: ['email'],
       },
       {
         kind: 'reconnect',
         path: '/v2/userdata/channels/sms/opt-in',
         body: { identifier: { type: 'phone', value: '+4915112345678' } },
+        channels: ['sms'],
       },
       {
         kind: 'events',
@@ -49,9 +51,16 @@ describe('Dynamic Yield requests (esp-contracts.md §4)', () => {
             { name: 'Push Opt-Out', properties: { dyType: 'message-optout-v1', pushID: 'push-token' } },
           ],
         },
+        channels: ['push'],
       },
     ]);
-    expect(skipped).toEqual([{ kind: 'not_applicable', detail: 'Dynamic Yield has no tracking consent' }]);
+    expect(skipped).toEqual([
+      {
+        channel: 'tracking',
+        decided: true,
+        outcome: { kind: 'not_applicable', detail: 'Dynamic Yield has no tracking consent' },
+      },
+    ]);
   });
 
   it('event mode: email opt-out by plain address, opt-in by SHA-256 of the lower-cased address; sms not applicable', () => {
@@ -70,8 +79,9 @@ describe('Dynamic Yield requests (esp-contracts.md §4)', () => {
       },
     });
     expect(optOut.skipped).toContainEqual({
-      kind: 'not_applicable',
-      detail: 'Dynamic Yield has no sms channel in event mode',
+      channel: 'sms',
+      decided: true,
+      outcome: { kind: 'not_applicable', detail: 'Dynamic Yield has no sms channel in event mode' },
     });
 
     const optIn = planRequests(
@@ -99,6 +109,7 @@ describe('Dynamic Yield requests (esp-contracts.md §4)', () => {
             },
           ],
         },
+        channels: ['email', 'push'],
       },
     ]);
   });
@@ -120,7 +131,11 @@ describe('Dynamic Yield requests (esp-contracts.md §4)', () => {
       reconnect,
     );
     expect(requests).toEqual([]);
-    expect(skipped.map((s) => s.kind)).toEqual(['not_applicable', 'missing_identity', 'missing_identity']);
+    expect(skipped.map((s) => [s.channel, s.outcome.kind])).toEqual([
+      ['email', 'not_applicable'],
+      ['sms', 'missing_identity'],
+      ['push', 'missing_identity'],
+    ]);
   });
 
   it('hashEmail is SHA-256 hex of the trimmed lower-cased address', () => {

@@ -24,6 +24,44 @@ describe('toContactRecord (esp-contracts.md §5.2)', () => {
         '@force_optin': true,
         timestamp_unsubscribed: MOMENT,
       },
+      covered: ['email'],
+      skipped: [
+        { channel: 'sms', decided: false, outcome: expect.objectContaining({ kind: 'not_applicable' }) },
+        { channel: 'push', decided: false, outcome: expect.objectContaining({ kind: 'not_applicable' }) },
+      ],
+    });
+  });
+
+  it('SMS consent travels as channels.sms.allow_marketing with its timestamp (and the phone number); push and tracking are not applicable', () => {
+    const result = toContactRecord(
+      makeSnapshot({
+        identities: { email: 'ann@example.com', phone: '+4915112345678' },
+        sms: state('opted_out'),
+        push: state('opted_out'),
+        tracking: state('opted_in'),
+      }),
+      settings,
+    );
+    expect(result).toEqual({
+      record: {
+        '@type': 'contact',
+        '@collection': 'default',
+        id: 'contact-1',
+        email: 'ann@example.com',
+        phone_number: '+4915112345678',
+        '@force_optin': false,
+        channels: { sms: { allow_marketing: false, timestamp_unsubscribed: MOMENT } },
+      },
+      covered: ['sms'],
+      skipped: [
+        { channel: 'email', decided: false, outcome: expect.objectContaining({ kind: 'not_applicable' }) },
+        {
+          channel: 'push',
+          decided: true,
+          outcome: { kind: 'not_applicable', detail: "Ometria's push API carries email and SMS marketing consent only, not push" },
+        },
+        { channel: 'tracking', decided: true, outcome: { kind: 'not_applicable', detail: 'Ometria has no tracking consent field' } },
+      ],
     });
   });
 
@@ -36,7 +74,7 @@ describe('toContactRecord (esp-contracts.md §5.2)', () => {
   });
 
   it.each([
-    ['unknown email state', makeSnapshot({ sms: state('opted_out') }), 'not_applicable'],
+    ['nothing decided', makeSnapshot({ push: state('opted_out') }), 'not_applicable'],
     [
       'no email address',
       makeSnapshot({ identities: { externalId: 'x' }, email: state('opted_out') }),

@@ -161,18 +161,24 @@ describe('planOperations', () => {
       rest,
     );
     expect(ops).toEqual([
-      { api: 'rest', type: 'unsubscribe', mediaType: 'EMAIL', recipientId: 'ann@example.com' },
-      { api: 'rest', type: 'resubscribe', mediaType: 'SMS', recipientId: 'ann@example.com' },
-      { api: 'rest', type: 'tracking-optout', recipientId: 'ann@example.com' },
+      { api: 'rest', type: 'unsubscribe', mediaType: 'EMAIL', recipientId: 'ann@example.com', channel: 'email' },
+      { api: 'rest', type: 'resubscribe', mediaType: 'SMS', recipientId: 'ann@example.com', channel: 'sms' },
+      { api: 'rest', type: 'tracking-optout', recipientId: 'ann@example.com', channel: 'tracking' },
     ]);
-    expect(skipped).toEqual([{ kind: 'not_applicable', detail: 'push consent is unknown; nothing to push' }]);
+    expect(skipped).toEqual([
+      {
+        channel: 'push',
+        decided: false,
+        outcome: { kind: 'not_applicable', detail: 'push consent is unknown; nothing to push' },
+      },
+    ]);
   });
 
   it('REST: an email re-opt-in also lifts the GLOBAL unsubscribe, unless configured off', () => {
     const snap = makeSnapshot({ email: state('opted_in', { authoritative: true }) });
     expect(planOperations(snap, rest).ops).toEqual([
-      { api: 'rest', type: 'resubscribe', mediaType: 'EMAIL', recipientId: 'ann@example.com' },
-      { api: 'rest', type: 'resubscribe', mediaType: 'GLOBAL', recipientId: 'ann@example.com' },
+      { api: 'rest', type: 'resubscribe', mediaType: 'EMAIL', recipientId: 'ann@example.com', channel: 'email' },
+      { api: 'rest', type: 'resubscribe', mediaType: 'GLOBAL', recipientId: 'ann@example.com', channel: 'email' },
     ]);
     expect(planOperations(snap, { ...rest, reoptInClearsGlobal: false }).ops).toHaveLength(1);
   });
@@ -183,16 +189,21 @@ describe('planOperations', () => {
       http,
     );
     expect(ops).toEqual([
-      { api: 'http', operation: 'subscribe', params: { bmRecipientId: 'ann@example.com' } },
+      { api: 'http', operation: 'subscribe', params: { bmRecipientId: 'ann@example.com' }, channel: 'email' },
       {
         api: 'http',
         operation: 'deletetrackingoptout',
         params: { bmRecipientId: 'ann@example.com', bmVerbose: 'true' },
+        channel: 'tracking',
       },
     ]);
     expect(skipped).toContainEqual({
-      kind: 'not_applicable',
-      detail: 'Optimizely Campaign has no sms channel',
+      channel: 'sms',
+      decided: true,
+      outcome: {
+        kind: 'not_applicable',
+        detail: 'the Optimizely HTTP API (form service) has no media type: it carries email only, not sms',
+      },
     });
   });
 
@@ -206,6 +217,7 @@ describe('planOperations', () => {
         api: 'http',
         operation: 'blacklist',
         params: { bmPattern: 'ann@example.com', bmReason: 'consent-sync', bmVerbose: 'true' },
+        channel: 'email',
       },
     ]);
   });
@@ -217,8 +229,9 @@ describe('planOperations', () => {
     );
     expect(ops).toEqual([]);
     expect(skipped).toContainEqual({
-      kind: 'missing_identity',
-      detail: expect.stringMatching(/recipient id/),
+      channel: 'email',
+      decided: true,
+      outcome: { kind: 'missing_identity', detail: expect.stringMatching(/recipient id/) },
     });
   });
 });

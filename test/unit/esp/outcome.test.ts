@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { combineOutcomes, planChannels } from '../../../src/esp/outcome.js';
+import { combineChannels, combineOutcomes, onChannel, planChannels } from '../../../src/esp/outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../../../src/esp/types.js';
 
 const snapshot = (marketing: ContactSnapshot['marketing']): ContactSnapshot => ({
@@ -62,8 +62,8 @@ describe('planChannels', () => {
       ['email', 'MAIL', 'opted_out'],
     ]);
     expect(skipped).toEqual([
-      { kind: 'not_applicable', detail: 'sms consent is unknown; nothing to push' },
-      { kind: 'not_applicable', detail: 'X has no push channel' },
+      { channel: 'sms', decided: false, outcome: { kind: 'not_applicable', detail: 'sms consent is unknown; nothing to push' } },
+      { channel: 'push', decided: true, outcome: { kind: 'not_applicable', detail: 'X has no push channel' } },
     ]);
   });
 
@@ -74,5 +74,33 @@ describe('planChannels', () => {
       {},
     );
     expect(targets).toEqual([]);
+  });
+});
+
+describe('combineChannels', () => {
+  it('keeps the overall ranking and adds one entry per decided channel, the most urgent when reported twice', () => {
+    const out = combineChannels([
+      onChannel('email', { kind: 'pushed' }),
+      onChannel('email', { kind: 'already_in_state' }),
+      onChannel('sms', { kind: 'missing_identity', detail: 'no phone' }),
+      onChannel('push', { kind: 'not_applicable', detail: 'push consent is unknown; nothing to push' }, false),
+      onChannel('tracking', { kind: 'not_applicable', detail: 'no tracking here' }),
+    ]);
+    expect(out).toEqual({
+      kind: 'missing_identity',
+      detail: 'no phone',
+      channels: {
+        email: { kind: 'pushed' },
+        sms: { kind: 'missing_identity', reason: 'no phone' },
+        tracking: { kind: 'not_applicable', reason: 'no tracking here' },
+      },
+    });
+  });
+
+  it('no decided channel: the overall outcome alone', () => {
+    expect(combineChannels([onChannel('email', { kind: 'not_applicable', detail: 'unknown' }, false)])).toEqual({
+      kind: 'not_applicable',
+      detail: 'unknown',
+    });
   });
 });

@@ -8,6 +8,7 @@ import {
   QUEUE_STATES,
 } from '../../../src/metrics/metrics.js';
 import { attemptSeconds } from '../../../src/metrics/worker.js';
+import { fakeContacts } from './fake-contacts.js';
 
 const at = (iso: string) => new Date(iso);
 
@@ -82,6 +83,7 @@ describe('createMetrics: names and label sets', () => {
       consent_sync_job_duration_seconds: 'histogram',
       consent_sync_esp_push_total: 'counter',
       consent_sync_outbox_pending: 'gauge',
+      consent_sync_oldest_pending_seconds: 'gauge',
       consent_sync_oldest_pending_optout_seconds: 'gauge',
       consent_sync_drift_total: 'gauge',
       consent_sync_events_total: 'counter',
@@ -102,9 +104,9 @@ describe('createMetrics: names and label sets', () => {
 
   it('records counters, histogram, drift and pause with their labels', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    metrics.espPush('crossengage', 'acked');
-    metrics.espPush('crossengage', 'acked');
-    metrics.espPush('ometria', 'rejected');
+    metrics.espPush('crossengage', 'email', 'acked');
+    metrics.espPush('crossengage', 'email', 'acked');
+    metrics.espPush('ometria', 'sms', 'rejected');
     metrics.eventApplied('duplicate');
     metrics.jobDuration('consent-apply', 0.2);
     metrics.jobDuration('consent-apply', Number.NaN); // ignored
@@ -113,20 +115,23 @@ describe('createMetrics: names and label sets', () => {
     metrics.setDrift('ometria', 'unsubscribed_at_esp', 1); // latest reconciliation wins
     metrics.setEspPaused('crossengage', true);
     const text = await metrics.registry.metrics();
-    expect(text).toContain('consent_sync_esp_push_total{esp="crossengage",outcome="acked"} 2');
-    expect(text).toContain('consent_sync_esp_push_total{esp="ometria",outcome="rejected"} 1');
+    expect(text).toContain('consent_sync_esp_push_total{esp="crossengage",channel="email",outcome="acked"} 2');
+    expect(text).toContain('consent_sync_esp_push_total{esp="ometria",channel="sms",outcome="rejected"} 1');
     expect(text).toContain('consent_sync_events_total{outcome="duplicate"} 1');
     expect(text).toContain('consent_sync_job_duration_seconds_count{queue="consent-apply"} 1');
     expect(text).toContain('consent_sync_job_duration_seconds_bucket{le="0.25",queue="consent-apply"} 1');
     expect(text).toContain('consent_sync_drift_total{esp="ometria",type="unsubscribed_at_esp"} 1');
     expect(text).toContain('consent_sync_esp_queue_paused{esp="crossengage"} 1');
-    expect(text).toContain('consent_sync_oldest_pending_optout_seconds 0');
+    // Gauges read from the stores have no series before the first collect (a failed first read is absent, not 0)
+    expect(text).not.toMatch(/^consent_sync_oldest_pending_optout_seconds/m);
+    expect(text).not.toMatch(/^consent_sync_outbox_pending/m);
   });
 });
 
 /** An AppContext with in-memory queues and contacts; counts calls so caching is visible. */
 function fakeContext(opts: { failRedis?: boolean } = {}) {
   const calls = { getJobCounts: 0, countDocuments: 0, find: 0 };
+  const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
   const paused = new Set(['esp-sync-ometria']);
   const queue = (name: string) => ({
     getJobCounts: async (...states: string[]) => {
@@ -136,22 +141,26 @@ function fakeContext(opts: { failRedis?: boolean } = {}) {
     },
     isPaused: async () => paused.has(name),
   });
-  const oldest: Record<string, Date> = { crossengage: new Date(Date.now() - 3_600_000) };
-  const contacts = {
-    countDocuments: async (filter: Record<string, unknown>) => {
-      calls.countDocuments++;
-      return Object.keys(filter)[0] === 'outbox.crossengage' ? 5 : 2;
-    },
-    find: (filter: Record<string, unknown>) => {
-      calls.find++;
-      const esp = Object.keys(filter)[0]!.split('.')[1]!;
-      const docs = oldest[esp]
-        ? [{ _id: 'c', outbox: { [esp]: { version: 1, since: oldest[esp], optOut: true } } }]
-        : [];
-      const chain = { sort: () => chain, limit: () => chain, lean: async () => docs };
-      return chain;
-    },
-  };
+  const entry = (lane: 1 | 2 | 3 | undefined, hours: number, optOut: boolean) => ({
+    version: 1,
+    since: hoursAgo(hours),
+    optOut,
+    ...(lane ? { lane } : {}),
+  });
+  // crossengage: lane 1 ×2 (oldest 1 h), lane 2 ×1 (3 h), bulk ×2 (one without a lane, 30 h, an opt-out;
+  // one opt-in 50 h). ometria: bulk ×2 (opt-ins, 2 h and 5 h). actito (disabled): a lane 1 opt-out of 100 h.
+  const contacts = fakeContacts(
+    [
+      { _id: 'a', outbox: { crossengage: entry(1, 1, true), ometria: entry(3, 2, false) } },
+      { _id: 'b', outbox: { crossengage: entry(1, 0.5, true) } },
+      { _id: 'c', outbox: { crossengage: entry(2, 3, true), ometria: entry(3, 5, false) } },
+      { _id: 'd', outbox: { crossengage: entry(undefined, 30, true) } },
+      { _id: 'e', outbox: { crossengage: entry(3, 50, false) } },
+      { _id: 'f', outbox: { actito: entry(1, 100, true) } },
+      { _id: 'g', outbox: {} },
+    ],
+    calls,
+  );
   const warn = vi.fn();
   const ctx = {
     config: {
@@ -181,13 +190,27 @@ describe('createMetrics: collect', () => {
       expect(text).toContain(`consent_sync_queue_jobs{queue="${queue}",state="waiting"} 0`);
     }
     expect(text).not.toContain('actito');
-    expect(text).toContain('consent_sync_outbox_pending{esp="crossengage"} 5');
-    expect(text).toContain('consent_sync_outbox_pending{esp="ometria"} 2');
+    const pendingPerLane = { crossengage: [2, 1, 2], ometria: [0, 0, 2] };
+    for (const [esp, counts] of Object.entries(pendingPerLane)) {
+      for (const [i, n] of counts.entries()) {
+        expect(text).toContain(`consent_sync_outbox_pending{esp="${esp}",lane="${i + 1}"} ${n}`);
+      }
+    }
     expect(text).toContain('consent_sync_esp_queue_paused{esp="ometria"} 1');
     expect(text).toContain('consent_sync_esp_queue_paused{esp="crossengage"} 0');
-    const age = Number(/^consent_sync_oldest_pending_optout_seconds (\S+)$/m.exec(text)?.[1]);
-    expect(age).toBeGreaterThanOrEqual(3_600);
-    expect(age).toBeLessThan(3_610);
+    const hours = (series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Math.round(Number(line.slice(series.length + 1)) / 36) / 100;
+    };
+    expect(hours('consent_sync_oldest_pending_seconds{esp="crossengage",lane="1"}')).toBe(1);
+    expect(hours('consent_sync_oldest_pending_seconds{esp="crossengage",lane="2"}')).toBe(3);
+    expect(hours('consent_sync_oldest_pending_seconds{esp="crossengage",lane="3"}')).toBe(50);
+    expect(hours('consent_sync_oldest_pending_seconds{esp="ometria",lane="1"}')).toBe(0);
+    expect(hours('consent_sync_oldest_pending_seconds{esp="ometria",lane="3"}')).toBe(5);
+    expect(hours('consent_sync_oldest_pending_optout_seconds{lane="1"}')).toBe(1);
+    expect(hours('consent_sync_oldest_pending_optout_seconds{lane="2"}')).toBe(3);
+    expect(hours('consent_sync_oldest_pending_optout_seconds{lane="3"}')).toBe(30);
+    expect(text).not.toMatch(/^consent_sync_oldest_pending_optout_seconds /m);
   });
 
   it('a queue paused here or in Redis reads as paused', async () => {
@@ -208,13 +231,15 @@ describe('createMetrics: collect', () => {
       const metrics = createMetrics({ defaultMetrics: false, cacheMs: 2_000 });
       const { ctx, calls } = fakeContext();
       await Promise.all([metrics.collect(ctx), metrics.collect(ctx), metrics.collect(ctx)]);
-      expect(calls).toEqual({ getJobCounts: 5, countDocuments: 2, find: 2 });
+      // one job count per queue (apply, two per enabled ESP, reconcile, maintenance);
+      // per enabled ESP (2) and lane (3): one count, the oldest entry and the oldest opt-out
+      expect(calls).toEqual({ getJobCounts: 7, countDocuments: 6, find: 12 });
       clock += 1_999;
       await metrics.collect(ctx);
-      expect(calls.getJobCounts).toBe(5);
+      expect(calls.getJobCounts).toBe(7);
       clock += 1;
       await metrics.collect(ctx);
-      expect(calls).toEqual({ getJobCounts: 10, countDocuments: 4, find: 4 });
+      expect(calls).toEqual({ getJobCounts: 14, countDocuments: 12, find: 24 });
     } finally {
       spy.mockRestore();
     }
@@ -228,6 +253,6 @@ describe('createMetrics: collect', () => {
       expect.objectContaining({ source: 'redis' }),
       'metrics collection failed',
     );
-    expect(await metrics.registry.metrics()).toContain('consent_sync_outbox_pending{esp="crossengage"} 5');
+    expect(await metrics.registry.metrics()).toContain('consent_sync_outbox_pending{esp="crossengage",lane="1"} 2');
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MicroBatcher, type Settled, SharedWindow } from '../../../src/services/micro-batcher.js';
+import { MicroBatcher, type Settled } from '../../../src/services/micro-batcher.js';
 
 describe('MicroBatcher', () => {
   it('settles every submitted key with its own result, in batches no larger than the maximum', async () => {
@@ -45,38 +45,30 @@ describe('MicroBatcher', () => {
   });
 });
 
-describe('SharedWindow', () => {
-  it('settles everything submitted within the window with one call whose result every caller shares', async () => {
-    const calls: number[][] = [];
-    const window = new SharedWindow(async (items: number[]) => {
-      calls.push(items);
-      return new Set(items);
-    }, 5, 100);
-    const [a, b] = await Promise.all([window.submit([1, 2]), window.submit([3])]);
-    expect(calls).toEqual([[1, 2, 3]]);
-    expect(a).toBe(b);
-    expect([...a]).toEqual([1, 2, 3]);
-    // a later submission opens a new window
-    await window.submit([4]);
-    expect(calls).toEqual([[1, 2, 3], [4]]);
-  });
-
-  it('flushes at once when maxItems are waiting, without waiting for the window', async () => {
-    const calls: number[][] = [];
-    const window = new SharedWindow(async (items: number[]) => void calls.push(items), 60_000, 3);
-    await Promise.all([window.submit([1, 2]), window.submit([3, 4])]);
-    expect(calls).toEqual([[1, 2, 3, 4]]);
-  });
-
-  it('rejects every caller of a window whose settle fails, and the next window starts clean', async () => {
-    let fail = true;
-    const window = new SharedWindow(async (items: string[]) => {
-      if (fail) throw new Error('server gone');
-      return items.length;
-    }, 1, 100);
-    const results = await Promise.allSettled([window.submit(['a']), window.submit(['b'])]);
-    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    fail = false;
-    await expect(window.submit(['c'])).resolves.toBe(1);
+describe('MicroBatcher, one batch at a time, urgent keys apart', () => {
+  it('settles one bulk batch at a time, at most maxBatch keys; an urgent key does not wait for it', async () => {
+    const batches: string[][] = [];
+    let release: () => void = () => {};
+    const batcher = new MicroBatcher<string, string>(
+      async (keys) => {
+        batches.push(keys);
+        if (batches.length === 1) await new Promise<void>((r) => (release = r));
+        return new Map(keys.map((k) => [k, { ok: true, value: k } as Settled<string>]));
+      },
+      3,
+      1,
+    );
+    const first = ['a', 'b', 'c'].map((k) => batcher.submit(k, 3));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    // While the first bulk batch settles, other bulk keys gather; the person's key goes at once.
+    const later = [batcher.submit('d', 3), batcher.submit('e', 2), batcher.submit('f', 3)];
+    const person = batcher.submit('person', 1);
+    expect(await person).toBe('person');
+    expect(batches).toEqual([['a', 'b', 'c'], ['person']]);
+    release();
+    expect(await Promise.all([...first, ...later])).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    // the more urgent bulk key first
+    expect(batches.slice(2)).toEqual([['e', 'd', 'f']]);
   });
 });
