@@ -35,14 +35,46 @@ export const coreEnvSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0').describe('Interface the `web` process listens on.'),
   PORT: z.coerce.number('must be a number').int().min(1).max(65535).default(3000).describe('HTTP port of the `web` process.'),
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379').describe('Redis used by BullMQ (needs `maxmemory-policy noeviction`).'),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, 'comma-separated host:port pairs, e.g. "10.0.0.1:6379,10.0.0.2:6379"')
+    .transform((v) => v.split(',').map((node) => {
+      const [host, port] = node.trim().split(':');
+      return { host: host!, port: Number(port) };
+    }))
+    .optional()
+    .describe(
+      'Redis Cluster seed nodes, comma-separated `host:port` (a few masters are enough; the rest is discovered). When set, every process connects with an ioredis `Cluster` instead of `REDIS_URL` (whose user, password and `rediss://` TLS still apply to the nodes), and each queue gets its own hash-tagged key prefix (see "Redis Cluster").',
+    ),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9{}_-]+$/, 'letters, digits, _, -, {} only (use {name} as a Redis Cluster hash tag)')
     .default('consent-sync')
-    .describe('BullMQ key prefix; use a hash tag such as `{consent-sync}` on Redis Cluster.'),
+    .describe(
+      'BullMQ key prefix. On Redis Cluster each queue is prefixed `{QUEUE_PREFIX-queue}` (one hash slot per queue, queues spread over the masters); a prefix that already holds a `{…}` hash tag is used as is, putting every queue in that one slot.',
+    ),
   MONGODB_URI: mongoUri
     .default('mongodb://127.0.0.1:27017/consent-sync')
     .describe('MongoDB connection string, including the database name.'),
+  MONGO_WRITE_CONCERN: z
+    .string()
+    .regex(/^(majority|\d{1,2})$/, '`majority` or a number of members, e.g. 1')
+    .default('majority')
+    .transform((v) => (v === 'majority' ? ('majority' as const) : Number(v)))
+    .describe(
+      'Write concern `w` of the consent event insert that precedes the 202: `majority` (an acknowledged opt-out survives a replica-set failover) or a number of members. A standalone server treats `majority` as 1.',
+    ),
+  MONGO_WRITE_JOURNAL: booleanFlag
+    .default(true)
+    .describe('Write concern `j` of that insert: acknowledged only once it is in the on-disk journal.'),
+  MONGO_WRITE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe(
+      'Write concern `wtimeout` of that insert: when a majority does not confirm within this long (e.g. a replica set without a majority), the API answers 5xx instead of hanging and the producer retries; the event may still be stored (a retry is a duplicate, answered 202). 0 = wait forever.',
+    ),
   BOARD_USERNAME: z.string().min(1).default('admin').describe('Bull Board basic-auth user.'),
   BOARD_PASSWORD: z
     .string()
@@ -126,6 +158,19 @@ export const coreEnvSchema = z.object({
     .default(30_000)
     .describe('Stored events still pending after this long are re-enqueued by the sweeper.'),
   SWEEP_INTERVAL_MS: positiveInt.default(15_000).describe('How often the sweeper runs.'),
+  SCHEDULE_CHECK_INTERVAL_MS: positiveInt
+    .min(100)
+    .default(30_000)
+    .describe(
+      'How often the `scheduler` process checks that its job schedulers (sweepers, reconciliation, heartbeat) are still in Redis and re-creates the missing ones (also on every Redis reconnect): a Redis that came back empty loses them.',
+    ),
+  SCHEDULER_METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65_535)
+    .default(0)
+    .describe('When set, the `scheduler` process serves its counters (e.g. `consent_sync_schedules_restored_total`) at http://HOST:PORT/metrics; 0 = off.'),
   MAX_FUTURE_SKEW_MS: z.coerce
     .number()
     .int()

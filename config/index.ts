@@ -13,8 +13,10 @@ export interface Config {
   readonly env: CoreEnv['NODE_ENV'];
   readonly log: { readonly level: CoreEnv['LOG_LEVEL']; readonly format: 'json' | 'pretty' };
   readonly http: { readonly host: string; readonly port: number };
-  readonly redis: { readonly url: string; readonly prefix: string };
-  readonly mongo: { readonly uri: string };
+  /** `clusterNodes` set: every connection is an ioredis Cluster (src/queues/connection.ts decides). */
+  readonly redis: { readonly url: string; readonly prefix: string; readonly clusterNodes: readonly RedisNode[] | undefined };
+  /** `eventWriteConcern`: the write concern of the event insert that precedes the API's 202. */
+  readonly mongo: { readonly uri: string; readonly eventWriteConcern: EventWriteConcern };
   readonly board: { readonly username: string; readonly password: string; readonly readOnly: boolean };
   readonly metrics: { readonly token: string | undefined };
   readonly producer: ProducerApiConfig;
@@ -26,6 +28,8 @@ export interface Config {
     readonly maxFutureSkewMs: number;
   };
   readonly sweeper: { readonly delayMs: number; readonly intervalMs: number };
+  /** How often the scheduler re-asserts its job schedulers; the port of its /metrics (0 = off). */
+  readonly scheduler: { readonly checkIntervalMs: number; readonly metricsPort: number };
   readonly unsubscribeSecret: string;
   readonly esps: EspSettingsByName;
   readonly espWorkerConcurrency: number;
@@ -40,6 +44,18 @@ export interface Config {
   readonly reconcile: { readonly cron: string; readonly cronDynamicYield: string; readonly pageSize: number };
   /** Fault injection for reliability tests only (refused in production). */
   readonly faults: { readonly exitAfterApplyEvery: number };
+}
+
+export interface RedisNode {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface EventWriteConcern {
+  readonly w: 'majority' | number;
+  readonly journal: boolean;
+  /** 0 = no timeout. */
+  readonly wtimeoutMS: number;
 }
 
 /** Authentication and rate limit of the `/v1/` API (producers and operators' API calls). */
@@ -258,8 +274,11 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     env: env.NODE_ENV,
     log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'development' ? 'pretty' : 'json') },
     http: { host: env.HOST, port: env.PORT },
-    redis: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
-    mongo: { uri: env.MONGODB_URI },
+    redis: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX, clusterNodes: env.REDIS_CLUSTER_NODES },
+    mongo: {
+      uri: env.MONGODB_URI,
+      eventWriteConcern: { w: env.MONGO_WRITE_CONCERN, journal: env.MONGO_WRITE_JOURNAL, wtimeoutMS: env.MONGO_WRITE_TIMEOUT_MS },
+    },
     board: { username: env.BOARD_USERNAME, password: env.BOARD_PASSWORD, readOnly: env.BOARD_READ_ONLY },
     metrics: { token: env.METRICS_TOKEN },
     producer: producer.config,
@@ -274,6 +293,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
       maxFutureSkewMs: env.MAX_FUTURE_SKEW_MS,
     },
     sweeper: { delayMs: env.SWEEP_DELAY_MS, intervalMs: env.SWEEP_INTERVAL_MS },
+    scheduler: { checkIntervalMs: env.SCHEDULE_CHECK_INTERVAL_MS, metricsPort: env.SCHEDULER_METRICS_PORT },
     unsubscribeSecret: env.UNSUBSCRIBE_SECRET ?? DEVELOPMENT_UNSUBSCRIBE_SECRET,
     esps: withLaneReserves(buildEspSettings(raw), env),
     espWorkerConcurrency: env.ESP_WORKER_CONCURRENCY,
@@ -298,7 +318,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
     redis: { ...config.redis, url: mask(config.redis.url) },
-    mongo: { uri: mask(config.mongo.uri) },
+    mongo: { ...config.mongo, uri: mask(config.mongo.uri) },
     board: { ...config.board, password: '***' },
     metrics: { token: config.metrics.token ? '***' : undefined },
     producer: { ...config.producer, keys: config.producer.keys.map((k) => ({ name: k.name, secret: '***' })) },

@@ -81,11 +81,12 @@ export async function createContext(
   log: Logger,
   clock: () => Date = () => new Date(),
 ): Promise<AppContext> {
-  await assertRedisReachable(config.redis.url);
+  await assertRedisReachable({ url: config.redis.url, clusterNodes: config.redis.clusterNodes });
   const mongo = await connectMongo(config.mongo.uri);
   const models = createModels(mongo);
   await ensureIndexes(models);
-  const runtime = new QueueRuntime({ redisUrl: config.redis.url, prefix: config.redis.prefix, log });
+  const runtime = new QueueRuntime({ redisUrl: config.redis.url, clusterNodes: config.redis.clusterNodes, prefix: config.redis.prefix, log });
+  await runtime.ready();
   const producer = new JobProducer<unknown>(runtime, config);
   const heartbeats = heartbeatModel(mongo);
   const metrics = createMetrics();
@@ -167,6 +168,7 @@ export async function createContext(
           policy,
           now: clock,
           enqueueApply,
+          writeConcern: config.mongo.eventWriteConcern,
           onEnqueueFailure: (err, ids) =>
             log.warn(
               { err, events: ids.length },

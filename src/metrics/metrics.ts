@@ -38,6 +38,7 @@ export const METRIC_NAMES = {
   events: 'consent_sync_events_total',
   espQueuePaused: 'consent_sync_esp_queue_paused',
   producerGuard: 'consent_sync_producer_guard_total',
+  schedulesRestored: 'consent_sync_schedules_restored_total',
 } as const;
 
 export const DEFAULT_METRICS_PREFIX = 'consent_sync_';
@@ -56,6 +57,8 @@ export interface Metrics {
   setEspPaused(esp: string, paused: boolean): void;
   /** A `/v1/` request refused (unauthorized, rate_limited) or admitted unchecked because Redis did not answer (limit_unchecked). */
   producerGuard(outcome: string): void;
+  /** The scheduler found job scheduler `schedule` missing from Redis and created it again. */
+  scheduleRestored(schedule: string): void;
   /** Refreshes the Redis and MongoDB gauges, unless refreshed less than `cacheMs` ago. */
   collect(ctx: AppContext): Promise<void>;
 }
@@ -174,6 +177,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['outcome'] as const,
     registers,
   });
+  const schedulesRestored = new Counter({
+    name: METRIC_NAMES.schedulesRestored,
+    help: 'Job schedulers the scheduler process found missing from Redis (e.g. Redis came back empty) and created again.',
+    labelNames: ['schedule'] as const,
+    registers,
+  });
   if (options.defaultMetrics !== false)
     collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
 
@@ -258,6 +267,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     espPush: (esp, channel, outcome) => espPush.inc({ esp, channel, outcome }),
     eventApplied: (outcome) => events.inc({ outcome }),
     producerGuard: (outcome) => producerGuard.inc({ outcome }),
+    scheduleRestored: (schedule) => schedulesRestored.inc({ schedule }),
     jobDuration: (queue, seconds) => {
       if (Number.isFinite(seconds) && seconds >= 0) jobDuration.observe({ queue }, seconds);
     },

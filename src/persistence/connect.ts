@@ -7,6 +7,11 @@ export async function connectMongo(uri: string, opts: { serverSelectionTimeoutMS
     autoIndex: false,
     autoCreate: true,
     maxPoolSize: 20,
+    // Explicit, though they are the driver's defaults: every read of this process (the apply
+    // batch's contacts, the outbox claims, the API's contact view) needs the latest state, which
+    // only the primary has. Retryable writes stay the driver's default (on: an insert or update survives one failover).
+    // Write concern is set where an acknowledgement depends on it (the event insert before 202).
+    readPreference: 'primary',
   });
   try {
     await connection.asPromise();

@@ -1,39 +1,84 @@
 import { Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../config/index.js';
 import type { Logger } from '../lib/logger.js';
-import { createRedisConnection } from './connection.js';
+import { createRedisConnection, isClusterTarget, queuePrefix, type RedisClient, type RedisNode, type RedisTarget } from './connection.js';
 import type { JobDefinition } from './define-job.js';
 import { JobPermanentFailure, JobRateLimited } from './failure-policy.js';
 
 export interface QueueRuntimeOptions {
   redisUrl: string;
+  /** A Redis Cluster's seed nodes: every connection is a Cluster and every queue gets a hash-tagged prefix. */
+  clusterNodes?: readonly RedisNode[] | undefined;
+  /** QUEUE_PREFIX; the key prefix of each queue is `prefixOf(queue)`. */
   prefix: string;
   log: Logger;
 }
 
 /** The only owner of BullMQ Queue/Worker instances: one shared producer connection, workers own theirs. */
 export class QueueRuntime {
-  readonly producer: Redis;
+  readonly producer: RedisClient;
+  readonly target: RedisTarget;
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
+  /** The connection each worker was given: BullMQ does not close a connection it was handed. */
+  private readonly workerConnections = new Map<Worker, RedisClient>();
 
   constructor(private readonly options: QueueRuntimeOptions) {
-    this.producer = createRedisConnection(options.redisUrl, 'producer');
+    this.target = { url: options.redisUrl, clusterNodes: options.clusterNodes };
+    this.producer = createRedisConnection(this.target, 'producer');
     this.producer.on('error', (err) => options.log.warn({ err }, 'redis producer connection error'));
   }
 
+  /** QUEUE_PREFIX (keys that are not a queue's, e.g. the producer rate limit, use it). */
   get prefix(): string {
     return this.options.prefix;
+  }
+
+  get cluster(): boolean {
+    return isClusterTarget(this.target);
+  }
+
+  /**
+   * Resolves once the shared producer connection is ready. On a Redis Cluster this matters: a
+   * Cluster reports `connect` before it is `ready`, BullMQ takes `connect` as connected, and a
+   * producer without offline queue then fails the Queue's first command (see queue()).
+   */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    if (this.producer.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.producer.off('ready', onReady);
+        reject(new Error(`Redis did not become ready within ${timeoutMs} ms (status ${this.producer.status})`));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.producer.once('ready', onReady);
+    });
+  }
+
+  /** The BullMQ key prefix of `queue` (hash-tagged on a cluster; connection.ts queuePrefix). */
+  prefixOf(queue: string): string {
+    return queuePrefix(this.options.prefix, queue, this.cluster);
   }
 
   queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
       // No default job options: every add carries the catalog's (JobProducer; queues/retry-policy.ts).
-      queue = new Queue(name, { connection: this.producer, prefix: this.options.prefix });
+      queue = new Queue(name, { connection: this.producer, prefix: this.prefixOf(name) });
       queue.on('error', (err) => this.options.log.warn({ err, queue: name }, 'queue error'));
       this.queues.set(name, queue);
+      // A Queue whose set-up failed (its connection was not ready: a Cluster between `connect`
+      // and `ready`, a Redis outage) stays failed for good; forget it so the next use builds a new one.
+      const created = queue;
+      created.waitUntilReady().catch((err: Error) => {
+        if (this.queues.get(name) !== created) return;
+        this.queues.delete(name);
+        this.options.log.warn({ err: err.message, queue: name }, 'queue set-up failed; it is set up again on its next use');
+        void created.close().catch(() => {});
+      });
     }
     return queue;
   }
@@ -47,9 +92,10 @@ export class QueueRuntime {
     processor: ConstructorParameters<typeof Worker>[1],
     options: Omit<WorkerOptions, 'connection' | 'prefix'> = {},
   ): Worker {
+    const connection = createRedisConnection(this.target, 'worker');
     const worker = new Worker(name, processor, {
-      connection: createRedisConnection(this.options.redisUrl, 'worker'),
-      prefix: this.options.prefix,
+      connection,
+      prefix: this.prefixOf(name),
       concurrency: 10,
       ...options,
     });
@@ -58,6 +104,7 @@ export class QueueRuntime {
       this.options.log.warn({ queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed'),
     );
     this.workers.push(worker);
+    this.workerConnections.set(worker, connection);
     return worker;
   }
 
@@ -76,7 +123,10 @@ export class QueueRuntime {
       this.options.log.warn({ graceMs }, 'workers did not drain within the grace period; forcing close');
       await Promise.all(this.workers.map((w) => w.close(true)));
     }
-    await Promise.all(this.workers.map((w) => w.disconnect().catch(() => {})));
+    // ioredis' own disconnect, not Worker.disconnect(): on a Redis Cluster the latter can wait
+    // forever for an 'end' that a closed worker's connection never emits (seen after a pause/resume).
+    for (const w of this.workers) this.workerConnections.get(w)?.disconnect();
+    this.workerConnections.clear();
     this.workers.length = 0;
   }
 

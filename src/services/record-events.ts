@@ -31,6 +31,12 @@ export interface RecordDeps {
   /** Hands stored event ids, with their likely lane, to the apply queue; a failure here is recovered by the sweeper. */
   enqueueApply: (events: readonly { eventId: string; lane: Lane }[]) => Promise<void>;
   onEnqueueFailure: (err: unknown, eventIds: readonly string[]) => void;
+  /**
+   * Write concern of the insert the 202 waits for (MONGO_WRITE_CONCERN, MONGO_WRITE_JOURNAL,
+   * MONGO_WRITE_TIMEOUT_MS): with `w: 'majority', journal: true` an acknowledged opt-out is on a
+   * majority's journal and survives a replica-set failover. Unset: the deployment's default.
+   */
+  writeConcern?: { w: 'majority' | number; journal: boolean; wtimeoutMS: number };
 }
 
 function canonicalJson(value: unknown): string {
@@ -121,7 +127,13 @@ export async function recordEvents(
   const duplicates = new Set(docs.filter((d) => known.has(d._id)).map((d) => d._id));
   if (fresh.length > 0) {
     try {
-      await deps.models.events.insertMany(fresh, { ordered: false });
+      // Mongoose hands the options on to the driver's insertMany (writeConcern is the driver's option).
+      const writeConcern = deps.writeConcern && {
+        w: deps.writeConcern.w,
+        journal: deps.writeConcern.journal,
+        ...(deps.writeConcern.wtimeoutMS > 0 ? { wtimeoutMS: deps.writeConcern.wtimeoutMS } : {}),
+      };
+      await deps.models.events.insertMany(fresh, { ordered: false, ...(writeConcern ? { writeConcern } : {}) } as { ordered: boolean });
     } catch (err) {
       // A concurrent request stored the same eventId between our read and write: a duplicate.
       if (!isDuplicateKeyError(err)) throw err;

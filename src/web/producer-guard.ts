@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { ProducerApiConfig } from '../../config/index.js';
+import type { RedisClient } from '../queues/connection.js';
 import { parseBearer, safeEqual } from './basic-auth.js';
 import { errorBody } from './errors.js';
 
@@ -27,7 +27,8 @@ export function matchProducerKey(header: string | undefined, keys: readonly Key[
 }
 
 /**
- * One round trip: INCR the window's counter and start the window (PEXPIRE) on its first request.
+ * One key per budget (so one hash slot: the script is safe on Redis Cluster, where ioredis sends
+ * it to the key's master). One round trip: INCR the window's counter and start the window (PEXPIRE) on its first request.
  * A counter without expiry (PTTL < 0) gets one, so no budget can be stuck forever.
  */
 const FIXED_WINDOW = `
@@ -49,7 +50,7 @@ export interface WindowCount {
 /** A fixed-window request counter in Redis, shared by every `web` process. */
 export class FixedWindowCounter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     private readonly windowMs: number,
     private readonly timeoutMs = 2_000,
@@ -75,7 +76,7 @@ export type GuardOutcome = 'unauthorized' | 'rate_limited' | 'limit_unchecked';
 export interface ProducerGuardDeps {
   config: ProducerApiConfig;
   /** The shared producer connection (QueueRuntime.producer): fails fast, no offline queue. */
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key prefix of the app (QUEUE_PREFIX). */
   prefix: string;
   count(outcome: GuardOutcome): void;

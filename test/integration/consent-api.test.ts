@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApp } from '../support/app.js';
 import { insertPendingContacts, queueFixture } from '../support/pending-contacts.js';
+import { REDIS_TOPOLOGIES, redisTopologyEnv, stopRedisCluster } from '../support/redis-topology.js';
 import { waitFor } from '../support/wait-for.js';
 
 type App = Awaited<ReturnType<typeof startTestApp>>;
@@ -16,12 +17,16 @@ const base = {
   proof: { url: 'https://example.com/unsub' },
 };
 
-describe('consent API: store, apply, view, export', () => {
+// The core flow runs on a single Redis and on a Redis Cluster (hash-tagged queue prefixes).
+describe.each(REDIS_TOPOLOGIES)('consent API (%s Redis): store, apply, view, export', (topology) => {
   let app: App;
   beforeAll(async () => {
-    app = await startTestApp({ workers: 1 });
+    app = await startTestApp({ workers: 1, env: await redisTopologyEnv(topology) });
   });
-  afterAll(async () => app?.close());
+  afterAll(async () => {
+    await app?.close();
+    await stopRedisCluster();
+  });
 
   it('stores an opt-out on all channels, applies it, and shows it in the contact view', async () => {
     const res = await app.post('/v1/consent-events', { eventId: 'evt-0001', ...base });

@@ -3,6 +3,7 @@ import { ESP_NAMES, type EspName } from '../../src/esp/types.js';
 import { espQueueName } from '../../src/queues/names.js';
 import { startTestApp } from '../support/app.js';
 import { startEspSimulators } from '../support/esp-sims.js';
+import { REDIS_TOPOLOGIES, redisTopologyEnv, stopRedisCluster } from '../support/redis-topology.js';
 import { waitFor } from '../support/wait-for.js';
 
 type App = Awaited<ReturnType<typeof startTestApp>>;
@@ -39,7 +40,8 @@ async function viewOf(app: App, identity: string) {
   });
 }
 
-describe('ESP sync end to end: API → MongoDB → all five simulators', () => {
+// The core flow runs on a single Redis and on a Redis Cluster (hash-tagged queue prefixes).
+describe.each(REDIS_TOPOLOGIES)('ESP sync end to end (%s Redis): API → MongoDB → all five simulators', (topology) => {
   let sims: Sims;
   let app: App;
   beforeAll(async () => {
@@ -50,11 +52,12 @@ describe('ESP sync end to end: API → MongoDB → all five simulators', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ users: ['ana-1', 'ben-1', 'cy-1', 'di-1', 'ed-1'].map((id) => ({ id })) }),
     });
-    app = await startTestApp({ workers: 2, env: sims.env });
+    app = await startTestApp({ workers: 2, env: { ...sims.env, ...(await redisTopologyEnv(topology)) } });
   });
   afterAll(async () => {
     await app?.close();
     await sims?.close();
+    await stopRedisCluster();
   });
   beforeEach(() => {
     for (const esp of ESP_NAMES) sims.sims[esp].setFaults({ rules: [] });
@@ -63,6 +66,7 @@ describe('ESP sync end to end: API → MongoDB → all five simulators', () => {
 
   it('connects every ESP whose credentials are configured', () => {
     expect([...app.ctx.esps].sort()).toEqual([...ESP_NAMES].sort());
+    expect(app.ctx.runtime.cluster).toBe(topology === 'cluster');
   });
 
   it('an opt-out on all channels reaches every ESP and the outbox drains', async () => {

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -68,6 +68,17 @@ export class ChaosRedis {
   async restart(): Promise<void> {
     if (this.server) throw new Error('redis is still running');
     this.server = await startLocalRedis({ port: this.port, appendonly: true, dir: this.dir });
+  }
+
+  /**
+   * Stops Redis (SIGKILL), deletes its data directory's files (AOF and RDB) and starts it again
+   * on the same port: a Redis that comes back empty, as after `SHUTDOWN NOSAVE` without
+   * persistence or a failover to an empty replica.
+   */
+  async restartEmpty(): Promise<void> {
+    await this.kill();
+    for (const entry of await readdir(this.dir)) await rm(join(this.dir, entry), { recursive: true, force: true });
+    await this.restart();
   }
 
   async stop(): Promise<void> {
@@ -507,6 +518,15 @@ export async function diagnose(ctx: AppContext, limit = 5): Promise<string> {
   }
   const outbox = await ctx.models.contacts.find({ outbox: { $ne: {} } }, { _id: 1, outbox: 1 }).limit(limit).lean();
   for (const c of outbox) lines.push(`outbox ${c._id}: ${JSON.stringify(c.outbox)}`);
+  // Busy queues by state, and when their first delayed job is due: stuck workers or long delays?
+  for (const name of consentQueues(ctx)) {
+    const queue = ctx.runtime.queue(name);
+    const counts = await queue.getJobCounts(...BUSY_STATES);
+    if (Object.values(counts).every((n) => n === 0)) continue;
+    const [delayed] = await queue.getDelayed(0, 0);
+    const due = delayed ? ` (first delayed job due in ${Math.round((delayed.timestamp + delayed.delay - Date.now()) / 1000)} s)` : '';
+    lines.push(`busy ${name}: ${JSON.stringify(counts)}${due}; workers ${(await queue.getWorkers()).length}`);
+  }
   return lines.join('\n');
 }
 

@@ -50,6 +50,8 @@ export const CLAIM_MARGIN_MS = 5_000;
 /** The job goes back to the (now paused) queue at once; the pause, not a delay, holds it. */
 const AUTH_PAUSE_RECHECK_MS = 1_000;
 const DEFAULT_RATE_LIMIT_MS = 1_000;
+/** How soon contacts another push holds are looked at again (at the latest when its claim ends). */
+const CONTENDED_RECHECK_MS = 5_000;
 
 function outcomeLabel(outcome: PushOutcome): string {
   return outcome.kind;
@@ -126,9 +128,12 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
     else contended.set(id, heldByOther(entry, token, claimedAt) ? (entry.claimUntil ?? claimedAt) : claimedAt);
   }
   if (contended.size > 0) {
+    // Looked at again soon: a live holder has usually acknowledged by then (the new job finds
+    // nothing to do); a dead one's claim is found still held, and the job comes back again at
+    // the claim's end. Never later than that end, never sooner than CONTENDED_RECHECK_MS.
     result.contended = contended.size;
     const latest = Math.max(...contended.values());
-    await deps.enqueuePush(esp, lane, [...contended.keys()], Math.max(0, latest - claimedAt) + 100);
+    await deps.enqueuePush(esp, lane, [...contended.keys()], Math.min(Math.max(0, latest - claimedAt) + 100, CONTENDED_RECHECK_MS));
   }
   if (mine.length === 0) return result;
 

@@ -89,6 +89,7 @@ describe('createMetrics: names and label sets', () => {
       consent_sync_events_total: 'counter',
       consent_sync_esp_queue_paused: 'gauge',
       consent_sync_producer_guard_total: 'counter',
+      consent_sync_schedules_restored_total: 'counter',
     });
   });
 
