@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireConsentEventInput } from '../../../src/contracts/consent-event.js';
 import type { EspName } from '../../../src/esp/types.js';
-import { espQueueName, QUEUE_APPLY } from '../../../src/queues/names.js';
+import { espQueueNames, QUEUE_APPLY } from '../../../src/queues/names.js';
 import { startEspSimulators } from '../../support/esp-sims.js';
 import {
   chaosContact,
@@ -72,9 +72,12 @@ async function strandInRedis(stack: Stack, failing: WireConsentEventInput[], pau
   await waitFor(async () => (await stack.ctx.models.events.countDocuments({ _id: { $in: failing.map((e) => e.eventId) }, status: 'done' })) === failing.length, {
     what: 'the failing group applied',
   });
-  await waitFor(async () => (await stack.ctx.runtime.queue(espQueueName('ometria')).getJobCountByTypes('wait', 'active', 'delayed', 'prioritized')) > 0, {
-    what: 'Ometria push jobs retrying in Redis',
-  });
+  // Either of Ometria's queues: a person's opt-out (lane 1) has its own.
+  const retrying = async () => {
+    const counts = await Promise.all(espQueueNames('ometria').map((name) => stack.ctx.runtime.queue(name).getJobCountByTypes('wait', 'active', 'delayed', 'prioritized')));
+    return counts.reduce((a, b) => a + b, 0);
+  };
+  await waitFor(async () => (await retrying()) > 0, { what: 'Ometria push jobs retrying in Redis' });
   await stack.ctx.runtime.queue(QUEUE_APPLY).pause();
   expect((await sendEvents(stack.url, paused, { batch: PER_GROUP })).acked.size).toBe(paused.length);
   expect(await stack.ctx.runtime.queue(QUEUE_APPLY).getJobCountByTypes('wait')).toBeGreaterThan(0);
