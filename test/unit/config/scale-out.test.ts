@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../config/index.js';
+import { loadConfig } from '../../../config/index.js';
+import { problemsOf } from './problems.js';
 import { queuePrefix } from '../../../src/queues/connection.js';
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('Redis Cluster settings', () => {
   it('single Redis unless REDIS_CLUSTER_NODES is set; nodes parsed as host:port', () => {
