@@ -1,5 +1,5 @@
 import type { AnyBulkWriteOperation } from 'mongoose';
-import type { Lane } from '../domain/index.js';
+import { BULK_LANE, type Lane } from '../domain/index.js';
 import type { ContactDoc, OutboxEntry } from './models.js';
 
 /**
@@ -99,6 +99,11 @@ export function acknowledgeOp(
       update: { $set: update.$set, $unset: { ...update.$unset, [`outbox.${esp}`]: '' } } as never,
     },
   };
+}
+
+/** The lane of a pending entry; one written before lanes existed counts as the lowest. */
+export function laneOfEntry(entry: Pick<OutboxEntry, 'lane'> | undefined): Lane {
+  return entry?.lane ?? BULK_LANE;
 }
 
 /** True when `entry` is held by a claim other than `token` that has not run out at `nowMs`. */

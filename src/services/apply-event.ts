@@ -12,7 +12,7 @@ import {
 import { ensureContactDocument, loadContact, resolveContactId } from '../persistence/contacts.repository.js';
 import type { AuditDoc, ContactDoc, JournalEntry, Models, OutboxEntry, StoredEventDoc } from '../persistence/models.js';
 import { isDuplicateKeyError, summariseState } from '../persistence/models.js';
-import { mergeUpdates, pendingFields } from '../persistence/outbox.js';
+import { laneOfEntry, mergeUpdates, pendingFields } from '../persistence/outbox.js';
 
 /**
  * Long enough to outlive any retry of a crashed job (a stalled job is retried within seconds),
@@ -213,7 +213,7 @@ export function stepContact(contact: ContactDoc, stored: StoredEventDoc, ctx: St
 
 function pendingLanes(outbox: ContactDoc['outbox'], esps: readonly string[]): Record<string, Lane> {
   const lanes: Record<string, Lane> = {};
-  for (const esp of esps) lanes[esp] = outbox[esp]?.lane ?? 3;
+  for (const esp of esps) lanes[esp] = laneOfEntry(outbox[esp]);
   return lanes;
 }
 
@@ -239,7 +239,7 @@ export function contactChanges(before: ContactDoc, after: ContactDoc, esps: read
       ? []
       : esps.map((esp) => {
           const entry = after.outbox[esp]!;
-          return pendingFields(esp, { version: entry.version, since: entry.since, optOut: entry.optOut, lane: entry.lane ?? 3 });
+          return pendingFields(esp, { version: entry.version, since: entry.since, optOut: entry.optOut, lane: laneOfEntry(entry) });
         });
   return { ...mergeUpdates([contact, ...pending]), $inc: { rev: 1 } };
 }

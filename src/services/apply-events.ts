@@ -1,4 +1,4 @@
-import type { ConsentPolicy, Lane } from '../domain/index.js';
+import { BULK_LANE, type ConsentPolicy, type Lane } from '../domain/index.js';
 import type { EspName } from '../esp/types.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -67,7 +67,7 @@ export function createApplier(deps: ApplierDeps) {
       if (!applied.stateChanged || !applied.contactId) return;
       changedEvent ??= applied.eventId;
       for (const esp of deps.esps) {
-        const key = `${esp}\u0000${applied.lanes?.[esp] ?? 3}`;
+        const key = `${esp}\u0000${applied.lanes?.[esp] ?? BULK_LANE}`;
         const ids = pushes.get(key) ?? new Set<string>();
         ids.add(applied.contactId);
         pushes.set(key, ids);

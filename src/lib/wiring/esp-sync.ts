@@ -1,11 +1,11 @@
 import type { Config } from '../../../config/index.js';
 import { espPushJobOf, pushScheduling } from '../../../jobs/esp-push.job.js';
-import { type Lane, laneOfRepair } from '../../domain/index.js';
+import { BULK_LANE, type Lane, laneOfRepair, mergeLane } from '../../domain/index.js';
 import { createEspAdapters } from '../../esp/registry.js';
 import { ESP_NAMES, type EspAdapter, type EspName } from '../../esp/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ContactDoc, Models } from '../../persistence/models.js';
-import { pendingFields } from '../../persistence/outbox.js';
+import { laneOfEntry, pendingFields } from '../../persistence/outbox.js';
 import { espQueueNames } from '../../queues/names.js';
 import type { JobProducer, QueueRuntime } from '../../queues/runtime.js';
 import { type DeliveryDeps, pushBatch, stalePendingContacts } from '../../services/esp-sync/delivery.js';
@@ -103,8 +103,9 @@ export function createEspSync(w: EspSyncWiring) {
     const now = clock();
     const marked: { contactId: string; lane: Lane }[] = [];
     const ops = docs.map((doc) => {
-      const lane = Math.min(laneOfRepair(doc.effective), doc.outbox?.[esp]?.lane ?? 3) as Lane;
-      const optOut = laneOfRepair(doc.effective) < 3;
+      const repairLane = laneOfRepair(doc.effective);
+      const lane = mergeLane(laneOfEntry(doc.outbox?.[esp]), repairLane);
+      const optOut = repairLane !== BULK_LANE;
       const fields = pendingFields(esp, { version: doc.version ?? 0, since: doc.outbox?.[esp]?.since ?? now, optOut, lane });
       marked.push({ contactId: doc._id, lane });
       return {

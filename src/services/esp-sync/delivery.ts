@@ -6,7 +6,7 @@ import { CHANNEL_IN_STATE, type ChannelOutcome, type EspAdapter, type EspName, t
 import type { Logger } from '../../lib/logger.js';
 import { hydrateContact } from '../../persistence/contacts.repository.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
-import { acknowledgeOp, claimOp, heldByOther, releaseOp } from '../../persistence/outbox.js';
+import { acknowledgeOp, claimOp, heldByOther, laneOfEntry, releaseOp } from '../../persistence/outbox.js';
 import { readByIds } from '../../persistence/read-by-ids.js';
 import { JobRateLimited } from '../../queues/failure-policy.js';
 import { toSnapshot } from './snapshot.js';
@@ -205,7 +205,7 @@ async function acknowledge(
   await models.contacts.bulkWrite(superseded.map((a) => releaseOp(esp, a.contact._id, token)), { ordered: false });
   const byLane = new Map<Lane, string[]>();
   for (const a of superseded) {
-    const entryLane = after.get(a.contact._id)?.outbox?.[esp]?.lane ?? 3;
+    const entryLane = laneOfEntry(after.get(a.contact._id)?.outbox?.[esp]);
     byLane.set(entryLane, [...(byLane.get(entryLane) ?? []), a.contact._id]);
   }
   for (const [entryLane, ids] of byLane) await deps.enqueuePush(esp, entryLane, ids);
