@@ -8,7 +8,7 @@ import {
   stringField,
   toIsoUtc,
   unexpectedResponse,
-} from '../readback.js';
+} from '../readback-kit.js';
 import { MARKETING_CONSENT_ATTRIBUTE, profilePath } from './actito.mapping.js';
 import { createActitoSession } from './actito.session.js';
 

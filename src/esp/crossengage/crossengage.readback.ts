@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CrossEngageSettings } from '../../../config/esps.js';
 import { createAdapterKit, statusOf } from '../adapter-kit.js';
-import { type ContactReadBack, isRecord, type RemoteSuppression, unexpectedResponse } from '../readback.js';
+import { type ContactReadBack, isRecord, type RemoteSuppression, unexpectedResponse } from '../readback-kit.js';
 
 /**
  * CrossEngage read-back (esp-contracts.md §2.5): `GET /users/{externalId}/recipient-status`

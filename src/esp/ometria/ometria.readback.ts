@@ -13,7 +13,7 @@ import {
   stringField,
   toIsoUtc,
   unexpectedResponse,
-} from '../readback.js';
+} from '../readback-kit.js';
 
 /**
  * Ometria read-back (esp-contracts.md §5.4), in two phases per sweep:

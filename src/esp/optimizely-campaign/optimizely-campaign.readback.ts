@@ -14,7 +14,7 @@ import {
   stringField,
   toIsoUtc,
   unexpectedResponse,
-} from '../readback.js';
+} from '../readback-kit.js';
 
 /**
  * Optimizely Campaign read-back (esp-contracts.md §1.2, the REST API; the HTTP API cannot read):
