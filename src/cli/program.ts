@@ -105,9 +105,14 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('contact')
     .description('show the per-contact view: identities, effective consent, why suppressed, listings, audit, ESP sync')
-    .argument('<identity>', 'externalId:<id>, email:<address> or phone:<e164>')
+    .argument('<identity>', 'contactId:<id>, externalId:<id>, email:<address> or phone:<e164>')
     .option('--business-unit <bu>', 'business unit of an email identity (leads)')
     .action(async (identity: string, opts: { businessUnit?: string }) => {
+      if (identity.startsWith('contactId:')) {
+        const view = await (await io.context()).services.contactViewById(identity.slice('contactId:'.length));
+        if (!view) throw new CliError(`no contact has the id ${identity.slice('contactId:'.length)}`, EXIT.notFound);
+        return io.out(`${JSON.stringify(view, null, 2)}\n`);
+      }
       let parsedIdentity: ReturnType<typeof parseIdentityParam>;
       try {
         parsedIdentity = parseIdentityParam(identity, opts.businessUnit);
@@ -138,6 +143,31 @@ export function buildProgram(io: CliIo): Command {
         }
         cursor = page.nextCursor;
       } while (cursor);
+    });
+
+  program
+    .command('history')
+    .description("stream consent history as NDJSON, oldest first: one contact's, or every change since --since")
+    .argument('[contact]', 'contactId:<id>, externalId:<id>, email:<address> or phone:<e164>')
+    .option('--business-unit <bu>', 'business unit of an email identity (leads)')
+    .option('--since <iso>', 'only changes applied at or after this time (ISO-8601)', isoDate)
+    .action(async (contact: string | undefined, opts: { businessUnit?: string; since?: Date }) => {
+      if (contact === undefined && opts.since === undefined) throw new CliError('history: give a contact or --since', EXIT.usage);
+      const ctx = await io.context();
+      let contactId: string | undefined;
+      if (contact?.startsWith('contactId:')) contactId = contact.slice('contactId:'.length);
+      else if (contact !== undefined) {
+        let identity: ReturnType<typeof parseIdentityParam>;
+        try {
+          identity = parseIdentityParam(contact, opts.businessUnit);
+        } catch (err) {
+          throw new CliError(`contact: ${(err as Error).message}`, EXIT.usage);
+        }
+        contactId = (await ctx.services.contactView(identity))?.contactId;
+        if (!contactId) throw new CliError(`no contact has the identity ${contact}`, EXIT.notFound);
+      }
+      const records = ctx.services.consentHistory({ ...(contactId ? { contactId } : {}), ...(opts.since ? { since: opts.since } : {}) });
+      for await (const record of records) io.out(`${JSON.stringify(record)}\n`);
     });
 
   program

@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { describeZodIssues, wireContactSchema } from '../contracts/consent-event.js';
+import { describeZodIssues } from '../contracts/consent-event.js';
 import { IdentityError } from '../domain/index.js';
 import { ESP_NAMES, type EspName } from '../esp/types.js';
 import type { AppContext } from '../lib/context.js';
 import { contactJobs, contactPagePath } from '../services/contact-jobs.js';
 import { ADMIN_PAGE_HTML, ADMIN_PAGE_SCRIPT } from './admin-page.js';
 import { BOARD_BASE_PATH } from './board.js';
+import { contactIdParams, contactSearchBody } from './consent.routes.js';
 import { errorBody } from './errors.js';
 import { ADMIN_BASE_PATH, boardLoginHook, setAdminPageHeaders } from './admin-common.js';
 
@@ -22,7 +23,6 @@ import { ADMIN_BASE_PATH, boardLoginHook, setAdminPageHeaders } from './admin-co
 export const ADMIN_WRITE_HEADER = 'x-requested-by';
 
 export const espParam = z.strictObject({ esp: z.enum(ESP_NAMES) });
-export const contactIdParam = z.strictObject({ contactId: z.string().min(1).max(64) });
 export const eventIdParam = z.strictObject({ eventId: z.string().min(1).max(128) });
 export const deadLettersQuery = z.strictObject({
   esp: z.enum(ESP_NAMES).optional(),
@@ -37,7 +37,6 @@ export const requeueBody = z
   .refine((b) => (b.contactId === undefined) !== (b.all === undefined), {
     message: 'give contactId (one contact) or "all": true (every dead letter), not both',
   });
-export const contactSearchBody = wireContactSchema;
 
 type Parsed<T> = { ok: true; data: T } | { ok: false };
 
@@ -95,7 +94,7 @@ export async function registerAdminRoutes(app: FastifyInstance, ctx: AppContext)
       });
 
       scope.get('/api/dead-letters/:contactId', async (request, reply) => {
-        const params = parse(contactIdParam, request.params, reply, 'path');
+        const params = parse(contactIdParams, request.params, reply, 'path');
         if (!params.ok) return reply;
         const deadLetters = await ctx.services.deadLettersOfContact(params.data.contactId);
         if (deadLetters === null) return reply.code(404).send(errorBody('not_found', 'no contact has this id'));
@@ -135,7 +134,7 @@ export async function registerAdminRoutes(app: FastifyInstance, ctx: AppContext)
       });
 
       scope.get('/api/contacts/:contactId', async (request, reply) => {
-        const params = parse(contactIdParam, request.params, reply, 'path');
+        const params = parse(contactIdParams, request.params, reply, 'path');
         if (!params.ok) return reply;
         const view = await ctx.services.contactViewById(params.data.contactId);
         if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this id'));

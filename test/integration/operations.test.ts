@@ -1,25 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.js';
 import { startTestApp } from '../support/app.js';
+import { cliInProcess } from '../support/cli-in-process.js';
 import { startEspSimulators } from '../support/esp-sims.js';
 import { waitFor } from '../support/wait-for.js';
 
 type App = Awaited<ReturnType<typeof startTestApp>>;
 type Sims = Awaited<ReturnType<typeof startEspSimulators>>;
 
-/** The CLI in this process, on the test app's context (the built binary is covered by cli.test.ts). */
-async function cli(app: App, args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    context: async () => app.ctx,
-    config: () => app.ctx.config,
-    runSimulators: async () => {},
-  });
-  return { code, out, err };
-}
+const cli = (app: App, args: string[]) => cliInProcess(app.ctx, args);
 
 describe('dead letters and paused ESPs in one place: CLI, admin API, metrics', () => {
   let sims: Sims;
