@@ -38,6 +38,16 @@ function espName(value: string): EspName {
   return value as EspName;
 }
 
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 100_000) throw new InvalidArgumentError('must be a whole number from 1 to 100000');
+  return n;
+}
+
+function connected(ctx: AppContext, esp: EspName): void {
+  if (!ctx.esps.includes(esp)) throw new CliError(`${esp} is not connected (set its credentials)`, EXIT.usage);
+}
+
 function isoDate(value: string): Date {
   const date = new Date(value);
   if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
@@ -95,9 +105,14 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('contact')
     .description('show the per-contact view: identities, effective consent, why suppressed, listings, audit, ESP sync')
-    .argument('<identity>', 'externalId:<id>, email:<address> or phone:<e164>')
+    .argument('<identity>', 'contactId:<id>, externalId:<id>, email:<address> or phone:<e164>')
     .option('--business-unit <bu>', 'business unit of an email identity (leads)')
     .action(async (identity: string, opts: { businessUnit?: string }) => {
+      if (identity.startsWith('contactId:')) {
+        const view = await (await io.context()).services.contactViewById(identity.slice('contactId:'.length));
+        if (!view) throw new CliError(`no contact has the id ${identity.slice('contactId:'.length)}`, EXIT.notFound);
+        return io.out(`${JSON.stringify(view, null, 2)}\n`);
+      }
       let parsedIdentity: ReturnType<typeof parseIdentityParam>;
       try {
         parsedIdentity = parseIdentityParam(identity, opts.businessUnit);
@@ -131,6 +146,31 @@ export function buildProgram(io: CliIo): Command {
     });
 
   program
+    .command('history')
+    .description("stream consent history as NDJSON, oldest first: one contact's, or every change since --since")
+    .argument('[contact]', 'contactId:<id>, externalId:<id>, email:<address> or phone:<e164>')
+    .option('--business-unit <bu>', 'business unit of an email identity (leads)')
+    .option('--since <iso>', 'only changes applied at or after this time (ISO-8601)', isoDate)
+    .action(async (contact: string | undefined, opts: { businessUnit?: string; since?: Date }) => {
+      if (contact === undefined && opts.since === undefined) throw new CliError('history: give a contact or --since', EXIT.usage);
+      const ctx = await io.context();
+      let contactId: string | undefined;
+      if (contact?.startsWith('contactId:')) contactId = contact.slice('contactId:'.length);
+      else if (contact !== undefined) {
+        let identity: ReturnType<typeof parseIdentityParam>;
+        try {
+          identity = parseIdentityParam(contact, opts.businessUnit);
+        } catch (err) {
+          throw new CliError(`contact: ${(err as Error).message}`, EXIT.usage);
+        }
+        contactId = (await ctx.services.contactView(identity))?.contactId;
+        if (!contactId) throw new CliError(`no contact has the identity ${contact}`, EXIT.notFound);
+      }
+      const records = ctx.services.consentHistory({ ...(contactId ? { contactId } : {}), ...(opts.since ? { since: opts.since } : {}) });
+      for await (const record of records) io.out(`${JSON.stringify(record)}\n`);
+    });
+
+  program
     .command('replay')
     .description('push dead-lettered changes again (after fixing their cause at the ESP)')
     .option('--esp <name>', 'only this ESP', espName)
@@ -138,6 +178,64 @@ export function buildProgram(io: CliIo): Command {
       const ctx = await io.context();
       const replayed = await ctx.services.replayDeadLetters(opts.esp ? [opts.esp] : undefined);
       for (const [esp, ids] of Object.entries(replayed)) io.out(`${esp}\t${ids.length} replayed\n`);
+    });
+
+  const deadletters = program
+    .command('deadletters')
+    .description('dead letters (pushes an ESP refused permanently) and paused ESPs: list, show the reason, requeue after a fix');
+
+  deadletters
+    .command('list', { isDefault: true })
+    .description('paused ESPs (why, how to resume), then every dead letter: ESP, contact id, since, version, reason')
+    .option('--esp <name>', 'only this ESP', espName)
+    .option('--limit <n>', 'at most this many per ESP', positiveInt, 1_000)
+    .option('--json', 'one JSON object: {esps, deadLetters}')
+    .action(async (opts: { esp?: EspName; limit: number; json?: boolean }) => {
+      const ctx = await io.context();
+      if (opts.esp) connected(ctx, opts.esp);
+      const esps = (await ctx.services.espStatuses()).filter((s) => !opts.esp || s.esp === opts.esp);
+      const letters = await ctx.services.deadLetters({ limit: opts.limit, ...(opts.esp ? { esp: opts.esp } : {}) });
+      if (opts.json) return io.out(`${JSON.stringify({ esps, deadLetters: letters })}\n`);
+      for (const s of esps) {
+        if (!s.paused) continue;
+        io.out(`PAUSED\t${s.esp}\tsince ${s.pausedAt ?? '?'}\t${s.reason ?? 'no reason recorded (paused outside consent-sync?)'}\n`);
+        io.out(`\tto resume: ${s.resume}\n`);
+      }
+      for (const d of letters) io.out(`${d.esp}\t${d.contactId}\t${d.at}\tv${d.version}\t${d.reason}\n`);
+      io.out(`${letters.length} dead letter(s); ${esps.filter((s) => s.paused).length} paused ESP(s)\n`);
+    });
+
+  deadletters
+    .command('show')
+    .description("one contact's dead letters with the ESP's reason, and its sync status per ESP")
+    .argument('<contactId>', 'the contact id (as in the list, Bull Board or the contact view)')
+    .action(async (contactId: string) => {
+      const ctx = await io.context();
+      const letters = await ctx.services.deadLettersOfContact(contactId);
+      if (letters === null) throw new CliError(`no contact has the id ${contactId}`, EXIT.notFound);
+      io.out(`${JSON.stringify({ contactId, deadLetters: letters }, null, 2)}\n`);
+    });
+
+  deadletters
+    .command('requeue')
+    .description('push dead letters again through the outbox (after fixing their cause): one contact, or --all')
+    .argument('[contactId]', 'the contact whose dead letters to requeue')
+    .option('--esp <name>', 'only this ESP', espName)
+    .option('--all', 'every dead letter (of --esp, or of every ESP)')
+    .action(async (contactId: string | undefined, opts: { esp?: EspName; all?: boolean }) => {
+      if ((contactId === undefined) === (opts.all !== true)) {
+        throw new CliError('requeue: give a contact id or --all (not both)', EXIT.usage);
+      }
+      const ctx = await io.context();
+      if (opts.esp) connected(ctx, opts.esp);
+      const requeued = await ctx.services.requeueDeadLetters({
+        ...(opts.esp ? { esps: [opts.esp] } : {}),
+        ...(contactId ? { contactIds: [contactId] } : {}),
+      });
+      const total = Object.values(requeued).reduce((n, ids) => n + ids.length, 0);
+      for (const [esp, ids] of Object.entries(requeued)) if (ids.length > 0) io.out(`${esp}\t${ids.length} requeued\n`);
+      if (contactId && total === 0) throw new CliError(`contact ${contactId} has no dead letter${opts.esp ? ` for ${opts.esp}` : ''}`, EXIT.notFound);
+      io.out(`${total} requeued\n`);
     });
 
   program

@@ -14,8 +14,10 @@ import { createModels, ensureIndexes, type Models } from '../persistence/models.
 import { assertRedisReachable } from '../queues/connection.js';
 import { JobProducer, QueueRuntime } from '../queues/runtime.js';
 import { type ApplyEventsResult, createApplier } from '../services/apply-events.js';
-import { type ChangesPage, consentChanges } from '../services/consent-changes.js';
-import { type ContactView, contactView } from '../services/contact-view.js';
+import { type ChangesPage, type ConsentChange, consentChanges, consentHistory } from '../services/consent-changes.js';
+import { type ContactView, contactView, contactViewById } from '../services/contact-view.js';
+import { type DeadLetterView, deadLettersOfContact, type EspStatusView, espStatuses, listDeadLetters } from '../services/dead-letters.js';
+import { espPauseModel } from '../persistence/esp-pause.model.js';
 import { recordHeartbeat } from '../services/heartbeat.js';
 import { type RecordResult, recordEvents } from '../services/record-events.js';
 import { sweepPendingEvents } from '../services/sweep.js';
@@ -32,12 +34,24 @@ export interface Services {
   applyEvents(eventIds: readonly string[], lane: Lane): Promise<ApplyEventsResult>;
   sweepPendingEvents(): Promise<{ requeued: number }>;
   contactView(identity: ContactIdentity): Promise<ContactView | null>;
+  /** The same view by contact id (links carry the id, never an email or phone). */
+  contactViewById(contactId: string): Promise<ContactView | null>;
+  /** A contact's audit records (or all applied since `since`), oldest first, streamed from one cursor. */
+  consentHistory(opts: { contactId?: string; since?: Date }): AsyncGenerator<ConsentChange>;
+  /** The contact a stored event was applied to (an apply job carries event ids only). */
+  eventContact(eventId: string): Promise<{ eventId: string; status: string; contactId?: string } | null>;
   consentChanges(opts: { since: Date; cursor?: string; limit: number }): Promise<ChangesPage>;
   /** Pushes one job's contacts to one ESP (see services/esp-sync/delivery.ts). */
   pushContacts(esp: EspName, lane: Lane, contactIds: readonly string[]): Promise<PushBatchResult>;
   enqueuePush(esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number): Promise<void>;
   sweepOutbox(): Promise<{ requeued: Record<string, number> }>;
   replayDeadLetters(esps?: readonly EspName[]): Promise<Record<string, string[]>>;
+  /** Requeues dead letters through the outbox: all of the ESPs' (default every connected ESP), or only these contacts'. */
+  requeueDeadLetters(opts?: { esps?: readonly EspName[]; contactIds?: readonly string[] }): Promise<Record<string, string[]>>;
+  deadLetters(opts: { esp?: EspName; limit: number }): Promise<DeadLetterView[]>;
+  deadLettersOfContact(contactId: string): Promise<DeadLetterView[] | null>;
+  /** Each connected ESP: paused (why, how to resume) and its dead-letter count. */
+  espStatuses(): Promise<EspStatusView[]>;
   pauseEsp(esp: EspName, reason: string): Promise<void>;
   resumeEsp(esp: EspName): Promise<void>;
   /** Ensures an outbox entry for (contact, ESP) and queues its push: reconciliation's repair. */
@@ -94,7 +108,8 @@ export async function createContext(
     channels: [...config.consent.channels],
     maxFutureSkewMs: config.consent.maxFutureSkewMs,
   });
-  const espSync = createEspSync({ config, log, models, runtime, producer, metrics, clock });
+  const pauses = espPauseModel(mongo);
+  const espSync = createEspSync({ config, log, models, pauses, runtime, producer, metrics, clock });
   const { esps, adapters, enqueuePush } = espSync;
 
   /** One apply job per lane and EVENTS_PER_APPLY_JOB stored events: a producer request is one job or a few. */
@@ -181,7 +196,11 @@ export async function createContext(
     pushContacts: espSync.pushContacts,
     enqueuePush,
     sweepOutbox: espSync.sweepOutbox,
-    replayDeadLetters: espSync.replayDeadLetters,
+    replayDeadLetters: (only) => espSync.requeueDeadLetters(only ? { esps: only } : {}),
+    requeueDeadLetters: espSync.requeueDeadLetters,
+    deadLetters: ({ esp, limit }) => listDeadLetters(models, esp ? [esp] : esps, limit),
+    deadLettersOfContact: (contactId) => deadLettersOfContact(models, contactId),
+    espStatuses: () => espStatuses({ models, pauses, isPaused: espSync.isEspPaused }, esps),
     pauseEsp: espSync.pauseEsp,
     resumeEsp: espSync.resumeEsp,
     repush: espSync.repush,
@@ -195,6 +214,12 @@ export async function createContext(
         enqueueApply: enqueueSwept,
       }),
     contactView: (identity) => contactView(models, identity),
+    contactViewById: (contactId) => contactViewById(models, contactId),
+    consentHistory: (opts) => consentHistory(models, opts),
+    eventContact: async (eventId) => {
+      const event = await models.events.findById(eventId, { _id: 1, status: 1, contactId: 1 }).lean();
+      return event ? { eventId: event._id, status: event.status, ...(event.contactId ? { contactId: event.contactId } : {}) } : null;
+    },
     consentChanges: (opts) => consentChanges(models, opts),
   };
   return {

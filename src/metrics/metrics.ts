@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { LANES } from '../domain/lane.js';
 import type { AppContext } from '../lib/context.js';
+import { countDeadLetters } from '../persistence/dead-letters.js';
 import type { OutboxEntry } from '../persistence/models.js';
 import { allQueueNames, espOfQueue } from '../queues/names.js';
 import { laneFilter } from './backlog.js';
@@ -39,6 +40,7 @@ export const METRIC_NAMES = {
   espQueuePaused: 'consent_sync_esp_queue_paused',
   producerGuard: 'consent_sync_producer_guard_total',
   schedulesRestored: 'consent_sync_schedules_restored_total',
+  deadLetters: 'consent_sync_dead_letters',
 } as const;
 
 export const DEFAULT_METRICS_PREFIX = 'consent_sync_';
@@ -183,6 +185,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['schedule'] as const,
     registers,
   });
+  const deadLetters = new Gauge({
+    name: METRIC_NAMES.deadLetters,
+    help: 'Contacts whose push the ESP refused permanently, waiting for a fix and a requeue (consent-sync deadletters).',
+    labelNames: ['esp'] as const,
+    registers,
+  });
   if (options.defaultMetrics !== false)
     collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
 
@@ -243,6 +251,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       const entries = results.filter((r) => r.lane === lane).map((r) => r.oldestOptOutEntry);
       oldestOptOut.set({ lane: String(lane) }, pendingOptOutAgeSeconds(oldestOptOutSince(entries, esps), at));
     }
+    const deadCounts = await Promise.all(
+      esps.map((esp) => countDeadLetters(ctx.models, esp)),
+    );
+    for (const [i, esp] of esps.entries()) deadLetters.set({ esp }, deadCounts[i]!);
   }
 
   let lastRefresh = Number.NEGATIVE_INFINITY;

@@ -195,6 +195,8 @@ const contactSchema = new Schema<ContactDoc>(
 // gauges and a contact's place in line read them; without these indexes each of those reads
 // scans every contact. Contacts with nothing pending index as null and are never in range.
 for (const esp of ESP_NAMES) contactSchema.index({ [`outbox.${esp}.lane`]: 1, [`outbox.${esp}.since`]: 1 });
+// Dead letters per ESP, oldest first: the dead-letter gauge and the operator's list (persistence/dead-letters.ts).
+for (const esp of ESP_NAMES) contactSchema.index({ [`deadLetters.${esp}.at`]: 1 });
 
 const identitySchema = new Schema<IdentityDoc>(
   { _id: String, contactId: { type: String, required: true } },

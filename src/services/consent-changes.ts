@@ -27,6 +27,28 @@ export function decodeCursor(cursor: string): { applied: Date; id: string } {
   }
 }
 
+/** The exported form of one audit record (the compliance export and a contact's history share it). */
+export function toConsentChange({ _id, received, applied, momentClamped: _m, previous: _p, next: _n, blockedBy: _b, ...rest }: AuditDoc): ConsentChange {
+  return { eventId: _id, ...rest, received: received.toISOString(), applied: applied.toISOString() };
+}
+
+/**
+ * Every audit record applied at or after `since` (all when absent), or only one contact's, oldest
+ * first, read through one cursor: an export of any size streams in constant memory.
+ */
+export async function* consentHistory(models: Pick<Models, 'audit'>, opts: { contactId?: string; since?: Date }): AsyncGenerator<ConsentChange> {
+  const filter = {
+    ...(opts.contactId !== undefined ? { contactId: opts.contactId } : {}),
+    ...(opts.since ? { applied: { $gte: opts.since } } : {}),
+  };
+  const cursor = models.audit.find(filter).sort({ applied: 1, _id: 1 }).lean<AuditDoc[]>().cursor();
+  try {
+    for await (const doc of cursor) yield toConsentChange(doc as AuditDoc);
+  } finally {
+    await cursor.close();
+  }
+}
+
 /**
  * The compliance export: every audit record applied after `since`, oldest first, paged by a
  * cursor on (applied, eventId) so records sharing a timestamp are neither skipped nor repeated.
@@ -40,12 +62,7 @@ export async function consentChanges(models: Models, opts: { since: Date; cursor
   const page = docs.slice(0, opts.limit);
   const last = page.at(-1);
   return {
-    records: page.map(({ _id, received, applied, momentClamped: _m, previous: _p, next: _n, blockedBy: _b, ...rest }) => ({
-      eventId: _id,
-      ...rest,
-      received: received.toISOString(),
-      applied: applied.toISOString(),
-    })),
+    records: page.map(toConsentChange),
     nextCursor: docs.length > opts.limit && last ? encodeCursor(last.applied, last._id) : undefined,
   };
 }

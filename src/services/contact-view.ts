@@ -31,7 +31,11 @@ export function parseIdentityParam(raw: string, businessUnit?: string): ContactI
 /** The per-contact view: what we hold, why, and where each ESP stands. */
 export async function contactView(models: Models, identity: ContactIdentity, auditLimit = 50) {
   const contactId = await findContactIdByIdentity(models, identity);
-  if (!contactId) return null;
+  return contactId ? contactViewById(models, contactId, auditLimit) : null;
+}
+
+/** The per-contact view by contact id: what links (Bull Board jobs, dead letters) carry, never PII. */
+export async function contactViewById(models: Models, contactId: string, auditLimit = 50) {
   // The audit before the contact: every path writes an event's audit record after its contact
   // update, so the contact read second is at least as new as every entry shown with it.
   const audit = await models.audit.find({ contactId }).sort({ applied: -1 }).limit(auditLimit).lean();
@@ -65,4 +69,4 @@ export async function contactView(models: Models, identity: ContactIdentity, aud
   };
 }
 
-export type ContactView = NonNullable<Awaited<ReturnType<typeof contactView>>>;
+export type ContactView = NonNullable<Awaited<ReturnType<typeof contactViewById>>>;

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppContext } from '../lib/context.js';
+import { registerAdminRoutes } from './admin.routes.js';
 import { registerBoard } from './board.js';
 import { registerMetricsRoutes } from './metrics.routes.js';
 import { registerConsentRoutes } from './consent.routes.js';
@@ -38,6 +39,7 @@ export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
   registerWebhookRoutes(app, ctx, ctx.config.webhooks);
   registerUnsubscribeRoutes(app, ctx, ctx.config.webhooks);
   await registerBoard(app, ctx);
+  await registerAdminRoutes(app, ctx);
   registerMetricsRoutes(app, ctx, ctx.metrics);
   return app;
 }

@@ -4,6 +4,9 @@ import { BULK_LANE, type Lane, laneOfRepair, mergeLane } from '../../domain/inde
 import { createEspAdapters } from '../../esp/registry.js';
 import { ESP_NAMES, type EspAdapter, type EspName } from '../../esp/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import type { Model } from 'mongoose';
+import { deadLetterFilter } from '../../persistence/dead-letters.js';
+import type { EspPauseDoc } from '../../persistence/esp-pause.model.js';
 import type { ContactDoc, Models } from '../../persistence/models.js';
 import { laneOfEntry, pendingFields } from '../../persistence/outbox.js';
 import { espQueueNames } from '../../queues/names.js';
@@ -15,6 +18,8 @@ export interface EspSyncWiring {
   config: Config;
   log: Logger;
   models: Models;
+  /** Why each paused ESP was paused (services/dead-letters.ts shows it to operators). */
+  pauses: Model<EspPauseDoc>;
   runtime: QueueRuntime;
   producer: JobProducer<unknown>;
   metrics: Metrics;
@@ -39,7 +44,7 @@ export function contactsPerPushJob(config: Config, esp: EspName, adapter: Pick<E
 
 /** The ESP side of a process: adapters of the connected ESPs, push delivery and queue operations. */
 export function createEspSync(w: EspSyncWiring) {
-  const { config, log, models, runtime, producer, metrics, clock } = w;
+  const { config, log, models, pauses, runtime, producer, metrics, clock } = w;
   const adapters: Partial<Record<EspName, EspAdapter>> = createEspAdapters(config.esps, log.child({ component: 'esp' }));
   const esps = ESP_NAMES.filter((esp) => adapters[esp] !== undefined);
 
@@ -76,6 +81,10 @@ export function createEspSync(w: EspSyncWiring) {
 
   const pauseEsp = async (esp: EspName, reason: string) => {
     await Promise.all(espQueueNames(esp).map((name) => runtime.queue(name).pause()));
+    // The first reason stays: later pushes of the same pause fail the same way and add nothing.
+    await pauses
+      .updateOne({ _id: esp }, { $setOnInsert: { reason, at: clock() } }, { upsert: true })
+      .catch((err) => log.warn({ err, esp }, 'pause reason not recorded; the queue is paused all the same'));
     metrics.setEspPaused(esp, true);
     log.error({ esp, reason, alert: 'esp_auth_failed' }, `${esp} rejected our credentials; its queue is paused and pending changes are kept`);
   };
@@ -87,7 +96,13 @@ export function createEspSync(w: EspSyncWiring) {
       await queue.resume();
     }
     metrics.setEspPaused(esp, false);
+    await pauses.deleteOne({ _id: esp });
     log.info({ esp }, `${esp} queue resumed`);
+  };
+
+  const isEspPaused = async (esp: EspName) => {
+    const flags = await Promise.all(espQueueNames(esp).map((name) => runtime.queue(name).isPaused()));
+    return flags.some(Boolean);
   };
 
   /**
@@ -168,19 +183,32 @@ export function createEspSync(w: EspSyncWiring) {
       }
       return { requeued };
     },
-    /** Moves dead letters back into the outbox so they are pushed again (after a fix at the ESP). */
-    replayDeadLetters: async (only?: readonly EspName[], limit = 10_000) => {
-      const replayed: Record<string, string[]> = {};
-      for (const esp of only ?? esps) {
-        const docs = await models.contacts.find({ [`deadLetters.${esp}`]: { $exists: true } }, { _id: 1 }).limit(limit).lean();
-        replayed[esp] = await markPending(
-          esp,
-          docs.map((d) => d._id),
-          { [`deadLetters.${esp}`]: { $exists: true } },
-          { [`deadLetters.${esp}`]: '' },
-        );
+    isEspPaused,
+    /**
+     * Moves dead letters back into the outbox (after a fix at the ESP), through markPending like
+     * any other change, so the claim rules keep one contact's pushes in order. All of an ESP's,
+     * in batches, or only `contactIds`. A contact whose version moved between the read and the
+     * write is left to its newer change, already pending, whose push clears the dead letter.
+     */
+    requeueDeadLetters: async (opts: { esps?: readonly EspName[]; contactIds?: readonly string[] } = {}) => {
+      const requeued: Record<string, string[]> = {};
+      const batch = 1_000;
+      for (const esp of opts.esps ?? esps) {
+        if (!adapters[esp]) throw new Error(`${esp} is not connected in this process`);
+        const filter = { ...deadLetterFilter(esp), ...(opts.contactIds ? { _id: { $in: [...opts.contactIds] } } : {}) };
+        const seen = new Set<string>();
+        requeued[esp] = [];
+        for (;;) {
+          const docs = await models.contacts.find(filter as never, { _id: 1 }).sort({ [`deadLetters.${esp}.at`]: 1 }).limit(batch).lean();
+          const fresh = docs.map((d) => d._id).filter((id) => !seen.has(id));
+          if (fresh.length === 0) break;
+          for (const id of fresh) seen.add(id);
+          const marked = await markPending(esp, fresh, deadLetterFilter(esp), { [`deadLetters.${esp}`]: '' });
+          requeued[esp].push(...marked);
+          if (docs.length < batch) break;
+        }
       }
-      return replayed;
+      return requeued;
     },
   };
 }

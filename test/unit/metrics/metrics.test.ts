@@ -90,6 +90,7 @@ describe('createMetrics: names and label sets', () => {
       consent_sync_esp_queue_paused: 'gauge',
       consent_sync_producer_guard_total: 'counter',
       consent_sync_schedules_restored_total: 'counter',
+      consent_sync_dead_letters: 'gauge',
     });
   });
 
@@ -157,7 +158,8 @@ function fakeContext(opts: { failRedis?: boolean } = {}) {
       { _id: 'd', outbox: { crossengage: entry(undefined, 30, true) } },
       { _id: 'e', outbox: { crossengage: entry(3, 50, false) } },
       { _id: 'f', outbox: { actito: entry(1, 100, true) } },
-      { _id: 'g', outbox: {} },
+      { _id: 'g', outbox: {}, deadLetters: { ometria: { version: 2, reason: 'invalid email', at: hoursAgo(4) } } },
+      { _id: 'h', outbox: {}, deadLetters: { ometria: { version: 1, reason: 'invalid email', at: hoursAgo(1) }, actito: { version: 1, reason: 'x', at: hoursAgo(1) } } },
     ],
     calls,
   );
@@ -211,6 +213,9 @@ describe('createMetrics: collect', () => {
     expect(hours('consent_sync_oldest_pending_optout_seconds{lane="2"}')).toBe(3);
     expect(hours('consent_sync_oldest_pending_optout_seconds{lane="3"}')).toBe(30);
     expect(text).not.toMatch(/^consent_sync_oldest_pending_optout_seconds /m);
+    // Dead letters per enabled ESP (actito's is not connected, so not reported).
+    expect(text).toContain('consent_sync_dead_letters{esp="ometria"} 2');
+    expect(text).toContain('consent_sync_dead_letters{esp="crossengage"} 0');
   });
 
   it('a queue paused here or in Redis reads as paused', async () => {
@@ -232,14 +237,15 @@ describe('createMetrics: collect', () => {
       const { ctx, calls } = fakeContext();
       await Promise.all([metrics.collect(ctx), metrics.collect(ctx), metrics.collect(ctx)]);
       // one job count per queue (apply, two per enabled ESP, reconcile, maintenance);
-      // per enabled ESP (2) and lane (3): one count, the oldest entry and the oldest opt-out
-      expect(calls).toEqual({ getJobCounts: 7, countDocuments: 6, find: 12 });
+      // per enabled ESP (2) and lane (3): one count, the oldest entry and the oldest opt-out;
+      // per enabled ESP: one count of dead letters
+      expect(calls).toEqual({ getJobCounts: 7, countDocuments: 8, find: 12 });
       clock += 1_999;
       await metrics.collect(ctx);
       expect(calls.getJobCounts).toBe(7);
       clock += 1;
       await metrics.collect(ctx);
-      expect(calls).toEqual({ getJobCounts: 14, countDocuments: 12, find: 24 });
+      expect(calls).toEqual({ getJobCounts: 14, countDocuments: 16, find: 24 });
     } finally {
       spy.mockRestore();
     }
