@@ -76,6 +76,31 @@ describe('operator CLI', () => {
     expect(csv.stdout).toContain('"{""form"":""prefs, \\""v2\\""""}"');
   });
 
+  it('a usage error is one line naming the problem and the valid values, exit code 2', async () => {
+    const esps = 'optimizely-campaign, crossengage, actito, dynamic-yield, ometria';
+    const cases: [string[], string[]][] = [
+      [['reconcile', 'mailchimp'], ["'mailchimp'", `${esps}, all`]],
+      [['resume', 'mailchimp'], ["'mailchimp'", esps]],
+      [['replay', '--esp', 'mailchimp'], ["'mailchimp'", esps]],
+      [['frobnicate'], ["unknown command 'frobnicate'", 'record, contact, export, replay, resume, reconcile, schedules']],
+      [['export', '--since', '2026-01-01', '--sinse', 'x'], ["unknown option '--sinse'", '--since <iso>, --format <format>']],
+      [['export', '--bogus'], ["unknown option '--bogus'", '--since <iso>']],
+      [['--verbose'], ["unknown option '--verbose'", 'record, contact, export']],
+      [['resume'], ["missing required argument 'esp'", 'crossengage|actito']],
+      [['export', '--since', '2026-01-01', '--format', 'xml'], ["'xml'", 'ndjson or csv']],
+    ];
+    for (const [args, needles] of cases) {
+      const run = await cli(env, args);
+      const what = `consent-sync ${args.join(' ')}`;
+      expect(run.code, what).toBe(2);
+      expect(run.stdout, what).toBe('');
+      const lines = run.output.trim().split('\n');
+      expect(lines, `${what}: ${run.output}`).toHaveLength(1);
+      expect(lines[0], what).toMatch(/^consent-sync: /);
+      for (const needle of needles) expect(lines[0], what).toContain(needle);
+    }
+  });
+
   it('fails with clear messages and exit codes', async () => {
     const unknown = await cli(env, ['contact', 'externalId:nobody']);
     expect(unknown.code).toBe(3);
