@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Config } from '../../config/index.js';
 import { consentBatchSchema, describeZodIssues } from '../contracts/consent-event.js';
 import { ESP_NAMES, type EspName } from '../esp/types.js';
@@ -71,7 +71,8 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('consent-sync')
     .description('Operate consent-sync: record events, inspect contacts, export changes, replay dead letters, reconcile.')
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    // runCli prints every usage error itself, as one line that also names the valid values.
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} });
 
   program
     .command('record')
@@ -128,15 +129,19 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('export')
     .description('export consent changes applied since a time, oldest first, to stdout')
-    .requiredOption('--since <iso>', 'start time (ISO-8601)', isoDate)
+    // Checked in the action, not as a commander requiredOption: commander reports a missing
+    // required option before an unknown one, so `export --sinse x` would blame the wrong flag.
+    .option('--since <iso>', 'start time (ISO-8601), required', isoDate)
     .option('--format <format>', 'ndjson or csv', 'ndjson')
-    .action(async (opts: { since: Date; format: string }) => {
-      if (opts.format !== 'ndjson' && opts.format !== 'csv') throw new CliError('--format must be ndjson or csv', EXIT.usage);
+    .action(async (opts: { since?: Date; format: string }) => {
+      if (!opts.since) throw new CliError('export needs --since <iso>, e.g. --since 2026-11-01T00:00:00Z', EXIT.usage);
+      if (opts.format !== 'ndjson' && opts.format !== 'csv') throw new CliError(`--format must be ndjson or csv, not '${opts.format}'`, EXIT.usage);
+      const since = opts.since;
       const ctx = await io.context();
       if (opts.format === 'csv') io.out(csvRow(EXPORT_COLUMNS));
       let cursor: string | undefined;
       do {
-        const page = await ctx.services.consentChanges({ since: opts.since, limit: 1_000, ...(cursor ? { cursor } : {}) });
+        const page = await ctx.services.consentChanges({ since, limit: 1_000, ...(cursor ? { cursor } : {}) });
         for (const record of page.records) {
           const row = record as unknown as Record<string, unknown>;
           io.out(opts.format === 'csv' ? csvRow(EXPORT_COLUMNS.map((c) => row[c])) : `${JSON.stringify(record)}\n`);
@@ -241,7 +246,7 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('resume')
     .description('resume an ESP queue paused after an authentication failure (fix the credentials first)')
-    .argument('<esp>', 'ESP name', espName)
+    .addArgument(new Argument('<esp>', 'ESP name').choices(ESP_NAMES))
     .action(async (esp: EspName) => {
       const ctx = await io.context();
       await ctx.services.resumeEsp(esp);
@@ -251,9 +256,8 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('reconcile')
     .description('reconcile now: compare one ESP (or all) with our state and repair drift, with a progress line')
-    .argument('<esp>', `an ESP name or "all"`)
+    .addArgument(new Argument('<esp>', 'an ESP name or "all"').choices([...ESP_NAMES, 'all']))
     .action(async (target: string) => {
-      if (target !== 'all') espName(target);
       const ctx = await io.context();
       const esps = target === 'all' ? ctx.esps : [target as EspName];
       if (esps.length === 0) throw new CliError('no ESP is connected (set its credentials)', EXIT.usage);
@@ -290,6 +294,30 @@ export function buildProgram(io: CliIo): Command {
   return program;
 }
 
+/**
+ * The one line a usage error prints: commander's own message (the problem) and what would have
+ * been valid there (the commands, or the options of the command given).
+ */
+export function usageLine(program: Command, argv: readonly string[], err: CommanderError): string {
+  const problem = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  const commandName = argv.find((a) => !a.startsWith('-'));
+  const command = program.commands.find((c) => c.name() === commandName);
+  if (err.code === 'commander.unknownCommand' || (!command && err.code === 'commander.unknownOption')) {
+    return `${problem}; commands: ${program.commands.map((c) => c.name()).join(', ')}`;
+  }
+  if (command && err.code !== 'commander.invalidArgument') {
+    const options = [...command.options.map((o) => o.flags), '--help'].join(', ');
+    const args = command.registeredArguments
+      .map((a) => {
+        const name = a.argChoices ? `${a.name()}: ${a.argChoices.join('|')}` : a.name();
+        return a.required ? `<${name}>` : `[${name}]`;
+      })
+      .join(' ');
+    return `${problem}; usage: ${command.name()}${args ? ` ${args}` : ''} (options: ${options})`;
+  }
+  return problem;
+}
+
 /** Runs the CLI and returns its exit code; errors are printed, never thrown. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const program = buildProgram(io);
@@ -297,7 +325,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT.ok;
+      io.err(`consent-sync: ${usageLine(program, argv, err)}\n`);
+      return EXIT.usage;
+    }
     if (err instanceof CliError) {
       io.err(`consent-sync: ${err.message}\n`);
       return err.exitCode;

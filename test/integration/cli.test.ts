@@ -1,7 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/dev/project-root.js';
 import { startTestApp } from '../support/app.js';
 import { isolatedEnv } from '../support/integration.js';
 import { insertPendingContacts, queueFixture } from '../support/pending-contacts.js';
@@ -18,6 +20,64 @@ async function cli(env: Record<string, string>, args: string[]) {
   const { code } = await proc.exited;
   return { code, stdout, output: proc.output() };
 }
+
+/**
+ * A clone as `git clone` + `npm ci` leaves it: the tracked sources and node_modules, no dist/.
+ * `nodeModules` null gives an empty node_modules (neither tsx nor a build).
+ */
+const clones: string[] = [];
+afterAll(() => {
+  for (const clone of clones) rmSync(clone, { recursive: true, force: true });
+});
+
+function freshClone(nodeModules: string | null): string {
+  const root = projectRoot();
+  const clone = mkdtempSync(join(tmpdir(), 'consent-clone-'));
+  clones.push(clone);
+  for (const entry of ['package.json', 'tsconfig.json', 'src', 'config', 'jobs']) cpSync(join(root, entry), join(clone, entry), { recursive: true });
+  if (nodeModules) symlinkSync(nodeModules, join(clone, 'node_modules'));
+  else mkdirSync(join(clone, 'node_modules'));
+  return clone;
+}
+
+/** `npx consent-sync …` in `cwd`, with an npm cache of its own (npx caches a project's bin link). */
+function npx(cwd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('npx', ['--no-install', '--offline', 'consent-sync', ...args], {
+      cwd,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', npm_config_cache: join(cwd, '.npm-cache') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('`npx consent-sync` in a fresh clone, without a build', () => {
+  it('runs the command from source after `npm ci`', async () => {
+    const clone = freshClone(join(projectRoot(), 'node_modules'));
+    const help = await npx(clone, ['--help']);
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toContain('Usage: consent-sync');
+    expect(help.stdout).toContain('reconcile');
+    const usage = await npx(clone, ['reconcile', 'mailchimp']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("'mailchimp'");
+  });
+
+  it('without tsx and without a build, says what to run', async () => {
+    const run = await npx(freshClone(null), ['--help']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('npm run build');
+  });
+});
 
 describe('operator CLI', () => {
   const env = isolatedEnv();
@@ -74,6 +134,31 @@ describe('operator CLI', () => {
     expect(lines[0]).toBe('eventId,contactId,kind,channel,value,force,source,moment,received,applied,outcome,reason,version,way,proof');
     expect(lines).toHaveLength(3);
     expect(csv.stdout).toContain('"{""form"":""prefs, \\""v2\\""""}"');
+  });
+
+  it('a usage error is one line naming the problem and the valid values, exit code 2', async () => {
+    const esps = 'optimizely-campaign, crossengage, actito, dynamic-yield, ometria';
+    const cases: [string[], string[]][] = [
+      [['reconcile', 'mailchimp'], ["'mailchimp'", `${esps}, all`]],
+      [['resume', 'mailchimp'], ["'mailchimp'", esps]],
+      [['replay', '--esp', 'mailchimp'], ["'mailchimp'", esps]],
+      [['frobnicate'], ["unknown command 'frobnicate'", 'record, contact, export, replay, resume, reconcile, schedules']],
+      [['export', '--since', '2026-01-01', '--sinse', 'x'], ["unknown option '--sinse'", '--since <iso>, --format <format>']],
+      [['export', '--bogus'], ["unknown option '--bogus'", '--since <iso>']],
+      [['--verbose'], ["unknown option '--verbose'", 'record, contact, export']],
+      [['resume'], ["missing required argument 'esp'", 'crossengage|actito']],
+      [['export', '--since', '2026-01-01', '--format', 'xml'], ["'xml'", 'ndjson or csv']],
+    ];
+    for (const [args, needles] of cases) {
+      const run = await cli(env, args);
+      const what = `consent-sync ${args.join(' ')}`;
+      expect(run.code, what).toBe(2);
+      expect(run.stdout, what).toBe('');
+      const lines = run.output.trim().split('\n');
+      expect(lines, `${what}: ${run.output}`).toHaveLength(1);
+      expect(lines[0], what).toMatch(/^consent-sync: /);
+      for (const needle of needles) expect(lines[0], what).toContain(needle);
+    }
   });
 
   it('fails with clear messages and exit codes', async () => {
