@@ -34,7 +34,8 @@ function freshClone(nodeModules: string | null): string {
   const root = projectRoot();
   const clone = mkdtempSync(join(tmpdir(), 'consent-clone-'));
   clones.push(clone);
-  for (const entry of ['package.json', 'tsconfig.json', 'src', 'config', 'jobs']) cpSync(join(root, entry), join(clone, entry), { recursive: true });
+  for (const entry of ['package.json', 'tsconfig.json', 'src', 'config', 'jobs'])
+    cpSync(join(root, entry), join(clone, entry), { recursive: true });
   if (nodeModules) symlinkSync(nodeModules, join(clone, 'node_modules'));
   else mkdirSync(join(clone, 'node_modules'));
   return clone;
@@ -45,7 +46,11 @@ function npx(cwd: string, args: string[]): Promise<{ code: number | null; stdout
   return new Promise((resolve) => {
     const child = spawn('npx', ['--no-install', '--offline', 'consent-sync', ...args], {
       cwd,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', npm_config_cache: join(cwd, '.npm-cache') },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '',
+        npm_config_cache: join(cwd, '.npm-cache'),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -94,8 +99,24 @@ describe('operator CLI', () => {
     writeFileSync(
       file,
       JSON.stringify([
-        { eventId: 'cli-1', contact: { externalId: 'cli-user', email: 'Cli@Example.com' }, kind: 'marketing', channel: 'all', value: 'opt_out', source: 'preference_center', moment: '2026-11-20T10:00:00Z', way: { form: 'prefs, "v2"' } },
-        { eventId: 'cli-2', contact: { externalId: 'cli-user' }, kind: 'tracking', value: 'opt_out', source: 'app_settings', moment: '2026-11-20T10:01:00Z' },
+        {
+          eventId: 'cli-1',
+          contact: { externalId: 'cli-user', email: 'Cli@Example.com' },
+          kind: 'marketing',
+          channel: 'all',
+          value: 'opt_out',
+          source: 'preference_center',
+          moment: '2026-11-20T10:00:00Z',
+          way: { form: 'prefs, "v2"' },
+        },
+        {
+          eventId: 'cli-2',
+          contact: { externalId: 'cli-user' },
+          kind: 'tracking',
+          value: 'opt_out',
+          source: 'app_settings',
+          moment: '2026-11-20T10:01:00Z',
+        },
       ]),
     );
     const recorded = await cli(env, ['record', file]);
@@ -105,7 +126,10 @@ describe('operator CLI', () => {
     const shown = await cli(env, ['contact', 'externalId:cli-user']);
     expect(shown.code, shown.output).toBe(0);
     const view = JSON.parse(shown.stdout);
-    expect(view.effective).toEqual({ marketing: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' }, tracking: 'opted_out' });
+    expect(view.effective).toEqual({
+      marketing: { email: 'opted_out', sms: 'opted_out', push: 'opted_out' },
+      tracking: 'opted_out',
+    });
   });
 
   it('shows a pending push with its lane and its place in line', async () => {
@@ -126,12 +150,17 @@ describe('operator CLI', () => {
   it('exports consent changes as NDJSON and CSV', async () => {
     const ndjson = await cli(env, ['export', '--since', '2000-01-01T00:00:00Z']);
     expect(ndjson.code, ndjson.output).toBe(0);
-    const rows = ndjson.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = ndjson.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((r) => r.eventId).sort()).toEqual(['cli-1', 'cli-2']);
     const csv = await cli(env, ['export', '--since', '2000-01-01', '--format', 'csv']);
     expect(csv.code).toBe(0);
     const lines = csv.stdout.trim().split('\r\n');
-    expect(lines[0]).toBe('eventId,contactId,kind,channel,value,force,source,moment,received,applied,outcome,reason,version,way,proof');
+    expect(lines[0]).toBe(
+      'eventId,contactId,kind,channel,value,force,source,moment,received,applied,outcome,reason,version,way,proof',
+    );
     expect(lines).toHaveLength(3);
     expect(csv.stdout).toContain('"{""form"":""prefs, \\""v2\\""""}"');
   });
@@ -139,15 +168,50 @@ describe('operator CLI', () => {
   it('a usage error is one line naming the problem and the valid values, exit code 2', async () => {
     const esps = 'optimizely-campaign, crossengage, actito, dynamic-yield, ometria';
     const cases: [string[], string[]][] = [
-      [['reconcile', 'mailchimp'], ["'mailchimp'", `${esps}, all`]],
-      [['resume', 'mailchimp'], ["'mailchimp'", esps]],
-      [['replay', '--esp', 'mailchimp'], ["'mailchimp'", esps]],
-      [['frobnicate'], ["unknown command 'frobnicate'", 'record, contact, export, replay, resume, reconcile, schedules']],
-      [['export', '--since', '2026-01-01', '--sinse', 'x'], ["unknown option '--sinse'", '--since <iso>, --format <format>']],
-      [['export', '--bogus'], ["unknown option '--bogus'", '--since <iso>']],
+      [
+        ['reconcile', 'mailchimp'],
+        ["'mailchimp'", `${esps}, all`],
+      ],
+      [
+        ['resume', 'mailchimp'],
+        ["'mailchimp'", esps],
+      ],
+      [
+        ['replay', '--esp', 'mailchimp'],
+        ["'mailchimp'", esps],
+      ],
+      [
+        ['frobnicate'],
+        [
+          "unknown command 'frobnicate'",
+          ...[
+            'record',
+            'contact',
+            'export',
+            'history',
+            'deadletters',
+            'replay',
+            'resume',
+            'reconcile',
+            'schedules',
+            'sim',
+          ].map((verb) => ` ${verb}`),
+        ],
+      ],
+      [
+        ['export', '--since', '2026-01-01', '--sinse', 'x'],
+        ["unknown option '--sinse'", '--since <iso>, --format <format>'],
+      ],
+      [
+        ['export', '--bogus'],
+        ["unknown option '--bogus'", '--since <iso>'],
+      ],
       [['--verbose'], ["unknown option '--verbose'", 'record, contact, export']],
       [['resume'], ["missing required argument 'esp'", 'crossengage|actito']],
-      [['export', '--since', '2026-01-01', '--format', 'xml'], ["'xml'", 'ndjson or csv']],
+      [
+        ['export', '--since', '2026-01-01', '--format', 'xml'],
+        ["'xml'", 'ndjson or csv'],
+      ],
     ];
     for (const [args, needles] of cases) {
       const run = await cli(env, args);
@@ -168,7 +232,10 @@ describe('operator CLI', () => {
     const badIdentity = await cli(env, ['contact', 'nick:jo']);
     expect(badIdentity.code).toBe(2);
     const badFile = join(dir, 'bad.json');
-    writeFileSync(badFile, JSON.stringify({ eventId: 'x', contact: {}, kind: 'marketing', value: 'maybe', source: 'api' }));
+    writeFileSync(
+      badFile,
+      JSON.stringify({ eventId: 'x', contact: {}, kind: 'marketing', value: 'maybe', source: 'api' }),
+    );
     const bad = await cli(env, ['record', badFile]);
     expect(bad.code).toBe(2);
     expect(bad.output).toContain('events.0.value');
