@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EspSettings } from '../../config/esps.js';
-import { createPacer, createSemaphore, type Pacer, type Semaphore } from './concurrency.js';
+import { createSemaphore, type Pacer, type PacerFactory, processPacers, type Semaphore } from './concurrency.js';
 import { currentLane } from './lane-scope.js';
 import { type AxiosInstance, createHttpClient } from './http/client.js';
 import { EspError } from './http/errors.js';
@@ -24,7 +24,7 @@ export interface AdapterKit {
 export function createAdapterKit(
   settings: EspSettings,
   logger: Logger,
-  options: { headers?: Record<string, string>; secrets?: readonly string[] } = {},
+  options: { headers?: Record<string, string>; secrets?: readonly string[]; pacers?: PacerFactory } = {},
 ): AdapterKit {
   const esp = settings.esp;
   const log = logger.child({ esp });
@@ -42,7 +42,7 @@ export function createAdapterKit(
   // The window is kept 2% longer than the ESP's: the ESP counts arrivals, we count starts, and a
   // request that travels a little slower than the next would otherwise put two in its window.
   const windowMs = settings.rateLimit.durationMs + Math.max(20, Math.ceil(settings.rateLimit.durationMs * 0.02));
-  const pacer: Pacer = createPacer(settings.rateLimit.max, windowMs, { reserve: reservedCalls });
+  const pacer: Pacer = (options.pacers ?? processPacers)(esp, settings.rateLimit.max, windowMs, { reserve: reservedCalls });
   return {
     esp,
     http,

@@ -1,5 +1,7 @@
+import type { EspName } from './types.js';
+
 /**
- * Per-process request shaping for adapters. The queue's rate limiter bounds jobs; these bound the
+ * Request shaping for adapters. The queue's rate limiter bounds jobs; these bound the
  * requests one adapter makes, since one job can issue several (chunks, token refreshes, error polls).
  */
 
@@ -154,6 +156,14 @@ export function createPacer(
     },
   };
 }
+
+/**
+ * Where an adapter's rate window lives: in this process (createPacer, the default), or shared by
+ * every process (shared-pacer.ts), since the ESP counts all of our calls together.
+ */
+export type PacerFactory = (esp: EspName, max: number, windowMs: number, options: { reserve?: number }) => Pacer;
+
+export const processPacers: PacerFactory = (_esp, max, windowMs, options) => createPacer(max, windowMs, options);
 
 /** Maps with at most `limit` calls in flight; the first rejection rejects the whole map. */
 export async function mapWithConcurrency<T, R>(

@@ -16,6 +16,7 @@ import type { WireConsentEventInput } from '../../src/contracts/consent-event.js
 import { freePort, type StartedChild } from '../../src/dev/child.js';
 import { type JavaMongo, startJavaMongo } from '../../src/dev/java-mongo.js';
 import { withDatabase } from '../../src/dev/mongo-server.js';
+import { type LocalRedisCluster, startLocalRedisCluster } from '../../src/dev/redis-cluster.js';
 import { type LocalRedis, startLocalRedis } from '../../src/dev/redis-server.js';
 import { applyEvent, type ConsentEvent, type ConsentPolicy, type Listing, resolve } from '../../src/domain/index.js';
 import type { EspName } from '../../src/esp/types.js';
@@ -704,6 +705,8 @@ export interface Stack {
   scheduler: AppProcess | undefined;
   workers: AppProcess[];
   redis: ChaosRedis | undefined;
+  /** The stack's own 3-master Redis Cluster (AOF on), when it runs on one: masters can be killed and restarted. */
+  redisCluster: LocalRedisCluster | undefined;
   mongo: ChaosMongo | undefined;
   /** Every line every process of the stack wrote. */
   logs(): string;
@@ -717,6 +720,8 @@ export interface Stack {
  */
 export async function startStack(opts: {
   ownRedis?: boolean;
+  /** Its own 3-master Redis Cluster with AOF on (instead of a single Redis). */
+  redisCluster?: boolean;
   ownMongo?: boolean;
   workers?: number;
   scheduler?: boolean;
@@ -724,16 +729,18 @@ export async function startStack(opts: {
   crossEngageUsers?: readonly string[];
   startSims: () => Promise<Sims>;
 }): Promise<Stack> {
-  const [redis, mongo, sims] = await Promise.all([
-    opts.ownRedis ? ChaosRedis.start() : undefined,
+  const [redis, redisCluster, mongo, sims] = await Promise.all([
+    opts.ownRedis && !opts.redisCluster ? ChaosRedis.start() : undefined,
+    opts.redisCluster ? startLocalRedisCluster({ appendonly: true }) : undefined,
     opts.ownMongo ? ChaosMongo.start() : undefined,
     opts.startSims(),
   ]);
   if (opts.crossEngageUsers) await seedCrossEngage(sims, opts.crossEngageUsers);
   const env = chaosEnv({
     ...(redis ? { redisUrl: redis.url } : {}),
+    ...(redisCluster ? { redisUrl: `redis://127.0.0.1:${redisCluster.nodes[0]!.port}` } : {}),
     ...(mongo ? { mongoServerUri: mongo.uri } : {}),
-    extra: { ...sims.env, ...opts.extra },
+    extra: { ...sims.env, ...(redisCluster ? { REDIS_CLUSTER_NODES: redisCluster.nodesSetting } : {}), ...opts.extra },
   });
   const ctx = await observerContext(env);
   const webPort = await freePort();
@@ -751,13 +758,15 @@ export async function startStack(opts: {
     scheduler,
     workers,
     redis,
+    redisCluster,
     mongo,
     logs: () => all().map((p) => p.output()).join(''),
     async stop() {
       await Promise.all(all().map((p) => p.kill()));
-      await disposeObserver(ctx, { drop: !redis || !mongo }).catch(() => {});
+      await disposeObserver(ctx, { drop: !(redis || redisCluster) || !mongo }).catch(() => {});
       await sims.close();
       await redis?.stop();
+      await redisCluster?.stop();
       await mongo?.stop();
     },
   };

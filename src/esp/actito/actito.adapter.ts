@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ActitoSettings } from '../../../config/esps.js';
+import type { PacerFactory } from '../concurrency.js';
 import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
 import { mapWithConcurrency } from '../concurrency.js';
 import { combineChannels, onChannels, PUSHED } from '../outcome.js';
@@ -16,8 +17,9 @@ export function createActitoAdapter(
   settings: ActitoSettings,
   logger: Logger,
   now: () => number = Date.now,
+  pacers?: PacerFactory,
 ): EspAdapter {
-  const kit = createAdapterKit(settings, logger, { headers: { 'Content-Type': 'application/json' } });
+  const kit = createAdapterKit(settings, logger, { headers: { 'Content-Type': 'application/json' }, ...(pacers ? { pacers } : {}) });
   const path = profilePath(settings);
   const session = createActitoSession(kit, settings, now);
 

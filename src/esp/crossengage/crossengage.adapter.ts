@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { CrossEngageSettings } from '../../../config/esps.js';
+import type { PacerFactory } from '../concurrency.js';
 import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js';
 import { mapWithConcurrency } from '../concurrency.js';
 import { type ChannelResult, type ChannelTarget, combineChannels, onChannel, onChannels, PUSHED } from '../outcome.js';
@@ -41,8 +42,9 @@ import {
  * per-channel PUT for full users where that signal matters. `POST /events` has no idempotency key:
  * a retried request may record an event twice, which sets the same flag and is harmless.
  */
-export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: Logger): EspAdapter {
+export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: Logger, pacers?: PacerFactory): EspAdapter {
   const kit = createAdapterKit(settings, logger, {
+    ...(pacers ? { pacers } : {}),
     headers: {
       'X-XNG-AuthToken': settings.credentials.apiKey,
       'X-XNG-ApiVersion': settings.apiVersion,

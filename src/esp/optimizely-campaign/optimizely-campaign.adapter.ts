@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
+import type { PacerFactory } from '../concurrency.js';
 import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js';
 import { mapWithConcurrency } from '../concurrency.js';
 import { basicAuth } from '../http/client.js';
@@ -75,9 +76,10 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 export function createOptimizelyCampaignAdapter(
   settings: OptimizelyCampaignSettings,
   logger: Logger,
+  pacers?: PacerFactory,
 ): EspAdapter {
   const { rest: restCredentials, formAuthCode } = settings.credentials;
-  const kit = createAdapterKit(settings, logger, { secrets: formAuthCode ? [formAuthCode] : [] });
+  const kit = createAdapterKit(settings, logger, { secrets: formAuthCode ? [formAuthCode] : [], ...(pacers ? { pacers } : {}) });
   const restBase = `/rest/${encodeURIComponent(restCredentials?.clientId ?? '')}`;
   const restHeaders = restCredentials
     ? { Authorization: basicAuth(restCredentials.apiUser, restCredentials.apiPassword) }

@@ -2,6 +2,7 @@ import type { Config } from '../../../config/index.js';
 import { espPushJobOf, pushScheduling } from '../../../jobs/esp-push.job.js';
 import { BULK_LANE, type Lane, laneOfRepair, mergeLane } from '../../domain/index.js';
 import { createEspAdapters } from '../../esp/registry.js';
+import { sharedPacers } from '../../esp/shared-pacer.js';
 import { ESP_NAMES, type EspAdapter, type EspName } from '../../esp/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Model } from 'mongoose';
@@ -45,7 +46,13 @@ export function contactsPerPushJob(config: Config, esp: EspName, adapter: Pick<E
 /** The ESP side of a process: adapters of the connected ESPs, push delivery and queue operations. */
 export function createEspSync(w: EspSyncWiring) {
   const { config, log, models, pauses, runtime, producer, metrics, clock } = w;
-  const adapters: Partial<Record<EspName, EspAdapter>> = createEspAdapters(config.esps, log.child({ component: 'esp' }));
+  // Every worker process draws on one rate window per ESP, kept in Redis: the ESP's documented
+  // limit holds whatever the number of workers.
+  const adapters: Partial<Record<EspName, EspAdapter>> = createEspAdapters(
+    config.esps,
+    log.child({ component: 'esp' }),
+    sharedPacers(runtime.producer, config.redis.prefix),
+  );
   const esps = ESP_NAMES.filter((esp) => adapters[esp] !== undefined);
 
   const addPushJobs = async (esp: EspName, lane: Lane, delayMs: number, contactIds: readonly string[]) => {
