@@ -30,6 +30,13 @@ export interface RemoteSuppression {
   at: string;
   /** ESP's own reason/type, e.g. list_unsubscribe, link_unsubscribe, preferences_centre, blocklist, sms_stop. */
   type: string;
+  /**
+   * Set only when the item is what the ESP holds now (not a log entry that outlives a re-subscribe)
+   * and the ESP dates its last change: the latest moment (ISO-8601 UTC) anything of the record
+   * holding this state changed. An ESP-side unsubscribe moves it, so a state unchanged since before
+   * the decision we pushed is our push that did not stick, not the person acting.
+   */
+  lastChangedAt?: string;
 }
 
 /**

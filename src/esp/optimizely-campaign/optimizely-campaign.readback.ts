@@ -234,6 +234,9 @@ export function mapUnsubscribe(
     state: 'opted_out',
     at,
     type: stringField(element, 'reason') ?? 'unsubscribe',
+    // A re-subscribe removes the entry (DELETE /unsubscribes, §1.2), a new unsubscribe makes a new
+    // one: an entry is held now, unchanged since it was created.
+    lastChangedAt: at,
   };
 }
 

@@ -21,6 +21,8 @@ export interface ReconcileDeps {
   now: () => Date;
   pageSize: number;
   log: Logger;
+  /** Counts one drift found (never `in_sync`): consent_sync_reconcile_drift_total{esp,channel,kind}. */
+  onDrift?: (esp: EspName, channel: string, kind: DriftType) => void;
 }
 
 export interface PageTask {
@@ -169,7 +171,7 @@ async function compareRemotePage(
       return;
     }
     const contactId = contactIdOf[i];
-    act(esp, item, (contactId && contacts.get(contactId)) || null, runId, tally, repairs);
+    act(esp, item, (contactId && contacts.get(contactId)) || null, runId, tally, repairs, deps);
   });
   await carryOut(esp, repairs, deps);
 }
@@ -181,7 +183,15 @@ function deliveredChannel(sync: SyncStatusEntry | undefined, channel: string): b
   return outcome !== undefined && CHANNEL_IN_STATE.has(outcome.kind);
 }
 
-function act(esp: EspName, remote: RemoteSuppression, contact: DriftView | null, runId: string, tally: Tally, repairs: Repairs) {
+function act(
+  esp: EspName,
+  remote: RemoteSuppression,
+  contact: DriftView | null,
+  runId: string,
+  tally: Tally,
+  repairs: Repairs,
+  deps: Pick<ReconcileDeps, 'onDrift'>,
+) {
   tally.compared++;
   const sync = contact?.sync?.[esp];
   const deliveredAt =
@@ -190,6 +200,7 @@ function act(esp: EspName, remote: RemoteSuppression, contact: DriftView | null,
       : undefined;
   const drift = classifyDrift(remote, decisionFor(contact, remote.channel), deliveredAt);
   note(tally, drift.type, sampleId(contact, remote));
+  if (drift.type !== 'in_sync') deps.onDrift?.(esp, remote.channel, drift.type);
   if (drift.action === 'none') return;
   if (drift.action === 'ingest_opt_out') {
     const event = optOutEvent(esp, remote, runId);
@@ -239,7 +250,7 @@ async function compareOurs(esp: EspName, readBack: EspReadBack, contacts: OurCon
           return;
         }
         const repairs: Repairs = { events: new Map(), repush: new Set() };
-        for (const item of remote) act(esp, item, contact, runId, tally, repairs);
+        for (const item of remote) act(esp, item, contact, runId, tally, repairs, deps);
         await carryOut(esp, repairs, deps);
       }),
     );

@@ -94,6 +94,7 @@ describe('GET /unsubscribes + /blacklistentries (§1.2)', () => {
       state: 'opted_out',
       at: at(0),
       type: 'list_unsubscribe',
+      lastChangedAt: at(0),
     });
     expect(items.every((i) => i.state === 'opted_out' && !Number.isNaN(Date.parse(i.at)))).toBe(true);
 
@@ -154,6 +155,7 @@ describe('GET /unsubscribes + /blacklistentries (§1.2)', () => {
         state: 'opted_out',
         at: at(1),
         type: 'list_unsubscribe',
+        lastChangedAt: at(1),
       },
     ]);
   });
