@@ -63,11 +63,14 @@ export interface ContactReadBack {
   /**
    * The ESP's state for one contact: `unknown_contact` when the ESP does not know the identity,
    * `not_readable` when the ESP cannot be asked about this kind of contact (e.g. CrossEngage leads).
+   * `holder` is the identity our pushes found holding the contact's state there (the contact's
+   * `espIdentities.<esp>`), so the read looks where the pushes go.
    * Rejects with an EspError for whole-request failures.
    */
   readContact(
     identity: RemoteSuppression['identity'],
     signal?: AbortSignal,
+    holder?: string,
   ): Promise<RemoteSuppression[] | 'unknown_contact' | 'not_readable'>;
 }
 

@@ -204,6 +204,33 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
     expect((await simState('crossengage'))['r3']?.['sms']).toBe('opted_out');
   });
 
+  it('CrossEngage: a lead that becomes a user keeps getting its state; pushes and reconciliation agree', async () => {
+    await record({ eventId: 'lm-out', contact: { email: 'lm@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'preference_center', moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    expect((await simState('crossengage'))['lead::lm@example.com']?.['email']).toBe('opted_out');
+    const stored = async () => app.ctx.models.contacts.findOne({ 'identities.email': 'lm@example.com' }).lean();
+    // which CrossEngage identity holds the state is remembered on the contact
+    expect((await stored())?.espIdentities).toEqual({ crossengage: 'lead' });
+
+    // The person becomes a customer (an externalId) and opts back in.
+    await record({ eventId: 'lm-in', contact: { externalId: 'lm1', email: 'lm@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_in', source: 'preference_center', moment: '2026-11-02T00:00:00Z' });
+    await settled();
+    const held = await simState('crossengage');
+    expect(held['lm1']?.['email']).toBe('opted_in');
+    // the lead the opt-out went to is opted in too: not "opted out forever"
+    expect(held['lead::lm@example.com']?.['email']).toBe('opted_in');
+    expect((await stored())?.espIdentities).toEqual({ crossengage: 'lead' });
+    expect((await view('lm1'))['espIdentities']).toEqual({ crossengage: 'lead' });
+
+    const run = await reconcile('crossengage');
+    expect(run['status']).toBe('done');
+    const contactId = (await stored())?._id;
+    for (const type of ['esp_unsubscribed', 'push_not_stuck', 'lost_push']) {
+      expect((run['samples'] as Record<string, string[]>)[type] ?? []).not.toContain(contactId);
+    }
+    expect(((await view('lm1'))['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_in');
+  });
+
   it('Dynamic Yield has no read-back: our state is re-asserted, page by page', async () => {
     for (let i = 0; i < 12; i++) {
       await record({ eventId: `dy-${i}`, contact: { externalId: `dy-${i}`, email: `dy-${i}@example.com` }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'api' });

@@ -88,11 +88,12 @@ export interface DriftView {
   version?: number;
   sync?: ContactDoc['sync'];
   outbox?: ContactDoc['outbox'];
+  espIdentities?: ContactDoc['espIdentities'];
 }
 
 /** The fields of DriftView for one ESP, as a projection. */
 export function driftFields(esp: EspName): string[] {
-  return ['effective', 'version', `sync.${esp}`, `outbox.${esp}`];
+  return ['effective', 'version', `sync.${esp}`, `outbox.${esp}`, `espIdentities.${esp}`];
 }
 
 function decisionFor(contact: DriftView | null, channel: RemoteSuppression['channel']): Decision | undefined {
@@ -243,7 +244,7 @@ async function compareOurs(esp: EspName, readBack: EspReadBack, contacts: OurCon
           return;
         }
         if (readBack.kind !== 'per_contact') return;
-        const remote = await readBack.readContact(contact.identities);
+        const remote = await readBack.readContact(contact.identities, undefined, contact.espIdentities?.[esp]);
         if (remote === 'unknown_contact' || remote === 'not_readable') {
           tally.compared++;
           note(tally, remote === 'unknown_contact' ? 'unknown_at_esp' : 'not_readable', contact._id);
