@@ -50,11 +50,24 @@ export interface ReadBackPage {
   nextCursor: string | undefined;
 }
 
+/** One contact's channels whose opt-out we hold, for `ListReadBack.checkOptOuts`. */
+export interface OptOutCheck {
+  identity: RemoteSuppression['identity'];
+  channels: readonly RemoteSuppression['channel'][];
+}
+
 /** ESPs whose suppression list can be paged (Optimizely REST /unsubscribes + blocklist, Ometria /v2/unsubscribes). */
 export interface ListReadBack {
   readonly kind: 'list';
   /** `cursor` undefined starts a new sweep; rejects with an EspError (kinds as for pushes). */
   listPage(cursor: string | undefined, pageSize: number, signal?: AbortSignal): Promise<ReadBackPage>;
+  /**
+   * The other direction, for a list that names opt-outs only (Optimizely): whether the ESP holds
+   * each asked (contact, channel), read in bulk. One item per pair the ESP has NO opt-out for
+   * (`opted_in`: an opt-out list lets an absent recipient be sent to); the list sweep reports the
+   * others. Absent when the list already shows both directions (Ometria's profiles).
+   */
+  checkOptOuts?(checks: readonly OptOutCheck[], signal?: AbortSignal): Promise<RemoteSuppression[]>;
 }
 
 /** ESPs read per contact (CrossEngage recipient-status for full users, Actito profile subscriptions). */

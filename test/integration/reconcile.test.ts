@@ -231,6 +231,32 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
     expect(((await view('lm1'))['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_in');
   });
 
+  it('Optimizely (its lists name opt-outs only): our acknowledged opt-out missing from its list is push_not_stuck, pushed again', async () => {
+    await record({ eventId: 'op1-out', contact: { externalId: 'op1', email: 'op1@example.com' }, kind: 'marketing', channel: 'sms', value: 'opt_out', source: 'preference_center', moment: '2026-11-01T00:00:00Z' });
+    await record({ eventId: 'op2-out', contact: { externalId: 'op2', email: 'op2@example.com' }, kind: 'marketing', channel: 'sms', value: 'opt_out', source: 'preference_center', moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    expect((await simState('optimizely-campaign'))['op1@example.com']?.['sms']).toBe('opted_out');
+    // Optimizely loses op1's entry: gone from its SMS unsubscribe list, with nothing said.
+    const { clientId, apiUser, apiPassword } = simulatorCredentials['optimizely-campaign'];
+    const lost = await fetch(`${sims.urls['optimizely-campaign']}/rest/${clientId}/unsubscribes?recipientIds=op1@example.com&mediaType=SMS`, {
+      method: 'DELETE',
+      headers: { authorization: `Basic ${Buffer.from(`${apiUser}:${apiPassword}`).toString('base64')}` },
+    });
+    expect(lost.status).toBe(204);
+    expect((await simState('optimizely-campaign'))['op1@example.com']?.['sms']).toBe('opted_in');
+
+    const run = await reconcile('optimizely-campaign');
+    expect(run['status']).toBe('done');
+    const op1 = (await view('op1'))['contactId'];
+    const op2 = (await view('op2'))['contactId'];
+    expect((run['samples'] as Record<string, string[]>)['push_not_stuck']).toContain(op1);
+    // op2's opt-out is still in the list: in sync, not repaired
+    expect((run['samples'] as Record<string, string[]>)['push_not_stuck'] ?? []).not.toContain(op2);
+    expect((await app.get('/metrics')).text).toMatch(/consent_sync_reconcile_drift_total\{esp="optimizely-campaign",channel="sms",kind="push_not_stuck"\} [1-9]/);
+    await settled();
+    expect((await simState('optimizely-campaign'))['op1@example.com']?.['sms']).toBe('opted_out');
+  });
+
   it('Dynamic Yield has no read-back: our state is re-asserted, page by page', async () => {
     for (let i = 0; i < 12; i++) {
       await record({ eventId: `dy-${i}`, contact: { externalId: `dy-${i}`, email: `dy-${i}@example.com` }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'api' });
