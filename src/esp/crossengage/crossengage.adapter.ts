@@ -23,7 +23,8 @@ import {
  * 500/502/503/504 with exponential backoff — which is what the shared classifier does; other errors
  * are permanent here.
  *
- * Why one `POST /events` per contact, and no request that spans contacts:
+ * Why one `POST /events` per contact (two for a full user whose state a lead also holds, see
+ * LEAD_HOLDER), and no request that spans contacts:
  * - `POST /events` (User Management v1, "Group Event management") takes up to 50 events, but its
  *   body names ONE person at top level (`{"id"|"email", "businessUnit"?, "events": [...]}`; "Events
  *   are individually assigned to users"). So all of a contact's channels travel in one request
