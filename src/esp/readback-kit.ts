@@ -28,6 +28,13 @@ export interface RemoteSuppression {
   at: string;
   /** ESP's own reason/type, e.g. list_unsubscribe, link_unsubscribe, preferences_centre, blocklist, sms_stop. */
   type: string;
+  /**
+   * Set only when the item is what the ESP holds now (not a log entry that outlives a re-subscribe)
+   * and the ESP dates its last change: the latest moment (ISO-8601 UTC) anything of the record
+   * holding this state changed. An ESP-side unsubscribe moves it, so a state unchanged since before
+   * the decision we pushed is our push that did not stick, not the person acting.
+   */
+  lastChangedAt?: string;
 }
 
 /**
@@ -41,11 +48,24 @@ export interface ReadBackPage {
   nextCursor: string | undefined;
 }
 
+/** One contact's channels whose opt-out we hold, for `ListReadBack.checkOptOuts`. */
+export interface OptOutCheck {
+  identity: RemoteSuppression['identity'];
+  channels: readonly RemoteSuppression['channel'][];
+}
+
 /** ESPs whose suppression list can be paged (Optimizely REST /unsubscribes + blocklist, Ometria /v2/unsubscribes). */
 export interface ListReadBack {
   readonly kind: 'list';
   /** `cursor` undefined starts a new sweep; rejects with an EspError (kinds as for pushes). */
   listPage(cursor: string | undefined, pageSize: number, signal?: AbortSignal): Promise<ReadBackPage>;
+  /**
+   * The other direction, for a list that names opt-outs only (Optimizely): whether the ESP holds
+   * each asked (contact, channel), read in bulk. One item per pair the ESP has NO opt-out for
+   * (`opted_in`: an opt-out list lets an absent recipient be sent to); the list sweep reports the
+   * others. Absent when the list already shows both directions (Ometria's profiles).
+   */
+  checkOptOuts?(checks: readonly OptOutCheck[], signal?: AbortSignal): Promise<RemoteSuppression[]>;
 }
 
 /** ESPs read per contact (CrossEngage recipient-status for full users, Actito profile subscriptions). */
@@ -54,11 +74,14 @@ export interface ContactReadBack {
   /**
    * The ESP's state for one contact: `unknown_contact` when the ESP does not know the identity,
    * `not_readable` when the ESP cannot be asked about this kind of contact (e.g. CrossEngage leads).
+   * `holder` is the identity our pushes found holding the contact's state there (the contact's
+   * `espIdentities.<esp>`), so the read looks where the pushes go.
    * Rejects with an EspError for whole-request failures.
    */
   readContact(
     identity: RemoteSuppression['identity'],
     signal?: AbortSignal,
+    holder?: string,
   ): Promise<RemoteSuppression[] | 'unknown_contact' | 'not_readable'>;
 }
 

@@ -171,6 +171,7 @@ export async function createContext(
     clock,
     recordEvents: recordViaServices,
     repush: espSync.repush,
+    onDrift: (esp, channel, kind) => metrics.reconcileDrift(esp, channel, kind),
   });
   const services: Services = {
     recordHeartbeat: (source) => recordHeartbeat(heartbeats, source, clock()),

@@ -36,6 +36,7 @@ export const METRIC_NAMES = {
   oldestPending: 'consent_sync_oldest_pending_seconds',
   oldestPendingOptOut: 'consent_sync_oldest_pending_optout_seconds',
   drift: 'consent_sync_drift_total',
+  reconcileDrift: 'consent_sync_reconcile_drift_total',
   events: 'consent_sync_events_total',
   espQueuePaused: 'consent_sync_esp_queue_paused',
   producerGuard: 'consent_sync_producer_guard_total',
@@ -55,6 +56,8 @@ export interface Metrics {
   jobDuration(queue: string, seconds: number): void;
   /** Drift found by the latest reconciliation of `esp` (replaces the previous value). */
   setDrift(esp: string, type: string, count: number): void;
+  /** One drift a reconciliation found (push_not_stuck, esp_unsubscribed, lost_push…) on one channel. */
+  reconcileDrift(esp: string, channel: string, kind: string): void;
   /** Marks an ESP queue paused by this process (the queue's own paused flag in Redis is read by collect). */
   setEspPaused(esp: string, paused: boolean): void;
   /** A `/v1/` request refused (unauthorized, rate_limited) or admitted unchecked because Redis did not answer (limit_unchecked). */
@@ -159,6 +162,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: METRIC_NAMES.drift,
     help: 'Drift found by the latest reconciliation, by ESP and type.',
     labelNames: ['esp', 'type'] as const,
+    registers,
+  });
+  const reconcileDrift = new Counter({
+    name: METRIC_NAMES.reconcileDrift,
+    help: 'Drift found by reconciliation runs of this process, by ESP, channel and kind (push_not_stuck: our acknowledged push the ESP does not hold; esp_unsubscribed: the person unsubscribed at the ESP).',
+    labelNames: ['esp', 'channel', 'kind'] as const,
     registers,
   });
   const events = new Counter({
@@ -284,6 +293,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (Number.isFinite(seconds) && seconds >= 0) jobDuration.observe({ queue }, seconds);
     },
     setDrift: (esp, type, count) => drift.set({ esp, type }, count),
+    reconcileDrift: (esp, channel, kind) => reconcileDrift.inc({ esp, channel, kind }),
     setEspPaused: (esp, paused) => {
       pausedHere.set(esp, paused);
       publishPaused(esp);

@@ -107,6 +107,8 @@ export interface ContactDoc {
   rev: number;
   outbox: Record<string, OutboxEntry>;
   sync: Record<string, SyncStatusEntry>;
+  /** Per ESP, the identity there that holds the contact's state (PushOutcome.holder), e.g. crossengage: lead. */
+  espIdentities?: Record<string, string>;
   /** Pushes an ESP refused permanently, with its reason, until replayed. */
   deadLetters?: Record<string, DeadLetter>;
   /** The last few applied events, so a retry after a crash audits the original outcome. */
@@ -183,6 +185,7 @@ const contactSchema = new Schema<ContactDoc>(
     outbox: { type: mixed, default: {} },
     sync: { type: mixed, default: {} },
     deadLetters: { type: mixed, default: undefined },
+    espIdentities: { type: mixed, default: undefined },
     journal: { type: mixed, default: [] },
     identityConflicts: { type: [String], default: undefined },
     createdAt: { type: Date, required: true },

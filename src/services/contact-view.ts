@@ -63,6 +63,8 @@ export async function contactViewById(models: Models, contactId: string, auditLi
       ),
     ),
     identityConflicts: contact.identityConflicts ?? [],
+    // Where an ESP holds this person's state when it is not the obvious identity (CrossEngage lead).
+    espIdentities: contact.espIdentities ?? {},
     audit: audit.map(({ _id, ...rest }) => ({ eventId: _id, ...rest })),
     createdAt: contact.createdAt,
     updatedAt: contact.updatedAt,

@@ -27,7 +27,7 @@ import { createOmetriaSimulator } from './ometria/ometria.simulator.js';
 import type { OptimizelyCampaignOptions } from './optimizely-campaign/optimizely-campaign.options.js';
 import { createOptimizelyCampaignSimulator } from './optimizely-campaign/optimizely-campaign.simulator.js';
 
-export type { ActitoOptions } from './actito/actito.options.js';
+export { ACTITO_SIM_SUBSCRIPTIONS, type ActitoOptions } from './actito/actito.options.js';
 export type {
   CanonicalChannel,
   ConsentWord,

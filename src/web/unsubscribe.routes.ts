@@ -82,7 +82,10 @@ function invalidLink(request: FastifyRequest, reply: FastifyReply) {
 export async function isOneClickBody(contentType: string | undefined, body: Buffer): Promise<boolean> {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
   if (type === 'application/x-www-form-urlencoded') {
-    return new URLSearchParams(body.toString('utf8')).get('List-Unsubscribe') === 'One-Click';
+    // Some clients end the body with a line break, as the header value it copies (`…One-Click\r\n`):
+    // it is the same one-click request, and URLSearchParams would keep the break in the value.
+    const text = body.toString('utf8').replace(/[\r\n]+$/, '');
+    return new URLSearchParams(text).get('List-Unsubscribe') === 'One-Click';
   }
   if (type === 'multipart/form-data') {
     try {

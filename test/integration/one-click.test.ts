@@ -118,6 +118,16 @@ describe('one-click unsubscribe (POST /u/:token, GET never unsubscribes)', () =>
     ]);
   });
 
+  it('a one-click body ending in CRLF (as the header line it copies) unsubscribes too', async () => {
+    const path = linkFor('email:crlf@example.com');
+    const res = await fetch(`${url}${path}`, { method: 'POST', headers: FORM, body: `${ONE_CLICK}\r\n` });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-unsubscribe-status')).toBe('accepted');
+    await waitFor(async () => (await effectiveEmail('email:crlf@example.com')) === 'opted_out', {
+      what: 'opt-out applied',
+    });
+  });
+
   it('a repeated POST (same link) is a duplicate: one event, one audit record', async () => {
     const path = linkFor('email:twice@example.com');
     const first = await fetch(`${url}${path}`, { method: 'POST', headers: FORM, body: ONE_CLICK });

@@ -3,9 +3,9 @@ import type { ActitoSettings } from '../../../config/esps.js';
 import type { PacerFactory } from '../concurrency.js';
 import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
 import { mapWithConcurrency } from '../concurrency.js';
-import { combineChannels, onChannels, PUSHED } from '../outcome.js';
+import { combineChannels, notApplicable, onChannel, onChannels, PUSHED } from '../outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
-import { type ActitoProfileBody, buildProfileUpsert, profilePath } from './actito.mapping.js';
+import { type ActitoProfileBody, buildProfileUpsert, gatedByMarketingConsent, profilePath } from './actito.mapping.js';
 import { createActitoSession } from './actito.session.js';
 
 /**
@@ -34,9 +34,10 @@ export function createActitoAdapter(
     if ('outcome' in built) return combineChannels([...built.skipped, ...onChannels(built.covered, built.outcome)]);
     try {
       await upsert(built.body, signal);
-      return combineChannels([...built.skipped, ...onChannels(built.covered, PUSHED)]);
+      const gated = built.gated.map((c) => onChannel(c, notApplicable(gatedByMarketingConsent(c, settings.marketingConsentChannel))));
+      return combineChannels([...built.skipped, ...gated, ...onChannels(built.covered, PUSHED)]);
     } catch (err) {
-      return combineChannels([...built.skipped, ...onChannels(built.covered, deadLetterOrThrow(err))]);
+      return combineChannels([...built.skipped, ...onChannels([...built.covered, ...built.gated], deadLetterOrThrow(err))]);
     }
   }
 

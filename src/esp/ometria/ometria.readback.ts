@@ -210,7 +210,8 @@ export function mapProfile(profile: unknown): RemoteSuppression[] {
     if (!state) return;
     const at =
       toIsoUtc(holder[state === 'opted_out' ? 'timestamp_unsubscribed' : 'timestamp_subscribed']) ?? updated;
-    if (at) out.push({ identity, channel, state, at, type });
+    // `updated` moves with every change of the profile (§5.4), ours or the person's.
+    if (at) out.push({ identity, channel, state, at, type, ...(updated ? { lastChangedAt: updated } : {}) });
   };
   add('email', profile['marketing_optin'], profile, 'profile_marketing_optin');
   const channels = profile['channels'];

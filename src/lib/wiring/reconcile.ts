@@ -25,6 +25,7 @@ export interface ReconcileWiring {
   clock: () => Date;
   recordEvents: (events: readonly WireConsentEvent[]) => Promise<unknown>;
   repush: (esp: EspName, contactId: string) => Promise<void>;
+  onDrift?: ReconcileDeps['onDrift'];
 }
 
 /** Reconciliation runs: started by schedule, API or CLI; one job per page. */
@@ -40,6 +41,7 @@ export async function createReconciliation(w: ReconcileWiring) {
     now: w.clock,
     pageSize: w.config.reconcile.pageSize,
     log: w.log.child({ component: 'reconcile' }),
+    ...(w.onDrift ? { onDrift: w.onDrift } : {}),
   };
   const enqueuePage = async (task: PageTask) => {
     // The page's jobId makes a re-queued page (a retried job that already queued its next) a no-op.

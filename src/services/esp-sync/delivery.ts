@@ -43,7 +43,7 @@ export interface PushBatchResult {
  * What a push reads of a contact: what adapters are sent (toSnapshot) and the outbox entry the
  * acknowledgement guards. The journal, listings and sync states are most of a document.
  */
-const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1 } as const;
+const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1, espIdentities: 1 } as const;
 
 /** Requests stop this long before the claim ends, so none is in flight when another push may claim. */
 export const CLAIM_MARGIN_MS = 5_000;
@@ -191,6 +191,11 @@ async function acknowledge(
 ): Promise<string[]> {
   if (acks.length === 0) return [];
   const { models } = deps;
+  // Where the ESP holds the state is a fact about the ESP, not about a version: kept even when a
+  // newer version supersedes this push, so that push goes to the same place.
+  const moved = acks.filter(({ contact, outcome }) => outcome.holder !== undefined && contact.espIdentities?.[esp] !== outcome.holder);
+  if (moved.length > 0)
+    await models.contacts.bulkWrite(moved.map(({ contact, outcome }) => ({ updateOne: { filter: { _id: contact._id }, update: { $set: { [`espIdentities.${esp}`]: outcome.holder } } } })), { ordered: false });
   const written = await models.contacts.bulkWrite(
     acks.map(({ contact, outcome }) =>
       acknowledgeOp(esp, contact._id, token, contact.outbox[esp]!.version, acknowledgement(esp, contact, outcome, now)),

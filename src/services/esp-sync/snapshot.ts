@@ -24,5 +24,6 @@ export function toSnapshot(contact: ContactDoc): ContactSnapshot {
     },
     marketing: Object.fromEntries(Object.entries(contact.effective.marketing).map(([c, d]) => [c, channelState(d)])),
     tracking: channelState(contact.effective.tracking),
+    ...(contact.espIdentities ? { espIdentities: contact.espIdentities } : {}),
   };
 }

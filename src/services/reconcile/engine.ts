@@ -3,7 +3,7 @@ import type { Model } from 'mongoose';
 import type { WireConsentEvent } from '../../contracts/consent-event.js';
 import type { ContactIdentity, Decision, EffectiveState } from '../../domain/index.js';
 import { IdentityError, identityKeys } from '../../domain/index.js';
-import type { EspReadBack, RemoteSuppression } from '../../esp/readback.js';
+import type { EspReadBack, ListReadBack, OptOutCheck, RemoteSuppression } from '../../esp/readback.js';
 import { CHANNEL_IN_STATE, type EspName } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { findContactsProjected, findIdentityOwners } from '../../persistence/contacts.repository.js';
@@ -21,6 +21,8 @@ export interface ReconcileDeps {
   now: () => Date;
   pageSize: number;
   log: Logger;
+  /** Counts one drift found (never `in_sync`): consent_sync_reconcile_drift_total{esp,channel,kind}. */
+  onDrift?: (esp: EspName, channel: string, kind: DriftType) => void;
 }
 
 export interface PageTask {
@@ -86,11 +88,12 @@ export interface DriftView {
   version?: number;
   sync?: ContactDoc['sync'];
   outbox?: ContactDoc['outbox'];
+  espIdentities?: ContactDoc['espIdentities'];
 }
 
 /** The fields of DriftView for one ESP, as a projection. */
 export function driftFields(esp: EspName): string[] {
-  return ['effective', 'version', `sync.${esp}`, `outbox.${esp}`];
+  return ['effective', 'version', `sync.${esp}`, `outbox.${esp}`, `espIdentities.${esp}`];
 }
 
 function decisionFor(contact: DriftView | null, channel: RemoteSuppression['channel']): Decision | undefined {
@@ -169,7 +172,7 @@ async function compareRemotePage(
       return;
     }
     const contactId = contactIdOf[i];
-    act(esp, item, (contactId && contacts.get(contactId)) || null, runId, tally, repairs);
+    act(esp, item, (contactId && contacts.get(contactId)) || null, runId, tally, repairs, deps);
   });
   await carryOut(esp, repairs, deps);
 }
@@ -181,7 +184,15 @@ function deliveredChannel(sync: SyncStatusEntry | undefined, channel: string): b
   return outcome !== undefined && CHANNEL_IN_STATE.has(outcome.kind);
 }
 
-function act(esp: EspName, remote: RemoteSuppression, contact: DriftView | null, runId: string, tally: Tally, repairs: Repairs) {
+function act(
+  esp: EspName,
+  remote: RemoteSuppression,
+  contact: DriftView | null,
+  runId: string,
+  tally: Tally,
+  repairs: Repairs,
+  deps: Pick<ReconcileDeps, 'onDrift'>,
+) {
   tally.compared++;
   const sync = contact?.sync?.[esp];
   const deliveredAt =
@@ -190,6 +201,7 @@ function act(esp: EspName, remote: RemoteSuppression, contact: DriftView | null,
       : undefined;
   const drift = classifyDrift(remote, decisionFor(contact, remote.channel), deliveredAt);
   note(tally, drift.type, sampleId(contact, remote));
+  if (drift.type !== 'in_sync') deps.onDrift?.(esp, remote.channel, drift.type);
   if (drift.action === 'none') return;
   if (drift.action === 'ingest_opt_out') {
     const event = optOutEvent(esp, remote, runId);
@@ -218,7 +230,30 @@ function hasKnownState(contact: DriftView): boolean {
 /** A contact of our side's sweep: the drift fields and the identities the ESP is asked about. */
 type OurContact = DriftView & Pick<ContactDoc, 'identities'>;
 
+const MARKETING_CHANNELS = ['email', 'sms', 'push'] as const;
+
+/**
+ * A list read-back's other direction (Optimizely): the page's contacts we hold opted out, asked in
+ * bulk whether the ESP holds those opt-outs; each one it does not is compared like any read item.
+ */
+async function checkListOptOuts(esp: EspName, readBack: ListReadBack, contacts: OurContact[], runId: string, tally: Tally, deps: ReconcileDeps) {
+  if (!readBack.checkOptOuts) return;
+  const byIdentity = new Map<OptOutCheck['identity'], OurContact>();
+  const checks: OptOutCheck[] = [];
+  for (const contact of contacts) {
+    const channels = MARKETING_CHANNELS.filter((c) => contact.effective.marketing[c]?.state === 'opted_out');
+    if (channels.length === 0) continue;
+    byIdentity.set(contact.identities, contact);
+    checks.push({ identity: contact.identities, channels });
+  }
+  if (checks.length === 0) return;
+  const repairs: Repairs = { events: new Map(), repush: new Set() };
+  for (const item of await readBack.checkOptOuts(checks)) act(esp, item, byIdentity.get(item.identity) ?? null, runId, tally, repairs, deps);
+  await carryOut(esp, repairs, deps);
+}
+
 async function compareOurs(esp: EspName, readBack: EspReadBack, contacts: OurContact[], runId: string, tally: Tally, deps: ReconcileDeps) {
+  if (readBack.kind === 'list') return checkListOptOuts(esp, readBack, contacts, runId, tally, deps);
   for (let i = 0; i < contacts.length; i += READ_CONCURRENCY) {
     await Promise.all(
       contacts.slice(i, i + READ_CONCURRENCY).map(async (contact) => {
@@ -232,14 +267,14 @@ async function compareOurs(esp: EspName, readBack: EspReadBack, contacts: OurCon
           return;
         }
         if (readBack.kind !== 'per_contact') return;
-        const remote = await readBack.readContact(contact.identities);
+        const remote = await readBack.readContact(contact.identities, undefined, contact.espIdentities?.[esp]);
         if (remote === 'unknown_contact' || remote === 'not_readable') {
           tally.compared++;
           note(tally, remote === 'unknown_contact' ? 'unknown_at_esp' : 'not_readable', contact._id);
           return;
         }
         const repairs: Repairs = { events: new Map(), repush: new Set() };
-        for (const item of remote) act(esp, item, contact, runId, tally, repairs);
+        for (const item of remote) act(esp, item, contact, runId, tally, repairs, deps);
         await carryOut(esp, repairs, deps);
       }),
     );
@@ -264,6 +299,8 @@ export async function runPage(task: PageTask, deps: ReconcileDeps): Promise<Page
     const page = await readBack.listPage(task.cursor, deps.pageSize);
     await compareRemotePage(task.esp, page.items, task.runId, tally, deps);
     if (page.nextCursor) next = { ...task, cursor: page.nextCursor, page: task.page + 1 };
+    // The list named the opt-outs it holds; our side's sweep then asks about ours it did not name.
+    else if (readBack.checkOptOuts) next = { runId: task.runId, esp: task.esp, phase: 'ours', page: task.page + 1 };
   } else {
     const filter = task.cursor ? { _id: { $gt: task.cursor } } : {};
     const projection = Object.fromEntries(['identities', ...driftFields(task.esp)].map((f) => [f, 1]));

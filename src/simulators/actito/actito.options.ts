@@ -1,6 +1,17 @@
 /** Options of the Actito simulator; limits and NOT FOUND / INFERENCE values of esp-contracts.md §3 with defaults. */
 import type { CanonicalChannel } from '../core/types.js';
 
+/**
+ * INFERENCE (subscription names are per account, §3.3): the simulator's subscriptions, which dev and
+ * the tests map channels to (ACTITO_SUBSCRIPTIONS), so SMS consent has somewhere to go there as in a
+ * configured account. Push is left out: Actito's push consent is the device's opt-in to the
+ * Notificare push channel (developers.actito.com push-implementation), not a profile subscription.
+ */
+export const ACTITO_SIM_SUBSCRIPTIONS: Readonly<Partial<Record<CanonicalChannel, string>>> = Object.freeze({
+  email: 'Newsletter',
+  sms: 'SMS_News',
+});
+
 export type ActitoWebhookEvent = 'CREATE' | 'UPDATE' | 'UPDATED_SUBSCRIPTION';
 
 export interface ActitoSeedProfile {
@@ -23,7 +34,7 @@ export interface ActitoOptions {
   uniqueKeyAttribute?: string;
   /** NOT FOUND (§3.3): the tracking-consent attribute name. Default `trackingConsent` (Boolean). */
   trackingConsentAttribute?: string;
-  /** INFERENCE: subscription standing for a canonical channel in `/__sim/state`. Default `{ email: 'Newsletter' }`. */
+  /** INFERENCE: subscription standing for a canonical channel in `/__sim/state`. Default ACTITO_SIM_SUBSCRIPTIONS. */
   channelSubscriptions?: Partial<Record<CanonicalChannel, string>>;
   /** INFERENCE: subscriptions defined on the table; others → 400. Default null = any name accepted. */
   subscriptionNames?: string[] | null;
@@ -53,7 +64,7 @@ export function resolveActitoOptions(opts: ActitoOptions): ResolvedActitoOptions
     throttleDelayMs: opts.throttleDelayMs ?? 600,
     uniqueKeyAttribute: opts.uniqueKeyAttribute ?? 'emailAddress',
     trackingConsentAttribute: opts.trackingConsentAttribute ?? 'trackingConsent',
-    channelSubscriptions: opts.channelSubscriptions ?? { email: 'Newsletter' },
+    channelSubscriptions: opts.channelSubscriptions ?? { ...ACTITO_SIM_SUBSCRIPTIONS },
     subscriptionNames: opts.subscriptionNames ?? null,
     dataCollectionDatePattern:
       opts.dataCollectionDatePattern === undefined

@@ -7,7 +7,8 @@
  * Recipient key in `/__sim/state`: the profile's unique key value (option `uniqueKeyAttribute`, default
  * `emailAddress`, lower-cased); the numeric `profileId` is detail under `profiles`.
  * Canonical mapping: email ← `marketingConsent` (false → opted_out, true → opted_in) combined with the channel's
- * subscription (option `channelSubscriptions`, default email → `Newsletter`; false → opted_out); sms/push appear only
+ * subscription (option `channelSubscriptions`, default ACTITO_SIM_SUBSCRIPTIONS: email → `Newsletter`, sms →
+ * `SMS_News`; false → opted_out); sms/push appear only
  * when their configured subscription has a value; tracking ← the tracking-consent attribute (Boolean).
  * ESP detail keys: `profiles`, `interactions`, `webhooks`.
  *

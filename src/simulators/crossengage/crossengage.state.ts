@@ -2,6 +2,7 @@
  * CrossEngage state (esp-contracts.md §2): users keyed by external id and leads (email-only profiles) keyed by
  * `lead:<businessUnit>:<email>`, each with `{optOutAll, optOutChannels[], blacklisted}` (§2 Simulator notes).
  */
+import { randomUUID } from 'node:crypto';
 import type { RecipientConsent } from '../core/types.js';
 import { normaliseEmail, pushCapped } from '../core/util.js';
 
@@ -25,6 +26,8 @@ export const CANONICAL_TO_CHANNEL_TYPE = { email: 'MAIL', sms: 'SMS', push: 'PUS
 
 export interface CeProfile {
   kind: 'user' | 'lead';
+  /** CrossEngage's own id of the profile (`xngId` in v1 answers). */
+  xngId: string;
   /** External id (users only). */
   id: string | null;
   email: string | null;
@@ -91,6 +94,10 @@ export class CrossEngageState {
     return this.users.get(key) ?? this.leads.get(key);
   }
 
+  xngIdOf(p: CeProfile): string {
+    return p.xngId;
+  }
+
   keyOf(p: CeProfile): string {
     return p.kind === 'user' ? (p.id ?? '') : leadKey(p.email ?? '', p.businessUnit);
   }
@@ -120,13 +127,31 @@ export class CrossEngageState {
       existing.traits = { ...existing.traits, ...(fields.traits ?? {}) };
       existing.updated = now;
       if (existing.email) this.emailIndex.set(emailKey(existing.email, existing.businessUnit), id);
+      this.absorbLead(existing);
       return existing;
     }
     const user = blankProfile('user', id, fields.email ?? null, fields.businessUnit ?? null, now);
     user.traits = { ...(fields.traits ?? {}) };
     this.users.set(id, user);
     if (user.email) this.emailIndex.set(emailKey(user.email, user.businessUnit), id);
+    this.absorbLead(user);
     return user;
+  }
+
+  /**
+   * The lead with the user's email and businessUnit merges into the user (v1 blueprint, "Leads").
+   * INFERENCE: opt-outs of either survive and the user's traits win; the exact merge rule is NOT FOUND.
+   */
+  private absorbLead(user: CeProfile): void {
+    if (!user.email) return;
+    const key = leadKey(user.email, user.businessUnit);
+    const lead = this.leads.get(key);
+    if (!lead) return;
+    user.optOutAll ||= lead.optOutAll;
+    for (const channel of lead.optOutChannels) user.optOutChannels.add(channel);
+    user.blacklisted ||= lead.blacklisted;
+    user.traits = { ...lead.traits, ...user.traits };
+    this.leads.delete(key);
   }
 
   upsertLead(
@@ -195,6 +220,7 @@ function blankProfile(
 ): CeProfile {
   return {
     kind,
+    xngId: randomUUID(),
     id,
     email,
     businessUnit,

@@ -4,13 +4,21 @@
  *   GET     /users/{externalId}/recipient-status               v1
  *   PUT|GET /users/{externalId}/blacklist-status               v1
  *   PUT     /users                                             v2 → 202 {trackingId} (v1: 200, INFERENCE)
- *   POST    /users/batch {updated, deleted}                    ≤ 1000; v2 → 202 {trackingId, errors?}; v1 → 200
+ *   PUT     /users/{id}                                        v1 create or update → 200 {id, xngId, email,
+ *                                                              businessUnit, success}; 400 / 409 with errors [{field, type}]
+ *   POST    /users/batch {updated, deleted}                    ≤ 1000; v2 → 202 {trackingId, errors?}; v1 → 200, or 400
+ *                                                              when an item failed (items with errors [{field, type}])
  *   GET     /users/track/{trackingId}                          {stage,total,success,error}; 404 after 24 h
- *   GET     /users/{id}, GET /users/email/{email}/bu/{bu}, DELETE /users/{id} (202, always)
- *   POST    /leads {updated:[{email, businessUnit, ...}]}      v1 (INFERENCE: 200 per-item result)
+ *   GET     /users/{id}, GET /users/email/{email}/bu/{bu}, DELETE /users/{id} (v1 204, v2 202; always)
+ *   POST    /leads {updated:[{email, businessUnit, ...}]}      v1 → 200 {updated:[{id?, xngId, success}], deleted:[]},
+ *                                                              400 when an item failed (errors [{field, type}])
+ * Sources: the v1 and v2 blueprints (esp-contracts.md §2.3). A user created or updated with the email (and
+ * businessUnit) of a lead absorbs the lead: the v1 blueprint's "CrossEngage automatically merges the profiles
+ * when there is a match"; which opt-outs survive the merge is NOT FOUND, INFERENCE: the lead's are kept (a merge
+ * that dropped them would lose a person's objection).
  */
 import { randomUUID } from 'node:crypto';
-import { empty, fail, isRecord, json } from '../core/reply.js';
+import { empty, fail, isRecord, json, notSimulated } from '../core/reply.js';
 import type { Router } from '../core/router.js';
 import type { SimRequest } from '../core/types.js';
 import { type CeDeps, guarded, objectBody, optionalString, v1Fail, v2Fail } from './crossengage.common.js';
@@ -35,6 +43,24 @@ function arrayField(body: Record<string, unknown>, name: string): unknown[] {
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** A v1 per-item error (blueprint: `{"field": "email", "type": "WRONG_FORMAT"}`). */
+interface V1ItemError {
+  field: string;
+  type: string;
+}
+
+/** The v1 error of a v2 validation result (v2 codes §2.4 → the v1 blueprint's types). */
+function v1ItemError(error: { code: number; pointer: string }): V1ItemError {
+  const field = error.pointer.split('/').at(-1) || 'body';
+  if (error.code === 4) return { field, type: 'WRONG_FORMAT' };
+  return { field, type: 'NOT_NULL' };
+}
+
+/** The v1 answer for one user: `{id, xngId, email, businessUnit, success}` (v1 blueprint). */
+function v1UserResult(deps: CeDeps, user: CeProfile): Record<string, unknown> {
+  return { id: user.id, xngId: deps.state.xngIdOf(user), email: user.email, businessUnit: user.businessUnit, success: true };
+}
 
 /** Validate one v2 user (`id` and `email` required, §2.3); returns an error or applies it. */
 function applyUser(
@@ -155,20 +181,24 @@ export function registerUserRoutes(router: Router, deps: CeDeps): void {
       const errors: { code: number; title: string; source: { pointer: string } }[] = [];
       const updatedResults = updated.map((raw, i) => {
         const r = applyUser(deps, raw, `/updated/${i}`);
-        if ('kind' in r) return { id: r.id, success: true };
+        if ('kind' in r) return { id: r.id, xngId: state.xngIdOf(r), success: true };
         errors.push({ code: r.code, title: r.title, source: { pointer: r.pointer } });
-        return {
-          id: isRecord(raw) ? (raw['id'] ?? null) : null,
-          success: false,
-          errors: [{ code: r.code, title: r.title }],
-        };
+        return { id: isRecord(raw) ? (raw['id'] ?? null) : null, xngId: null, success: false, errors: [v1ItemError(r)] };
       });
       const deletedResults = deleted.map((raw) => {
         const id = typeof raw === 'string' ? raw : isRecord(raw) ? optionalString(raw['id']) : undefined;
-        if (id) state.deleteUser(id);
-        return { id: id ?? null, success: id !== undefined };
+        if (!id) return { id: null, xngId: null, success: false, errors: [{ field: 'id', type: 'NOT_NULL' }] };
+        const user = state.users.get(id);
+        const xngId = user ? state.xngIdOf(user) : null;
+        state.deleteUser(id);
+        return { id, xngId, success: true };
       });
-      if (version === '1') return json(200, { updated: updatedResults, deleted: deletedResults });
+      // v1 blueprint: 200 when every item succeeded, 400 with the items' errors otherwise (valid items
+      // are still applied: INFERENCE, the blueprint shows no mixed answer).
+      if (version === '1') {
+        const failed = [...updatedResults, ...deletedResults].some((r) => !r.success);
+        return json(failed ? 400 : 200, { updated: updatedResults, deleted: deletedResults });
+      }
       const trackingId = newTracking(deps, size, size - errors.length);
       return json(202, errors.length > 0 ? { trackingId, errors } : { trackingId });
     }),
@@ -181,30 +211,56 @@ export function registerUserRoutes(router: Router, deps: CeDeps): void {
       return json(200, state.profileJson(user));
     }),
   );
+  // Documented (v1 "User Attribute Management") but not simulated; matched before /users/{id}.
+  for (const path of ['/users/attributes', '/users/attributes/:id'])
+    router.add('*', path, (req) => notSimulated('crossengage', req.method, req.path));
   router.get(
     '/users/:id',
     guarded(deps, 'any', (req) => json(200, state.profileJson(knownUser(deps, req.param('id'))))),
   );
+  router.put(
+    '/users/:id',
+    guarded(deps, 'v1', (req, version) => {
+      const id = req.param('id');
+      const { id: bodyId, email: rawEmail, businessUnit: rawBu, ...traits } = objectBody(req, version);
+      const email = optionalString(rawEmail);
+      const businessUnit = optionalString(rawBu) ?? null;
+      const refused = (status: number, error: V1ItemError) =>
+        json(status, { id, xngId: null, email: email ?? null, businessUnit, success: false, errors: [error] });
+      if (bodyId !== undefined && bodyId !== id) return refused(409, { field: 'id', type: 'user_IDS_MISMATCH' });
+      if (rawEmail !== undefined && (!email || !EMAIL.test(email))) return refused(400, { field: 'email', type: 'WRONG_VALUE' });
+      const user = state.upsertUser(
+        id,
+        { ...(email ? { email } : {}), ...(rawBu !== undefined ? { businessUnit } : {}), traits },
+        deps.now(),
+      );
+      return json(200, v1UserResult(deps, user));
+    }),
+  );
   router.delete(
     '/users/:id',
-    guarded(deps, 'any', (req) => {
+    guarded(deps, 'any', (req, version) => {
       state.deleteUser(req.param('id'));
-      return empty(202);
+      // v1 blueprint: 204; v2: 202 (always succeeds).
+      return empty(version === '1' ? 204 : 202);
     }),
   );
 
   const leads = guarded(deps, 'v1', (req, version) => {
     const updated = arrayField(objectBody(req, version), 'updated');
     const results = updated.map((raw) => {
-      if (!isRecord(raw)) return { email: null, success: false };
-      const { email: rawEmail, businessUnit, ...traits } = raw;
+      const fail = (error: V1ItemError) => ({ xngId: null, success: false, errors: [error] });
+      if (!isRecord(raw)) return fail({ field: 'email', type: 'NOT_NULL' });
+      const { email: rawEmail, businessUnit, id, ...traits } = raw;
       const email = optionalString(rawEmail);
-      if (!email || !EMAIL.test(email)) return { email: email ?? null, success: false };
+      if (!email) return fail({ field: 'email', type: 'NOT_NULL' });
+      if (!EMAIL.test(email)) return fail({ field: 'email', type: 'WRONG_FORMAT' });
       const bu = optionalString(businessUnit) ?? null;
-      state.upsertLead(email, bu, traits, deps.now());
-      return { email, businessUnit: bu, success: true };
+      const lead = state.upsertLead(email, bu, traits, deps.now());
+      return { ...(optionalString(id) ? { id } : {}), xngId: state.xngIdOf(lead), success: true };
     });
-    return json(200, { updated: results });
+    // v1 blueprint: 200 when every lead was processed, 400 with the items' errors otherwise.
+    return json(results.every((r) => r.success) ? 200 : 400, { updated: results, deleted: [] });
   });
   router.post('/leads', leads);
 }

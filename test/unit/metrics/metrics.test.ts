@@ -86,6 +86,7 @@ describe('createMetrics: names and label sets', () => {
       consent_sync_oldest_pending_seconds: 'gauge',
       consent_sync_oldest_pending_optout_seconds: 'gauge',
       consent_sync_drift_total: 'gauge',
+      consent_sync_reconcile_drift_total: 'counter',
       consent_sync_events_total: 'counter',
       consent_sync_esp_queue_paused: 'gauge',
       consent_sync_producer_guard_total: 'counter',
@@ -115,6 +116,8 @@ describe('createMetrics: names and label sets', () => {
     metrics.setDrift('ometria', 'unsubscribed_at_esp', 3);
     metrics.setDrift('ometria', 'unsubscribed_at_esp', 1); // latest reconciliation wins
     metrics.setEspPaused('crossengage', true);
+    metrics.reconcileDrift('ometria', 'sms', 'push_not_stuck');
+    metrics.reconcileDrift('ometria', 'sms', 'push_not_stuck');
     const text = await metrics.registry.metrics();
     expect(text).toContain('consent_sync_esp_push_total{esp="crossengage",channel="email",outcome="acked"} 2');
     expect(text).toContain('consent_sync_esp_push_total{esp="ometria",channel="sms",outcome="rejected"} 1');
@@ -122,6 +125,7 @@ describe('createMetrics: names and label sets', () => {
     expect(text).toContain('consent_sync_job_duration_seconds_count{queue="consent-apply"} 1');
     expect(text).toContain('consent_sync_job_duration_seconds_bucket{le="0.25",queue="consent-apply"} 1');
     expect(text).toContain('consent_sync_drift_total{esp="ometria",type="unsubscribed_at_esp"} 1');
+    expect(text).toContain('consent_sync_reconcile_drift_total{esp="ometria",channel="sms",kind="push_not_stuck"} 2');
     expect(text).toContain('consent_sync_esp_queue_paused{esp="crossengage"} 1');
     // Gauges read from the stores have no series before the first collect (a failed first read is absent, not 0)
     expect(text).not.toMatch(/^consent_sync_oldest_pending_optout_seconds/m);
