@@ -108,13 +108,13 @@ describe('contacts without PII in URLs: search, view by id, streamed history, jo
         headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json', 'x-requested-by': 'test' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { status: res.status, body: (await res.json()) as Record<string, any> };
+      return { status: res.status, body: (await res.json()) as { contact: { contactId: string }; jobs: { queue: string; jobId: string; boardPath: string }[]; [key: string]: unknown } };
     };
     const found = await admin('contacts/search', { phone: '+44 7700 900123' });
     expect(found.body).toEqual({ contactId, contactPath: `/admin/consent/#contact=${contactId}` });
     const view = await admin(`contacts/${contactId}`);
     expect(view.body['contact'].contactId).toBe(contactId);
-    const applyJobs = view.body['jobs'].filter((j: any) => j.queue === 'consent-apply');
+    const applyJobs = view.body['jobs'].filter((j) => j.queue === 'consent-apply');
     expect(applyJobs.length).toBeGreaterThanOrEqual(3);
     for (const job of applyJobs) expect(job.boardPath).toBe(`/admin/queues/queue/consent-apply/${encodeURIComponent(job.jobId)}`);
     // Each listed job really carries one of the contact's events.

@@ -6,8 +6,12 @@ export async function cliInProcess(ctx: AppContext, args: string[]) {
   let out = '';
   let err = '';
   const code = await runCli(args, {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
     context: async () => ctx,
     config: () => ctx.config,
     runSimulators: async () => {},
