@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ConsentClient } from '../../src/client/index.js';
 import { startTestApp } from '../support/app.js';
 import { cliInProcess } from '../support/cli-in-process.js';
@@ -99,6 +100,23 @@ describe('contacts without PII in URLs: search, view by id, streamed history, jo
     expect(neither.code).toBe(2);
     expect(neither.err).toContain('give a contact or --since');
     expect((await cli(app, ['history', 'externalId:nobody'])).code).toBe(3);
+  });
+
+  it('real answers match the OpenAPI document\'s response schemas (contact view, history lines, operator contact)', async () => {
+    type Media = { schema: never; 'x-item-schema'?: never };
+    const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, Media> }> }>> };
+    const media = (path: string, type = 'application/json') => doc.paths[path]!['get']!.responses['200']!.content[type]!;
+    const expectValid = (schema: never, value: unknown, what: string) => {
+      const result = z.fromJSONSchema(schema).safeParse(value);
+      expect(result.success, `${what}: ${result.success ? '' : JSON.stringify(result.error.issues)}`).toBe(true);
+    };
+    expectValid(media('/v1/contacts/by-id/{contactId}').schema, (await app.get(`/v1/contacts/by-id/${contactId}`)).body, 'contact view');
+    const item = media('/v1/consent-history', 'application/x-ndjson')['x-item-schema']!;
+    for (const line of ndjson(await (await fetch(`${app.url}/v1/consent-history?since=2000-01-01T00:00:00Z`)).text())) expectValid(item, line, 'history line');
+    const operator = await fetch(`${app.url}/admin/consent/api/contacts/${contactId}`, { headers: { authorization: auth } });
+    expectValid(media('/admin/consent/api/contacts/{contactId}').schema, await operator.json(), 'operator contact');
+    const status = await fetch(`${app.url}/admin/consent/api/status`, { headers: { authorization: auth } });
+    expectValid(media('/admin/consent/api/status').schema, await status.json(), 'operator status');
   });
 
   it('from a contact to its jobs (with Bull Board links) and from a job\'s event to its contact, on the operator API', async () => {
