@@ -134,6 +134,14 @@ describe('dead letters and paused ESPs in one place: CLI, admin API, metrics', (
     expect((await admin('/api/status')).body['esps'].find((s: EspStatus) => s.esp === 'crossengage')).toEqual({
       esp: 'crossengage', paused: false, resume: null, deadLetters: 0,
     });
+
+    // A queue resumed outside consent-sync (Bull Board) and paused again shows the new reason.
+    await app.ctx.services.pauseEsp('crossengage', 'HTTP 403: credentials rejected');
+    for (const name of ['esp-sync-crossengage', 'esp-sync-first-crossengage']) await app.ctx.runtime.queue(name).resume();
+    await app.ctx.services.pauseEsp('crossengage', 'HTTP 401: credentials rejected');
+    await app.ctx.services.pauseEsp('crossengage', 'HTTP 403: a later push of the same pause');
+    expect((await admin('/api/status')).body['esps'].find((s: EspStatus) => s.esp === 'crossengage')?.reason).toBe('HTTP 401: credentials rejected');
+    await app.ctx.services.resumeEsp('crossengage');
   });
 
   it('CLI requeue --all after a fix delivers every dead letter of the ESP; bad use names the problem', async () => {
