@@ -83,6 +83,14 @@ describe('contacts without PII in URLs: search, view by id, streamed history, jo
     const since = [];
     for await (const record of client.exportHistory({ since: new Date('2000-01-01T00:00:00Z') })) since.push(record.eventId);
     expect(since).toHaveLength(4);
+    // Stopping early ends the request; an aborted signal stops it before it starts.
+    for await (const record of client.exportHistory({ since: '2000-01-01T00:00:00Z' })) {
+      expect(record.eventId).toBe('hx-1');
+      break;
+    }
+    const stopped = new AbortController();
+    stopped.abort();
+    await expect(client.exportHistory({ contactId, signal: stopped.signal }).next()).rejects.toMatchObject({ name: 'AbortError' });
     await expect(async () => {
       for await (const _ of client.exportHistory({ since: 'not-a-date' })) break;
     }).rejects.toMatchObject({ status: 400 });
