@@ -97,12 +97,14 @@ export class ConsentClient {
    * Consent history as it streams in (NDJSON, oldest first): one contact's (`contactId`), or
    * every change applied since `since`, or everything. Records arrive while the server still
    * reads; a connection lost midway throws, and nothing is retried (resume with a later `since`).
+   * Breaking out of the loop, or aborting `signal`, ends the request.
    */
-  async *exportHistory(opts: { contactId?: string; since?: Date | string } = {}): AsyncGenerator<ConsentChange> {
+  async *exportHistory(opts: { contactId?: string; since?: Date | string; signal?: AbortSignal } = {}): AsyncGenerator<ConsentChange> {
     const url = new URL('/v1/consent-history', this.options.baseUrl);
     if (opts.contactId !== undefined) url.searchParams.set('contactId', opts.contactId);
     if (opts.since !== undefined) url.searchParams.set('since', opts.since instanceof Date ? opts.since.toISOString() : opts.since);
-    const res = await fetch(url, { headers: this.headers() });
+    // No overall timeout: an export may rightly take long. `signal` stops it.
+    const res = await fetch(url, { headers: this.headers(), ...(opts.signal ? { signal: opts.signal } : {}) });
     if (!res.ok || !res.body) {
       const payload = (await res.json().catch(() => ({}))) as { message?: string; problems?: { field: string; rule: string }[] };
       throw new ConsentClientError(payload.message ?? `HTTP ${res.status}`, res.status, payload.problems ?? []);

@@ -7,12 +7,18 @@ import { registerConsentRoutes } from './consent.routes.js';
 import { registerErrorHandler } from './errors.js';
 import { producerGuardHook } from './producer-guard.js';
 import { registerHealthRoutes } from './health.routes.js';
+import { registerOpenApiRoute } from './openapi.js';
 import { registerReconcileRoutes } from './reconcile.routes.js';
 import { registerUnsubscribeRoutes } from './unsubscribe.routes.js';
 import { registerWebhookRoutes } from './webhooks.routes.js';
 
 /** Builds the HTTP app without listening, so tests drive it with inject() or a real port. */
-export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
+export interface AppOptions {
+  /** Told of every route as it is added (the OpenAPI test compares them with the document). */
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
+}
+
+export async function createApp(ctx: AppContext, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'web' }) as FastifyBaseLogger,
     // No disableRequestLogging: request logging is on by default, and naming the option at all
@@ -20,8 +26,13 @@ export async function createApp(ctx: AppContext): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
   });
+  if (opts.onRoute) {
+    const onRoute = opts.onRoute;
+    app.addHook('onRoute', (route) => onRoute({ method: route.method, url: route.url }));
+  }
   registerErrorHandler(app);
   registerHealthRoutes(app, ctx);
+  registerOpenApiRoute(app, ctx.config, ctx.esps);
   // The /v1/ API (producers' events, contact view and export; reconciliation runs): API keys and
   // rate limit. Board, webhooks, one-click, health and metrics keep their own authentication.
   await app.register(async (api) => {

@@ -8,7 +8,7 @@ import { IdentityParseError, parseIdentityParam } from '../services/contact-view
 import { EventIdConflictError, EventValidationError } from '../services/record-events.js';
 import { errorBody } from './errors.js';
 
-const contactQuery = z.strictObject({ businessUnit: z.string().trim().min(1).max(100).optional() });
+export const contactQuery = z.strictObject({ businessUnit: z.string().trim().min(1).max(100).optional() });
 
 export const contactIdParams = z.strictObject({ contactId: z.string().min(1).max(64) });
 
@@ -20,7 +20,7 @@ export const historyQuery = z.strictObject({
 /** The contact search body: one identity (externalId, email with its businessUnit, or phone), never in a URL. */
 export const contactSearchBody = wireContactSchema;
 
-const changesQuery = z.strictObject({
+export const changesQuery = z.strictObject({
   since: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time, e.g. 2026-11-01T00:00:00Z' }),
   cursor: z.string().max(500).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1_000),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ConsentClient } from '../../src/client/index.js';
 import { startTestApp } from '../support/app.js';
 import { cliInProcess } from '../support/cli-in-process.js';
@@ -82,6 +83,14 @@ describe('contacts without PII in URLs: search, view by id, streamed history, jo
     const since = [];
     for await (const record of client.exportHistory({ since: new Date('2000-01-01T00:00:00Z') })) since.push(record.eventId);
     expect(since).toHaveLength(4);
+    // Stopping early ends the request; an aborted signal stops it before it starts.
+    for await (const record of client.exportHistory({ since: '2000-01-01T00:00:00Z' })) {
+      expect(record.eventId).toBe('hx-1');
+      break;
+    }
+    const stopped = new AbortController();
+    stopped.abort();
+    await expect(client.exportHistory({ contactId, signal: stopped.signal }).next()).rejects.toMatchObject({ name: 'AbortError' });
     await expect(async () => {
       for await (const _ of client.exportHistory({ since: 'not-a-date' })) break;
     }).rejects.toMatchObject({ status: 400 });
@@ -101,6 +110,23 @@ describe('contacts without PII in URLs: search, view by id, streamed history, jo
     expect((await cli(app, ['history', 'externalId:nobody'])).code).toBe(3);
   });
 
+  it('real answers match the OpenAPI document\'s response schemas (contact view, history lines, operator contact)', async () => {
+    type Media = { schema: never; 'x-item-schema'?: never };
+    const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, Media> }> }>> };
+    const media = (path: string, type = 'application/json') => doc.paths[path]!['get']!.responses['200']!.content[type]!;
+    const expectValid = (schema: never, value: unknown, what: string) => {
+      const result = z.fromJSONSchema(schema).safeParse(value);
+      expect(result.success, `${what}: ${result.success ? '' : JSON.stringify(result.error.issues)}`).toBe(true);
+    };
+    expectValid(media('/v1/contacts/by-id/{contactId}').schema, (await app.get(`/v1/contacts/by-id/${contactId}`)).body, 'contact view');
+    const item = media('/v1/consent-history', 'application/x-ndjson')['x-item-schema']!;
+    for (const line of ndjson(await (await fetch(`${app.url}/v1/consent-history?since=2000-01-01T00:00:00Z`)).text())) expectValid(item, line, 'history line');
+    const operator = await fetch(`${app.url}/admin/consent/api/contacts/${contactId}`, { headers: { authorization: auth } });
+    expectValid(media('/admin/consent/api/contacts/{contactId}').schema, await operator.json(), 'operator contact');
+    const status = await fetch(`${app.url}/admin/consent/api/status`, { headers: { authorization: auth } });
+    expectValid(media('/admin/consent/api/status').schema, await status.json(), 'operator status');
+  });
+
   it('from a contact to its jobs (with Bull Board links) and from a job\'s event to its contact, on the operator API', async () => {
     const admin = async (path: string, body?: unknown) => {
       const res = await fetch(`${app.url}/admin/consent/api/${path}`, {
@@ -108,13 +134,13 @@ describe('contacts without PII in URLs: search, view by id, streamed history, jo
         headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json', 'x-requested-by': 'test' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { status: res.status, body: (await res.json()) as Record<string, any> };
+      return { status: res.status, body: (await res.json()) as { contact: { contactId: string }; jobs: { queue: string; jobId: string; boardPath: string }[]; [key: string]: unknown } };
     };
     const found = await admin('contacts/search', { phone: '+44 7700 900123' });
     expect(found.body).toEqual({ contactId, contactPath: `/admin/consent/#contact=${contactId}` });
     const view = await admin(`contacts/${contactId}`);
     expect(view.body['contact'].contactId).toBe(contactId);
-    const applyJobs = view.body['jobs'].filter((j: any) => j.queue === 'consent-apply');
+    const applyJobs = view.body['jobs'].filter((j) => j.queue === 'consent-apply');
     expect(applyJobs.length).toBeGreaterThanOrEqual(3);
     for (const job of applyJobs) expect(job.boardPath).toBe(`/admin/queues/queue/consent-apply/${encodeURIComponent(job.jobId)}`);
     // Each listed job really carries one of the contact's events.

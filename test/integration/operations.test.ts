@@ -6,6 +6,19 @@ import { waitFor } from '../support/wait-for.js';
 
 type App = Awaited<ReturnType<typeof startTestApp>>;
 type Sims = Awaited<ReturnType<typeof startEspSimulators>>;
+interface EspStatus {
+  esp: string;
+  paused: boolean;
+  reason?: string;
+  resume: string | null;
+}
+/** Admin API answers, as much of them as these tests read. */
+interface AdminBody {
+  esps: EspStatus[];
+  deadLetters: unknown[];
+  problems: { field: string; rule: string }[];
+  [key: string]: unknown;
+}
 
 const cli = (app: App, args: string[]) => cliInProcess(app.ctx, args);
 
@@ -24,7 +37,7 @@ describe('dead letters and paused ESPs in one place: CLI, admin API, metrics', (
       },
       ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
     });
-    return { status: res.status, body: (await res.json().catch(() => undefined)) as Record<string, any> };
+    return { status: res.status, body: (await res.json().catch(() => undefined)) as AdminBody };
   };
   const write = (path: string, body: unknown) => admin(path, { method: 'POST', body, headers: { 'x-requested-by': 'test' } });
 
@@ -62,17 +75,17 @@ describe('dead letters and paused ESPs in one place: CLI, admin API, metrics', (
     await record('op-e1', 'op-1', 'op1@example.com');
     const contactId = await contactIdOf('op-1');
     await waitFor(async () => (await syncOf(contactId, 'dynamic-yield'))?.status === 'dead_letter', { what: 'dead letter at Dynamic Yield' });
-    await waitFor(async () => (await admin('/api/status')).body?.['esps']?.find((s: any) => s.esp === 'crossengage')?.paused, { what: 'CrossEngage paused' });
+    await waitFor(async () => (await admin('/api/status')).body?.['esps']?.find((s: EspStatus) => s.esp === 'crossengage')?.paused, { what: 'CrossEngage paused' });
 
     // Same credentials as Bull Board, and nothing without them.
     expect((await fetch(`${app.url}/admin/consent/api/status`)).status).toBe(401);
     expect((await fetch(`${app.url}/admin/consent/`)).status).toBe(401);
 
     const status = await admin('/api/status');
-    const ce = status.body['esps'].find((s: any) => s.esp === 'crossengage');
-    expect(ce.reason).toMatch(/401|credential|auth/i);
-    expect(ce.resume).toContain('consent-sync resume crossengage');
-    expect(status.body['esps'].find((s: any) => s.esp === 'dynamic-yield')).toMatchObject({ paused: false, resume: null, deadLetters: 1 });
+    const ce = status.body['esps'].find((s: EspStatus) => s.esp === 'crossengage');
+    expect(ce?.reason).toMatch(/401|credential|auth/i);
+    expect(ce?.resume).toContain('consent-sync resume crossengage');
+    expect(status.body['esps'].find((s: EspStatus) => s.esp === 'dynamic-yield')).toMatchObject({ paused: false, resume: null, deadLetters: 1 });
 
     const list = await admin('/api/dead-letters');
     expect(list.body['deadLetters']).toEqual([
@@ -100,7 +113,7 @@ describe('dead letters and paused ESPs in one place: CLI, admin API, metrics', (
     expect(unguarded.status).toBe(403);
     const both = await write('/api/dead-letters/requeue', { all: true, contactId });
     expect(both.status).toBe(400);
-    expect(both.body['problems'][0].rule).toMatch(/contactId .* or "all": true/);
+    expect(both.body['problems'][0]?.rule).toMatch(/contactId .* or "all": true/);
     expect((await write('/api/dead-letters/requeue', { esp: 'ometria', all: true })).status).toBe(400);
 
     // After the fix: requeue the one contact through the outbox; it reaches Dynamic Yield.
@@ -118,9 +131,17 @@ describe('dead letters and paused ESPs in one place: CLI, admin API, metrics', (
       what: 'CrossEngage delivered after resume',
       timeoutMs: 60_000,
     });
-    expect((await admin('/api/status')).body['esps'].find((s: any) => s.esp === 'crossengage')).toEqual({
+    expect((await admin('/api/status')).body['esps'].find((s: EspStatus) => s.esp === 'crossengage')).toEqual({
       esp: 'crossengage', paused: false, resume: null, deadLetters: 0,
     });
+
+    // A queue resumed outside consent-sync (Bull Board) and paused again shows the new reason.
+    await app.ctx.services.pauseEsp('crossengage', 'HTTP 403: credentials rejected');
+    for (const name of ['esp-sync-crossengage', 'esp-sync-first-crossengage']) await app.ctx.runtime.queue(name).resume();
+    await app.ctx.services.pauseEsp('crossengage', 'HTTP 401: credentials rejected');
+    await app.ctx.services.pauseEsp('crossengage', 'HTTP 403: a later push of the same pause');
+    expect((await admin('/api/status')).body['esps'].find((s: EspStatus) => s.esp === 'crossengage')?.reason).toBe('HTTP 401: credentials rejected');
+    await app.ctx.services.resumeEsp('crossengage');
   });
 
   it('CLI requeue --all after a fix delivers every dead letter of the ESP; bad use names the problem', async () => {

@@ -86,11 +86,19 @@ export function createEspSync(w: EspSyncWiring) {
     return pending.added;
   };
 
+  const isEspPaused = async (esp: EspName) => {
+    const flags = await Promise.all(espQueueNames(esp).map((name) => runtime.queue(name).isPaused()));
+    return flags.some(Boolean);
+  };
+
   const pauseEsp = async (esp: EspName, reason: string) => {
+    const wasPaused = await isEspPaused(esp);
     await Promise.all(espQueueNames(esp).map((name) => runtime.queue(name).pause()));
-    // The first reason stays: later pushes of the same pause fail the same way and add nothing.
+    // Within one pause the first reason stays (later pushes fail the same way and add nothing);
+    // a new pause replaces what an earlier one left, e.g. after a resume from Bull Board.
+    const fields = { reason, at: clock() };
     await pauses
-      .updateOne({ _id: esp }, { $setOnInsert: { reason, at: clock() } }, { upsert: true })
+      .updateOne({ _id: esp }, wasPaused ? { $setOnInsert: fields } : { $set: fields }, { upsert: true })
       .catch((err) => log.warn({ err, esp }, 'pause reason not recorded; the queue is paused all the same'));
     metrics.setEspPaused(esp, true);
     log.error({ esp, reason, alert: 'esp_auth_failed' }, `${esp} rejected our credentials; its queue is paused and pending changes are kept`);
@@ -107,10 +115,6 @@ export function createEspSync(w: EspSyncWiring) {
     log.info({ esp }, `${esp} queue resumed`);
   };
 
-  const isEspPaused = async (esp: EspName) => {
-    const flags = await Promise.all(espQueueNames(esp).map((name) => runtime.queue(name).isPaused()));
-    return flags.some(Boolean);
-  };
 
   /**
    * Marks (contact, ESP) pending at the contact's current version and queues its push:
