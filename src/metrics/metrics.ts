@@ -44,8 +44,6 @@ export const METRIC_NAMES = {
   deadLetters: 'consent_sync_dead_letters',
 } as const;
 
-export const DEFAULT_METRICS_PREFIX = 'consent_sync_';
-
 export interface Metrics {
   registry: Registry;
   /** One ESP push finished with `outcome` (e.g. acked, rejected, retryable, auth_failed). */
@@ -73,7 +71,11 @@ export interface MetricsOptions {
   cacheMs?: number;
   /** Clock, for the opt-out age. */
   now?: () => Date;
-  /** Register prom-client's process/runtime metrics with the `consent_sync_` prefix (default true). */
+  /**
+   * Register prom-client's process/runtime metrics (default true) under their standard names
+   * (`process_*`, `nodejs_*`), which stock Node.js dashboards and alerts query; the `job` and
+   * `instance` labels Prometheus adds tell consent-sync's processes from others.
+   */
   defaultMetrics?: boolean;
 }
 
@@ -201,7 +203,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
   if (options.defaultMetrics !== false)
-    collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
+    collectDefaultMetrics({ register: registry });
 
   const pausedHere = new Map<string, boolean>();
   const pausedInRedis = new Map<string, boolean>();

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/dev/project-root.js';
 import { startTestApp } from '../support/app.js';
+import { freshClone, removeClones, runIn } from '../support/fresh-clone.js';
 import { isolatedEnv } from '../support/integration.js';
 import { insertPendingContacts, queueFixture } from '../support/pending-contacts.js';
 import { buildProject, spawnBuilt } from '../support/processes.js';
@@ -21,51 +21,12 @@ async function cli(env: Record<string, string>, args: string[]) {
   return { code, stdout, output: proc.output() };
 }
 
-/**
- * A clone as `git clone` + `npm ci` leaves it: the tracked sources and node_modules, no dist/.
- * `nodeModules` null gives an empty node_modules (neither tsx nor a build).
- */
-const clones: string[] = [];
-afterAll(() => {
-  for (const clone of clones) rmSync(clone, { recursive: true, force: true });
-});
-
-function freshClone(nodeModules: string | null): string {
-  const root = projectRoot();
-  const clone = mkdtempSync(join(tmpdir(), 'consent-clone-'));
-  clones.push(clone);
-  for (const entry of ['package.json', 'tsconfig.json', 'src', 'config', 'jobs'])
-    cpSync(join(root, entry), join(clone, entry), { recursive: true });
-  if (nodeModules) symlinkSync(nodeModules, join(clone, 'node_modules'));
-  else mkdirSync(join(clone, 'node_modules'));
-  return clone;
-}
-
 /** `npx consent-sync …` in `cwd`, with an npm cache of its own (npx caches a project's bin link). */
-function npx(cwd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('npx', ['--no-install', '--offline', 'consent-sync', ...args], {
-      cwd,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: process.env['HOME'] ?? '',
-        npm_config_cache: join(cwd, '.npm-cache'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const npx = (cwd: string, args: string[]) =>
+  runIn(cwd, 'npx', ['--no-install', '--offline', 'consent-sync', ...args], { npm_config_cache: join(cwd, '.npm-cache') });
 
 describe('`npx consent-sync` in a fresh clone, without a build', () => {
+  afterAll(removeClones);
   it('runs the command from source after `npm ci`', async () => {
     const clone = freshClone(join(projectRoot(), 'node_modules'));
     const help = await npx(clone, ['--help']);

@@ -70,13 +70,17 @@ describe('attemptSeconds', () => {
 });
 
 describe('createMetrics: names and label sets', () => {
-  it('registers exactly the documented metrics (plus prefixed defaults) in its own registry', async () => {
+  it('registers exactly the documented metrics (plus Node defaults under their standard names) in its own registry', async () => {
     const metrics = createMetrics();
     const json = await metrics.registry.getMetricsAsJSON();
     const names = json.map((m) => m.name);
     for (const name of Object.values(METRIC_NAMES)) expect(names).toContain(name);
-    expect(names.every((n) => n.startsWith('consent_sync_'))).toBe(true);
-    expect(names).toContain('consent_sync_process_cpu_user_seconds_total');
+    const ours = names.filter((n) => n.startsWith('consent_sync_'));
+    expect(ours.sort()).toEqual(Object.values(METRIC_NAMES).sort());
+    // Stock Node.js dashboards query these names; a prefix breaks them.
+    expect(names).toContain('process_cpu_user_seconds_total');
+    expect(names).toContain('nodejs_heap_size_used_bytes');
+    expect(names.filter((n) => !n.startsWith('consent_sync_')).every((n) => /^(process|nodejs)_/.test(n))).toBe(true);
     const custom = json.filter((m) => (Object.values(METRIC_NAMES) as string[]).includes(m.name));
     expect(Object.fromEntries(custom.map((m) => [m.name, m.type]))).toEqual({
       consent_sync_queue_jobs: 'gauge',
