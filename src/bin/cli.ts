@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../../config/index.js';
 import { runCli } from '../cli/program.js';
 import { DEV_ENV_FILE, readDevEnv, withDevEnv } from '../dev/dev-env.js';
 import { projectRoot } from '../dev/project-root.js';
-import { type AppContext, createContext } from '../lib/context.js';
+import { type AppContext, createContext } from '../app/context.js';
 import { createLogger } from '../lib/logger.js';
 import { runSimulatorsCli } from '../simulators/cli.js';
 import { pino } from 'pino';

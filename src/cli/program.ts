@@ -3,10 +3,10 @@ import { Argument, Command, CommanderError, InvalidArgumentError } from 'command
 import type { Config } from '../../config/index.js';
 import { consentBatchSchema, describeZodIssues } from '../contracts/consent-event.js';
 import { ESP_NAMES, type EspName } from '../esp/types.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import { allQueueNames } from '../queues/names.js';
-import { parseIdentityParam } from '../services/contact-view.js';
-import { EventIdConflictError, EventValidationError } from '../services/record-events.js';
+import { parseIdentityParam } from '../operate/contact-view.js';
+import { EventIdConflictError, EventValidationError } from '../ingest/record-events.js';
 import { csvRow } from './csv.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3 } as const;

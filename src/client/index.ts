@@ -1,10 +1,10 @@
 import { consentEventSchema, describeZodIssues, type WireConsentEvent, type WireConsentEventInput } from '../contracts/consent-event.js';
-import type { ConsentChange } from '../services/consent-changes.js';
-import type { ContactView } from '../services/contact-view.js';
+import type { ConsentChange } from '../apply/consent-changes.js';
+import type { ContactView } from '../operate/contact-view.js';
 
 export type { WireConsentEvent as ConsentEvent, WireConsentEventInput as ConsentEventInput } from '../contracts/consent-event.js';
-export type { ContactView } from '../services/contact-view.js';
-export type { ConsentChange } from '../services/consent-changes.js';
+export type { ContactView } from '../operate/contact-view.js';
+export type { ConsentChange } from '../apply/consent-changes.js';
 
 /** Which contact: its id, or one identity (sent in a POST body, so no email or phone is put in a URL). */
 export type ContactRef = { contactId: string } | { externalId: string } | { email: string; businessUnit?: string } | { phone: string };

@@ -8,10 +8,10 @@ import { createActitoReadBack } from './actito/actito.readback.js';
 import { createCrossEngageReadBack } from './crossengage/crossengage.readback.js';
 import { createOmetriaReadBack } from './ometria/ometria.readback.js';
 import { createOptimizelyCampaignReadBack } from './optimizely-campaign/optimizely-campaign.readback.js';
-import { DYNAMIC_YIELD_NO_READBACK, type EspReadBack } from './readback-kit.js';
+import { DYNAMIC_YIELD_NO_READBACK, type EspReadBack } from './kit/readback-kit.js';
 import { ESP_NAMES, type EspName } from './types.js';
 
-export * from './readback-kit.js';
+export * from './kit/readback-kit.js';
 
 function createReadBack(settings: EspSettingsByName, esp: EspName, logger: Logger): EspReadBack {
   switch (esp) {

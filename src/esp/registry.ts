@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EspSettings } from '../../config/esps.js';
-import type { PacerFactory } from './concurrency.js';
+import type { PacerFactory } from './kit/concurrency.js';
 import { createActitoAdapter } from './actito/actito.adapter.js';
 import { createCrossEngageAdapter } from './crossengage/crossengage.adapter.js';
 import { createDynamicYieldAdapter } from './dynamic-yield/dynamic-yield.adapter.js';

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { LANES } from '../domain/lane.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import { countDeadLetters } from '../persistence/dead-letters.js';
 import type { OutboxEntry } from '../persistence/models.js';
 import { allQueueNames, espOfQueue } from '../queues/names.js';

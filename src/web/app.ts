@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import { registerAdminRoutes } from './admin.routes.js';
 import { registerBoard } from './board.js';
 import { registerMetricsRoutes } from './metrics.routes.js';

@@ -3,7 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import { scrubString, scrubValue } from '../lib/redact.js';
 import { allQueueNames, ESP_QUEUE_PREFIX, QUEUE_APPLY } from '../queues/names.js';
 import { safeEqual } from './basic-auth.js';

@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { consentBatchSchema, consentEventSchema, describeZodIssues, wireContactSchema } from '../contracts/consent-event.js';
 import { IdentityError } from '../domain/index.js';
-import type { AppContext } from '../lib/context.js';
-import { IdentityParseError, parseIdentityParam } from '../services/contact-view.js';
-import { EventIdConflictError, EventValidationError } from '../services/record-events.js';
+import type { AppContext } from '../app/context.js';
+import { IdentityParseError, parseIdentityParam } from '../operate/contact-view.js';
+import { EventIdConflictError, EventValidationError } from '../ingest/record-events.js';
 import { errorBody } from './errors.js';
 
 export const contactQuery = z.strictObject({ businessUnit: z.string().trim().min(1).max(100).optional() });

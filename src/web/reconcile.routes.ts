@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { describeZodIssues } from '../contracts/consent-event.js';
 import type { EspName } from '../esp/types.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import type { ReconcileRunDoc } from '../persistence/reconcile-run.model.js';
 import { errorBody } from './errors.js';
 

@@ -2,14 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebhookConfig } from '../../config/webhooks.js';
 import { consentEventSchema } from '../contracts/consent-event.js';
 import { type ContactIdentity, IdentityError, normaliseIdentity } from '../domain/index.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import {
   oneClickEventId,
   parseContactKey,
   type UnsubscribeTokenPayload,
   verifyUnsubscribeToken,
-} from '../services/one-click.js';
-import { EventIdConflictError } from '../services/record-events.js';
+} from '../ingest/one-click.js';
+import { EventIdConflictError } from '../ingest/record-events.js';
 
 /**
  * RFC 8058 one-click unsubscribe (esp-contracts.md §7; reliability.md §5.3):

@@ -19,7 +19,7 @@ describe('operator page in a real browser (Chromium, headless)', () => {
     sims = await startEspSimulators(['dynamic-yield', 'crossengage']);
     app = await startTestApp({ workers: 1, env: sims.env });
     sims.sims['dynamic-yield'].setFaults({ rules: [{ path: '*', steps: [{ status: 400, body: { error: 'bad request' } }] }] });
-    // A 401 pauses the ESP this way (services/esp-sync/delivery.ts); here without waiting for one.
+    // A 401 pauses the ESP this way (src/delivery/delivery.ts); here without waiting for one.
     await app.ctx.services.pauseEsp('crossengage', 'HTTP 401: credentials rejected');
     const res = await app.post('/v1/consent-events', {
       eventId: 'br-1', contact: { externalId: 'br-1', email: 'browser.person@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'api',

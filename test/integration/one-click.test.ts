@@ -1,9 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebhookConfig } from '../../config/webhooks.js';
-import { startWorkers } from '../../src/lib/workers.js';
+import { startWorkers } from '../../src/app/workers.js';
 import { QUEUE_APPLY } from '../../src/queues/names.js';
-import { createUnsubscribeToken, listUnsubscribeHeaders } from '../../src/services/one-click.js';
+import { createUnsubscribeToken, listUnsubscribeHeaders } from '../../src/ingest/one-click.js';
 import { registerConsentRoutes } from '../../src/web/consent.routes.js';
 import { registerErrorHandler } from '../../src/web/errors.js';
 import { registerUnsubscribeRoutes } from '../../src/web/unsubscribe.routes.js';

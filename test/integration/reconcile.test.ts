@@ -3,7 +3,7 @@ import type { WireConsentEvent } from '../../src/contracts/consent-event.js';
 import type { ListReadBack, RemoteSuppression } from '../../src/esp/readback.js';
 import type { EspName } from '../../src/esp/types.js';
 import { reconcileRunModel } from '../../src/persistence/reconcile-run.model.js';
-import { createRun, type ReconcileDeps, runPage } from '../../src/services/reconcile/engine.js';
+import { createRun, type ReconcileDeps, runPage } from '../../src/reconcile/engine.js';
 import { simulatorCredentials } from '../../src/simulators/index.js';
 import { startTestApp } from '../support/app.js';
 import { startEspSimulators } from '../support/esp-sims.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { budgetKey, sharedPacers } from '../../src/esp/shared-pacer.js';
+import { budgetKey, sharedPacers } from '../../src/esp/kit/shared-pacer.js';
 
 /** A minute's window, so nothing ages out while a test runs: what fits is decided by counts alone. */
 const WINDOW_MS = 60_000;

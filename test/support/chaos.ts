@@ -20,7 +20,7 @@ import { type LocalRedisCluster, startLocalRedisCluster } from '../../src/dev/re
 import { type LocalRedis, startLocalRedis } from '../../src/dev/redis-server.js';
 import { applyEvent, type ConsentEvent, type ConsentPolicy, type Listing, resolve } from '../../src/domain/index.js';
 import type { EspName } from '../../src/esp/types.js';
-import { type AppContext, createContext } from '../../src/lib/context.js';
+import { type AppContext, createContext } from '../../src/app/context.js';
 import { createLogger } from '../../src/lib/logger.js';
 import type { ContactDoc } from '../../src/persistence/models.js';
 import { allQueueNames, espQueueNames, QUEUE_APPLY } from '../../src/queues/names.js';

@@ -1,5 +1,5 @@
 import { runCli } from '../../src/cli/program.js';
-import type { AppContext } from '../../src/lib/context.js';
+import type { AppContext } from '../../src/app/context.js';
 
 /** The CLI in this process, on a test app's context (the built binary is covered by cli.test.ts). */
 export async function cliInProcess(ctx: AppContext, args: string[]) {

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { ActitoSettings } from '../../../config/esps.js';
-import type { PacerFactory } from '../concurrency.js';
-import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
-import { mapWithConcurrency } from '../concurrency.js';
-import { combineChannels, notApplicable, onChannel, onChannels, PUSHED } from '../outcome.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow } from '../kit/adapter-kit.js';
+import { mapWithConcurrency } from '../kit/concurrency.js';
+import { combineChannels, notApplicable, onChannel, onChannels, PUSHED } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import { type ActitoProfileBody, buildProfileUpsert, gatedByMarketingConsent, profilePath } from './actito.mapping.js';
 import { createActitoSession } from './actito.session.js';

@@ -1,5 +1,5 @@
 import type { ActitoSettings } from '../../../config/esps.js';
-import { type ChannelResult, isDecided, missingIdentity, notApplicable, onChannel } from '../outcome.js';
+import { type ChannelResult, isDecided, missingIdentity, notApplicable, onChannel } from '../kit/outcome.js';
 import type { ChannelState, ContactSnapshot, PushOutcome } from '../types.js';
 
 /** Actito profile upsert (esp-contracts.md §3.3, V4 shape known from public clients). */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ActitoSettings } from '../../../config/esps.js';
-import { createAdapterKit, statusOf } from '../adapter-kit.js';
+import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
 import {
   type ContactReadBack,
   isRecord,
@@ -8,7 +8,7 @@ import {
   stringField,
   toIsoUtc,
   unexpectedResponse,
-} from '../readback-kit.js';
+} from '../kit/readback-kit.js';
 import { MARKETING_CONSENT_ATTRIBUTE, profilePath } from './actito.mapping.js';
 import { createActitoSession } from './actito.session.js';
 

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { CrossEngageSettings } from '../../../config/esps.js';
-import type { PacerFactory } from '../concurrency.js';
-import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js';
-import { mapWithConcurrency } from '../concurrency.js';
-import { type ChannelResult, type ChannelTarget, combineChannels, onChannel, onChannels, PUSHED } from '../outcome.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow, statusOf } from '../kit/adapter-kit.js';
+import { mapWithConcurrency } from '../kit/concurrency.js';
+import { type ChannelResult, type ChannelTarget, combineChannels, onChannel, onChannels, PUSHED } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type ConsentEvent,

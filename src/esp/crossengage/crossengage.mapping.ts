@@ -7,7 +7,7 @@ import {
   notApplicable,
   onChannel,
   planChannels,
-} from '../outcome.js';
+} from '../kit/outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CrossEngageSettings } from '../../../config/esps.js';
-import { createAdapterKit, statusOf } from '../adapter-kit.js';
-import { type ContactReadBack, isRecord, type RemoteSuppression, unexpectedResponse } from '../readback-kit.js';
+import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
+import { type ContactReadBack, isRecord, type RemoteSuppression, unexpectedResponse } from '../kit/readback-kit.js';
 import { LEAD_HOLDER } from './crossengage.mapping.js';
 
 /**

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { DynamicYieldSettings } from '../../../config/esps.js';
-import type { PacerFactory } from '../concurrency.js';
-import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
-import { mapWithConcurrency } from '../concurrency.js';
-import { combineChannels, onChannels, PUSHED } from '../outcome.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow } from '../kit/adapter-kit.js';
+import { mapWithConcurrency } from '../kit/concurrency.js';
+import { combineChannels, onChannels, PUSHED } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import { planRequests } from './dynamic-yield.mapping.js';
 

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { OmetriaSettings } from '../../../config/esps.js';
-import type { PacerFactory } from '../concurrency.js';
-import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
-import { type ChannelResult, combineChannels, deadLetter, onChannels, PUSHED } from '../outcome.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow } from '../kit/adapter-kit.js';
+import { type ChannelResult, combineChannels, deadLetter, onChannels, PUSHED } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type OmetriaContactRecord,

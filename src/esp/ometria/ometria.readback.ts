@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { OmetriaSettings } from '../../../config/esps.js';
-import { createAdapterKit, statusOf } from '../adapter-kit.js';
-import { EspError } from '../http/errors.js';
+import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
+import { EspError } from '../kit/http/errors.js';
 import {
   clampPageSize,
   decodeCursor,
@@ -13,7 +13,7 @@ import {
   stringField,
   toIsoUtc,
   unexpectedResponse,
-} from '../readback-kit.js';
+} from '../kit/readback-kit.js';
 
 /**
  * Ometria read-back (esp-contracts.md §5.4), in two phases per sweep:

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
-import type { PacerFactory } from '../concurrency.js';
-import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js';
-import { mapWithConcurrency } from '../concurrency.js';
-import { basicAuth } from '../http/client.js';
-import { EspError } from '../http/errors.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow, statusOf } from '../kit/adapter-kit.js';
+import { mapWithConcurrency } from '../kit/concurrency.js';
+import { basicAuth } from '../kit/http/client.js';
+import { EspError } from '../kit/http/errors.js';
 import {
   ALREADY_IN_STATE,
   type ChannelResult,
@@ -13,7 +13,7 @@ import {
   notApplicable,
   onChannel,
   PUSHED,
-} from '../outcome.js';
+} from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type HttpOperation,

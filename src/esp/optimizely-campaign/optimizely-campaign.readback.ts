@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
-import { createAdapterKit } from '../adapter-kit.js';
-import { basicAuth } from '../http/client.js';
-import { EspError } from '../http/errors.js';
+import { createAdapterKit } from '../kit/adapter-kit.js';
+import { basicAuth } from '../kit/http/client.js';
+import { EspError } from '../kit/http/errors.js';
 import {
   clampPageSize,
   decodeCursor,
@@ -15,7 +15,7 @@ import {
   stringField,
   toIsoUtc,
   unexpectedResponse,
-} from '../readback-kit.js';
+} from '../kit/readback-kit.js';
 
 /**
  * Optimizely Campaign read-back (esp-contracts.md §1.2, the REST API; the HTTP API cannot read):

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EspError } from '../../../src/esp/http/errors.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 import { createOmetriaReadBack } from '../../../src/esp/ometria/ometria.readback.js';
 import type { ListReadBack, RemoteSuppression } from '../../../src/esp/readback.js';
 import { type SimulatorHandle, startSimulator } from '../../../src/simulators/index.js';

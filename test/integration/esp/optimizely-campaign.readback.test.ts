@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EspError } from '../../../src/esp/http/errors.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 import { createOptimizelyCampaignReadBack } from '../../../src/esp/optimizely-campaign/optimizely-campaign.readback.js';
 import type { EspReadBack, ListReadBack, RemoteSuppression } from '../../../src/esp/readback.js';
 import { type SimulatorHandle, simulatorCredentials, startSimulator } from '../../../src/simulators/index.js';

@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import { buildEspSettings, type EspSettingsByName } from '../../../config/esps.js';
 import { createLogger } from '../../../src/lib/logger.js';
-import { EspError } from '../../../src/esp/http/errors.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 import { createEspAdapters } from '../../../src/esp/registry.js';
 import type {
   ChannelState,

@@ -6,6 +6,11 @@ import { type ImportGraph, importCycles, importGraph } from '../../support/impor
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const graph = importGraph(root, ['src', 'jobs', 'config']);
 
+/** The stages an event passes through: ingest → apply → delivery, and reconcile beside them; operate reads them. */
+const STAGES = ['src/ingest/', 'src/apply/', 'src/delivery/', 'src/reconcile/', 'src/operate/'] as const;
+/** What drives the stages: processes, the composition root, the HTTP API and the CLI. */
+const DRIVERS = ['src/bin/', 'src/app/', 'src/web/', 'src/cli/', 'src/dev/', 'src/scheduler/', 'jobs/'] as const;
+
 /** Each rule: files under `from` may not import files under any of `forbidden`. */
 const RULES: ReadonlyArray<{ from: string; forbidden: readonly string[]; why: string }> = [
   {
@@ -15,27 +20,27 @@ const RULES: ReadonlyArray<{ from: string; forbidden: readonly string[]; why: st
   },
   {
     from: 'src/contracts/',
-    forbidden: ['src/services/', 'src/persistence/', 'src/queues/', 'src/lib/', 'src/web/', 'src/esp/', 'jobs/'],
+    forbidden: [...STAGES, ...DRIVERS, 'src/persistence/', 'src/queues/', 'src/lib/', 'src/esp/'],
     why: 'the shared schemas are read by the API, the client and the jobs, and depend on none of them',
   },
   {
     from: 'src/persistence/',
-    forbidden: ['src/services/', 'src/web/', 'src/lib/', 'src/queues/', 'jobs/', 'src/cli/', 'src/metrics/'],
+    forbidden: [...STAGES, ...DRIVERS, 'src/queues/', 'src/metrics/'],
     why: 'models and queries know documents, not the stages that use them',
   },
   {
     from: 'src/esp/',
-    forbidden: ['src/services/', 'src/web/', 'src/lib/', 'src/queues/', 'jobs/', 'src/persistence/', 'src/metrics/'],
+    forbidden: [...STAGES, ...DRIVERS, 'src/persistence/', 'src/metrics/'],
     why: 'an adapter speaks to its ESP; the delivery stage decides when and what',
   },
-  {
-    from: 'src/services/',
-    forbidden: ['src/web/', 'src/cli/', 'src/bin/', 'src/dev/'],
-    why: 'the stages are driven by the HTTP API, the CLI and the workers, never the other way',
-  },
+  ...STAGES.map((stage) => ({
+    from: stage,
+    forbidden: [...DRIVERS, ...STAGES.filter((other) => other !== stage && !(stage === 'src/operate/'))],
+    why: 'a stage is driven by the processes, never the other way, and shares with other stages only through persistence, queues and the domain (operate reads them all)',
+  })),
   {
     from: 'src/client/',
-    forbidden: ['src/services/', 'src/persistence/', 'src/queues/', 'src/lib/', 'src/web/', 'src/esp/', 'jobs/', 'config/'],
+    forbidden: [...STAGES, ...DRIVERS, 'src/persistence/', 'src/queues/', 'src/lib/', 'src/esp/', 'config/'],
     why: 'the client ships to app servers and carries only the shared contracts',
   },
 ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { basicAuth, createHttpClient, safeUrlForLog } from '../../../src/esp/http/client.js';
+import { basicAuth, createHttpClient, safeUrlForLog } from '../../../src/esp/kit/http/client.js';
 
 describe('createHttpClient', () => {
   it('keeps every request on the configured host (allowAbsoluteUrls: false, no redirects)', () => {

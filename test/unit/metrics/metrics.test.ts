@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { AppContext } from '../../../src/lib/context.js';
+import type { AppContext } from '../../../src/app/context.js';
 import {
   createMetrics,
   METRIC_NAMES,

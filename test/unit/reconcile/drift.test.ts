@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../../src/domain/index.js';
-import { classifyDrift } from '../../../src/services/reconcile/drift.js';
+import { classifyDrift } from '../../../src/reconcile/drift.js';
 
 const decision = (state: Decision['state'], decidedBy?: Partial<NonNullable<Decision['decidedBy']>>): Decision => ({
   state,

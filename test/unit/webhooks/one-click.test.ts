@@ -6,7 +6,7 @@ import {
   oneClickEventId,
   parseContactKey,
   verifyUnsubscribeToken,
-} from '../../../src/services/one-click.js';
+} from '../../../src/ingest/one-click.js';
 import { isOneClickBody } from '../../../src/web/unsubscribe.routes.js';
 
 const SECRET = 'unit-test-unsubscribe-secret-0123456789abcdef';
