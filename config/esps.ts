@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { InlineRetryPolicy } from '../src/esp/http/with-retry.js';
+import type { InlineRetryPolicy } from '../src/esp/kit/http/with-retry.js';
 import type { EspName } from '../src/esp/types.js';
 
 /**
