@@ -1,5 +1,5 @@
 /**
- * Local HTTP simulators of the five ESPs (esp-contracts.md; architecture.md §3 "src/simulators"). Each one is a
+ * Local HTTP simulators of the five ESPs (esp-contracts.md). Each one is a
  * stateful `node:http` server on 127.0.0.1 that follows its ESP's documented contract, logs every request, plays
  * scripted faults and serves control routes under `/__sim/*` (see core/control.ts). Used by tests, benchmarks and
  * the demo; never called from production code paths.

@@ -4,7 +4,7 @@
  * import their kit without importing the registry that imports them.
  *
  * Read-back of each ESP's own suppression state, for reconciliation (product.md §4;
- * architecture.md §3.2 flow 3; esp-contracts.md §1.2, §2.5, §3.4, §4.4, §5.4, §6).
+ * esp-contracts.md §1.2, §2.5, §3.4, §4.4, §5.4, §6).
  *
  * Terminology:
  * - read-back: what an ESP says about a person's consent, read from the ESP itself.

@@ -1,7 +1,7 @@
 import { parseRetryAfter } from './retry-after.js';
 
 /**
- * What an ESP failure means for the next step (architecture.md §3.4). Decided by type and HTTP
+ * What an ESP failure means for the next step (src/README.md, "Failures, in one vocabulary"). Decided by type and HTTP
  * status only, never by message text.
  */
 export type EspErrorKind = 'retryable' | 'rate_limited' | 'permanent' | 'auth';

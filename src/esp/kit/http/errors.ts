@@ -4,7 +4,7 @@ import type { Classification, EspErrorKind } from './classify.js';
 export type { EspErrorKind } from './classify.js';
 
 /**
- * A failed ESP call whose `kind` says what happens next (architecture.md §3.4):
+ * A failed ESP call whose `kind` says what happens next (src/README.md, "Failures, in one vocabulary"):
  * `retryable` → backoff and retry; `rate_limited` → wait (retryAfterMs when known) without using
  * up attempts; `permanent` → dead letter; `auth` → pause that ESP's queue and alert.
  *

@@ -7,7 +7,7 @@ import { EspError } from './errors.js';
 /**
  * Short in-job retries only. Long outages belong to the queue's attempts and backoff: retry layers
  * multiply (2 in-job × 8 job attempts is already 24 requests per change), so the in-job budget is
- * capped at MAX_INLINE_RETRIES whatever the configuration says (architecture.md §3.4).
+ * capped at MAX_INLINE_RETRIES whatever the configuration says (src/README.md, "Failures, in one vocabulary").
  */
 export const MAX_INLINE_RETRIES = 2;
 
