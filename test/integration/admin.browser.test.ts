@@ -38,7 +38,7 @@ describe('operator page in a real browser (Chromium, headless)', () => {
     const browser = await launchChromium(app.url, { httpCredentials: { username, password } });
     try {
       const page = await browser.context.newPage();
-      await page.goto(`${app.url}/admin/consent/`);
+      await page.goto(`${app.url}/admin/consent`);
       const ceRow = page.locator('#esps tbody tr', { hasText: 'crossengage' });
       await ceRow.getByText('PAUSED').waitFor();
       expect(await ceRow.innerText()).toContain('HTTP 401: credentials rejected');
@@ -58,7 +58,7 @@ describe('operator page in a real browser (Chromium, headless)', () => {
       await page.fill('input[name=email]', 'Browser.Person@example.com');
       await page.click('#search button[type=submit]');
       await page.locator('#contact-id', { hasText: contactId }).waitFor();
-      expect(page.url()).toBe(`${app.url}/admin/consent/#contact=${contactId}`);
+      expect(page.url()).toBe(`${app.url}/admin/consent#contact=${contactId}`);
       await page.locator('#sync tbody tr', { hasText: 'dynamic-yield' }).getByText('synced').waitFor();
       const jobLink = page.locator('#jobs tbody a').first();
       await jobLink.waitFor();
