@@ -1,8 +1,11 @@
+import { ADMIN_BASE_PATH } from './admin-common.js';
+
 /**
  * The operator page at /admin/consent: static HTML and one script (the CSP allows no inline
  * script). It only calls the page's own JSON API; every value is set as text, never as HTML.
  * A contact is addressed by `#contact=<id>` (or `#event=<id>` from an apply job): the fragment
- * never reaches a server, and it is an id, not an email or phone.
+ * never reaches a server, and it is an id, not an email or phone. Paths are absolute, so the
+ * page works with or without the trailing slash.
  */
 
 export const ADMIN_PAGE_HTML = `<!doctype html>
@@ -46,14 +49,14 @@ pre { background: #f6f6f6; padding: .5em; overflow: auto; max-height: 30em; }
 <h3>View</h3>
 <pre id="view"></pre>
 </section>
-<script src="app.js"></script>
+<script src="${ADMIN_BASE_PATH}/app.js"></script>
 </body>
 </html>
 `;
 
 export const ADMIN_PAGE_SCRIPT = `'use strict';
 const api = (path, body) =>
-  fetch('api/' + path, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json', 'x-requested-by': 'consent-sync-admin' }, body: JSON.stringify(body) })
+  fetch('${ADMIN_BASE_PATH}/api/' + path, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json', 'x-requested-by': 'consent-sync-admin' }, body: JSON.stringify(body) })
     .then(async (res) => ({ ok: res.ok, status: res.status, body: await res.json().catch(() => ({})) }));
 const $ = (id) => document.getElementById(id);
 const say = (text) => { $('message').textContent = text; };
