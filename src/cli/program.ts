@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Config } from '../../config/index.js';
-import { consentBatchSchema, describeZodIssues } from '../contracts/consent-event.js';
+import { consentBatchSchema, describeZodIssues, READABLE_ERRORS } from '../contracts/consent-event.js';
 import { ESP_NAMES, type EspName } from '../esp/types.js';
 import type { AppContext } from '../app/context.js';
 import { allQueueNames } from '../queues/names.js';
@@ -87,7 +87,7 @@ export function buildProgram(io: CliIo): Command {
       }
       const body = Array.isArray(parsed) ? { events: parsed } : parsed && typeof parsed === 'object' && 'events' in parsed ? parsed : { events: [parsed] };
       const ctx = await io.context();
-      const result = consentBatchSchema(ctx.config.consent.channels, ctx.config.consent.maxEventsPerRequest).safeParse(body);
+      const result = consentBatchSchema(ctx.config.consent.channels, ctx.config.consent.maxEventsPerRequest).safeParse(body, READABLE_ERRORS);
       if (!result.success) {
         throw new CliError(`invalid events, nothing recorded:\n${describeZodIssues(result.error).map((p) => `  ${p.field}: ${p.rule}`).join('\n')}`, EXIT.usage);
       }

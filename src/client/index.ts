@@ -1,4 +1,10 @@
-import { consentEventSchema, describeZodIssues, type WireConsentEvent, type WireConsentEventInput } from '../contracts/consent-event.js';
+import {
+  consentEventSchema,
+  describeZodIssues,
+  READABLE_ERRORS,
+  type WireConsentEvent,
+  type WireConsentEventInput,
+} from '../contracts/consent-event.js';
 import type { ConsentChange } from '../apply/consent-changes.js';
 import type { ContactView } from '../operate/contact-view.js';
 
@@ -34,12 +40,27 @@ export interface RecordedEvent {
 export class ConsentClientError extends Error {
   constructor(
     message: string,
+    /** The HTTP status; undefined when the request got no answer or was never sent (validation). */
     readonly status: number | undefined,
     readonly problems: readonly { field: string; rule: string }[] = [],
+    /** The URL requested; undefined for an event refused before sending. */
+    readonly url?: string,
+    /** The service's error code, e.g. `validation_failed`, `unsupported_media_type`. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'ConsentClientError';
   }
+}
+
+/** "POST http://…/v1/consent-events answered 400 validation_failed: … (events.0.value: required)" */
+export function describeHttpFailure(
+  url: string,
+  status: number,
+  payload: { error?: string; message?: string; problems?: readonly { field: string; rule: string }[] },
+): string {
+  const problems = payload.problems?.length ? ` (${payload.problems.map((p) => `${p.field}: ${p.rule}`).join('; ')})` : '';
+  return `POST ${url} answered ${status}${payload.error ? ` ${payload.error}` : ''}: ${payload.message ?? 'no message'}${problems}`;
 }
 
 /**
@@ -57,7 +78,7 @@ export class ConsentClient {
   }
 
   validate(event: WireConsentEventInput, index?: number): WireConsentEvent {
-    const parsed = this.schema.safeParse(event);
+    const parsed = this.schema.safeParse(event, READABLE_ERRORS);
     if (parsed.success) return parsed.data;
     const prefix = index === undefined ? '' : `events.${index}.`;
     const problems = describeZodIssues(parsed.error).map((p) => ({ field: `${prefix}${p.field}`, rule: p.rule }));
@@ -136,16 +157,20 @@ export class ConsentClient {
     const attempts = this.options.attempts ?? 4;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      const url = new URL(path, this.options.baseUrl);
       try {
-        const res = await fetch(new URL(path, this.options.baseUrl), {
+        const res = await fetch(url, {
           method,
-          headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...this.headers() },
+          headers: {
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...this.headers(),
+          },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
         });
-        const payload = (await res.json().catch(() => ({}))) as { message?: string; problems?: { field: string; rule: string }[] };
+        const payload = (await res.json().catch(() => ({}))) as { error?: string; message?: string; problems?: { field: string; rule: string }[] };
         if (res.ok) return payload;
-        const error = new ConsentClientError(payload.message ?? `HTTP ${res.status}`, res.status, payload.problems ?? []);
+        const error = new ConsentClientError(describeHttpFailure(url.href, res.status, payload), res.status, payload.problems ?? [], url.href, payload.error);
         if (res.status === 429 && attempt < attempts) {
           // Rate limited: nothing was stored; wait as told, then try again (counts as an attempt).
           const waitMs = Math.max(1, Number(res.headers.get('retry-after')) || 1) * 1_000;
@@ -156,8 +181,13 @@ export class ConsentClient {
         if (res.status < 500) throw error;
         lastError = error;
       } catch (err) {
-        if (err instanceof ConsentClientError && err.status !== undefined && err.status < 500) throw err;
-        lastError = err;
+        if (err instanceof ConsentClientError) {
+          if (err.status !== undefined && err.status < 500) throw err;
+          lastError = err;
+        } else {
+          // No answer at all (refused, reset, timed out): the URL says which service was meant.
+          lastError = new ConsentClientError(`POST ${url.href} failed: ${(err as Error).message}`, undefined, [], url.href);
+        }
       }
       if (attempt < attempts) await new Promise((r) => setTimeout(r, Math.random() * 200 * 2 ** attempt));
     }

@@ -78,6 +78,18 @@ export function consentBatchSchema(channels: readonly string[], maxEvents: numbe
   });
 }
 
+/**
+ * Parse options for the schemas here: a field left out reads "required" (with the allowed values
+ * when there is a fixed set), where zod would say "expected string, received undefined".
+ */
+export const READABLE_ERRORS = {
+  error: (issue: { input?: unknown; code?: string; values?: readonly unknown[] }) => {
+    if (issue.input !== undefined) return undefined;
+    if (issue.code === 'invalid_value' && issue.values?.length) return `required: one of ${issue.values.join(', ')}`;
+    return issue.code === 'invalid_type' || issue.code === 'invalid_value' ? 'required' : undefined;
+  },
+} as const;
+
 /** "events.3.contact.email: Invalid email" — every problem, each naming its field. */
 export function describeZodIssues(error: z.ZodError): { field: string; rule: string }[] {
   return error.issues.map((issue) => {

@@ -5,6 +5,7 @@ import { registerBoard } from './board.js';
 import { registerMetricsRoutes } from './metrics.routes.js';
 import { registerConsentRoutes } from './consent.routes.js';
 import { registerErrorHandler } from './errors.js';
+import { requireJsonBody, useExplainingJsonParser } from './json-body.js';
 import { producerGuardHook } from './producer-guard.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { registerOpenApiRoute } from './openapi.js';
@@ -45,6 +46,8 @@ export async function createApp(ctx: AppContext, opts: AppOptions = {}): Promise
         count: (outcome) => ctx.metrics.producerGuard(outcome),
       }),
     );
+    api.addHook('onRequest', requireJsonBody);
+    useExplainingJsonParser(api);
     registerConsentRoutes(api, ctx);
     registerReconcileRoutes(api, ctx);
   });

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { consentBatchSchema, consentEventSchema, describeZodIssues, wireContactSchema } from '../contracts/consent-event.js';
+import { consentBatchSchema, consentEventSchema, describeZodIssues, READABLE_ERRORS, wireContactSchema } from '../contracts/consent-event.js';
 import { IdentityError } from '../domain/index.js';
 import type { AppContext } from '../app/context.js';
 import { IdentityParseError, parseIdentityParam } from '../operate/contact-view.js';
@@ -26,6 +26,13 @@ export const changesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
 });
 
+/** A replay is harmless, and the producer should know it was one. */
+export function duplicateMessage(eventIds: readonly string[]): string {
+  const shown = eventIds.slice(0, 5).join(', ');
+  const more = eventIds.length > 5 ? ` and ${eventIds.length - 5} more` : '';
+  return `${shown}${more} ${eventIds.length === 1 ? 'was' : 'were'} already recorded with the same content (a duplicate): nothing changed`;
+}
+
 export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): void {
   const channels = ctx.config.consent.channels;
   const single = consentEventSchema(channels);
@@ -34,16 +41,18 @@ export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): vo
   app.post('/v1/consent-events', async (request, reply) => {
     const body = request.body;
     const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body;
-    const parsed = isBatch ? batch.safeParse(body) : single.safeParse(body);
+    const parsed = isBatch ? batch.safeParse(body, READABLE_ERRORS) : single.safeParse(body, READABLE_ERRORS);
     if (!parsed.success) {
       return reply.code(400).send(errorBody('validation_failed', 'the request was not stored', describeZodIssues(parsed.error)));
     }
     const events = 'events' in parsed.data ? parsed.data.events : [parsed.data];
     try {
       const results = await ctx.services.recordEvents(events, isBatch ? 'events' : '');
+      const duplicates = results.filter((r) => r.status === 'duplicate').map((r) => r.eventId);
       return reply.code(202).send({
-        accepted: results.filter((r) => r.status === 'accepted').length,
-        duplicates: results.filter((r) => r.status === 'duplicate').length,
+        accepted: results.length - duplicates.length,
+        duplicates: duplicates.length,
+        ...(duplicates.length > 0 ? { message: duplicateMessage(duplicates) } : {}),
         events: results,
       });
     } catch (err) {

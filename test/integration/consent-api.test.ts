@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type ConsentEventInput, ConsentClient, ConsentClientError } from '../../src/client/index.js';
+import { freePort } from '../../src/dev/child.js';
 import { startTestApp } from '../support/app.js';
 import { insertPendingContacts, queueFixture } from '../support/pending-contacts.js';
 import { REDIS_TOPOLOGIES, redisTopologyEnv, stopRedisCluster } from '../support/redis-topology.js';
@@ -179,9 +181,78 @@ describe('consent API: bad input gets a 4xx naming the problem and stores nothin
     expect(await app.ctx.runtime.queue('consent-apply').count()).toBe(0);
   });
 
-  it('a body over the size limit is refused', async () => {
+  it('a body over the size limit is refused with a 413 that states the limit', async () => {
     const res = await app.post('/v1/consent-events', { ...ok, properties: { big: 'x'.repeat(1_100_000) } });
     expect(res.status).toBe(413);
+    expect(res.body['error']).toBe('payload_too_large');
+    expect(res.body['message']).toContain('1048576 bytes');
+    expect(res.body['problems']).toEqual([{ field: '(body)', rule: 'at most 1048576 bytes (1 MiB)' }]);
+  });
+
+  it('lists every problem of an event, each with its field, its rule and its limit; a missing field is "required"', async () => {
+    const res = await app.post('/v1/consent-events', {
+      eventId: 'x'.repeat(200),
+      contact: { email: 'x@example.com', phone: '1' },
+      kind: 'marketing',
+      channel: 'fax',
+      source: 'api',
+    });
+    expect(res.status).toBe(400);
+    const problems = res.body['problems'] as { field: string; rule: string }[];
+    const byField = Object.fromEntries(problems.map((p) => [p.field, p.rule]));
+    expect(Object.keys(byField).sort()).toEqual(['channel', 'contact.phone', 'eventId', 'value']);
+    expect(byField['value']).toBe('required: one of opt_in, opt_out');
+    expect(byField['eventId']).toMatch(/128/);
+    expect(byField['contact.phone']).toMatch(/4/);
+    expect(byField['channel']).toMatch(/email, sms, push, all/);
+    expect(JSON.stringify(problems)).not.toMatch(/received undefined/);
+  });
+
+  it('a body with a __proto__ key is refused as such, not as invalid JSON', async () => {
+    const res = await app.post('/v1/consent-events', `{"eventId":"e1","contact":{"__proto__":{"admin":true}}}`);
+    expect(res.status).toBe(400);
+    expect(res.body['error']).toBe('forbidden_key');
+    expect((res.body['problems'] as { rule: string }[])[0]!.rule).toMatch(/__proto__/);
+  });
+
+  it.each([
+    ['text/plain', JSON.stringify(ok)],
+    ['application/x-www-form-urlencoded', 'eventId=e1'],
+  ])('a %s body gets 415 naming the content type wanted', async (type, body) => {
+    const res = await app.post('/v1/consent-events', body, { 'content-type': type });
+    expect(res.status).toBe(415);
+    expect(res.body['error']).toBe('unsupported_media_type');
+    expect(res.body['problems']).toEqual([{ field: 'content-type', rule: `must be application/json, not ${type}` }]);
+    expect(await app.ctx.models.events.countDocuments({})).toBe(0);
+  });
+
+  it("the client's errors carry the URL, the status and every problem", async () => {
+    // The client knows a channel the service does not, so the event passes its own check and the service refuses it.
+    const client = new ConsentClient({ baseUrl: app.url, channels: ['email', 'sms', 'push', 'fax'], attempts: 1 });
+    const err = await client.record({ ...ok, channel: 'fax' } as ConsentEventInput).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConsentClientError);
+    const failure = err as ConsentClientError;
+    expect(failure.status).toBe(400);
+    expect(failure.url).toBe(`${app.url}/v1/consent-events`);
+    expect(failure.code).toBe('validation_failed');
+    expect(failure.message).toContain(`POST ${app.url}/v1/consent-events answered 400 validation_failed`);
+    expect(failure.message).toMatch(/events\.0\.channel: must be one of email, sms, push, all/);
+    const local = await client.record({ ...ok, value: undefined } as unknown as ConsentEventInput).catch((e: unknown) => e);
+    expect((local as ConsentClientError).problems).toEqual([{ field: 'events.0.value', rule: 'required: one of opt_in, opt_out' }]);
+    const deadUrl = `http://127.0.0.1:${await freePort()}`;
+    const offline = await new ConsentClient({ baseUrl: deadUrl, attempts: 1 }).record(ok as ConsentEventInput).catch((e: unknown) => e);
+    expect((offline as ConsentClientError).url).toBe(`${deadUrl}/v1/consent-events`);
+    expect((offline as Error).message).toContain(`POST ${deadUrl}/v1/consent-events failed`);
+  });
+
+  it('a replayed event is answered as a duplicate, saying so', async () => {
+    expect((await app.post('/v1/consent-events', ok)).status).toBe(202);
+    const replay = await app.post('/v1/consent-events', ok);
+    expect(replay.status).toBe(202);
+    expect(replay.body).toMatchObject({ accepted: 0, duplicates: 1, events: [{ eventId: 'e1', status: 'duplicate' }] });
+    expect(replay.body['message']).toMatch(/e1 .*already recorded.*nothing changed/);
+    await app.ctx.models.events.deleteMany({});
+    await app.ctx.runtime.queue('consent-apply').obliterate({ force: true });
   });
 });
 

@@ -125,6 +125,17 @@ describe('npm run dev, from a fresh clone', () => {
       { what: 'the contact opted out', timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(view.effective.marketing).toEqual({ email: 'opted_out', sms: 'opted_out', push: 'opted_out' });
+    // CrossEngage does not know this user; whatever it answers is an outcome in the view, not a warning.
+    const crossengage = await waitFor(
+      async () => {
+        const shown = await cli(clone, ['contact', 'externalId:dev-cli-user']);
+        const entry = shown.code === 0 ? JSON.parse(shown.stdout).sync?.crossengage : undefined;
+        return entry?.version === 1 && entry.status !== 'pending' ? entry : undefined;
+      },
+      { what: 'the CrossEngage push settled', timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(Object.keys(crossengage.channels).sort()).toEqual(['email', 'push', 'sms']);
+    expect(lines().filter((l) => /\b(WARN|ERROR|FATAL)\b/.test(l))).toEqual([]);
     const schedules = await cli(clone, ['schedules']);
     expect(schedules.code, schedules.stderr).toBe(0);
     expect(schedules.stdout).toContain('reconcile-crossengage');

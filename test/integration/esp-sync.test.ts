@@ -107,6 +107,28 @@ describe.each(REDIS_TOPOLOGIES)('ESP sync end to end (%s Redis): API → MongoDB
     expect(sync['dynamic-yield']!.channels).toMatchObject({ sms: { kind: 'missing_identity' }, push: { kind: 'missing_identity' } });
   });
 
+  it('a contact an ESP cannot address shows missing_identity as itself, with the reason, never as synced', async () => {
+    // Unknown to CrossEngage (not seeded) and without an email or phone for the email-keyed ESPs.
+    await record(app, { eventId: 'e2e-noaddr', contact: { externalId: 'noaddr-1' }, kind: 'marketing', channel: 'all', value: 'opt_out', source: 'api' });
+    type Entry = { status: string; version: number; reason?: string; channels?: Record<string, { kind: string; reason?: string }> };
+    const sync = await waitFor(async () => {
+      const r = await app.get('/v1/contacts/externalId:noaddr-1');
+      const entries = r.status === 200 ? (r.body['sync'] as Record<string, Entry>) : {};
+      return ESP_NAMES.every((esp) => entries[esp]?.version === 1 && entries[esp]?.status !== 'pending') ? entries : undefined;
+    });
+    const missing = Object.entries(sync).flatMap(([esp, entry]) =>
+      Object.entries(entry.channels ?? {})
+        .filter(([, o]) => o.kind === 'missing_identity')
+        .map(([channel, o]) => ({ esp, entry, channel, o })),
+    );
+    expect(missing.length).toBeGreaterThan(0);
+    for (const { esp, entry, channel, o } of missing) {
+      expect(entry.status, `${esp}: ${JSON.stringify(entry)}`).not.toBe('synced');
+      expect(o.reason, `${esp} ${channel}`).toBeTruthy();
+      expect(entry.reason, esp).toContain(`${channel}: missing_identity`);
+    }
+  });
+
   it('a forced re-opt-in after a list-unsubscribe reaches the ESPs that accept reactivation', async () => {
     const email = 'ben@example.com';
     const contact = { externalId: 'ben-1', email };
