@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { EspSettings } from '../../config/esps.js';
 import { createPacer, createSemaphore, type Pacer, type Semaphore } from './concurrency.js';
 import { currentLane } from './lane-scope.js';
-import { type AxiosInstance, createHttpClient } from './http/client.js';
+import { createHttpClient, type HttpClient } from './http/client.js';
 import { EspError } from './http/errors.js';
 import { withRetry } from './http/with-retry.js';
 import { deadLetter } from './outcome.js';
@@ -11,7 +11,7 @@ import type { EspName, PushOutcome } from './types.js';
 /** What every adapter needs to make a request: one client, one pacer, one concurrency cap. */
 export interface AdapterKit {
   esp: EspName;
-  http: AxiosInstance;
+  http: HttpClient;
   logger: Logger;
   /**
    * Runs one ESP request: waits for a concurrency slot and the rate window, then retries it at most
