@@ -7,7 +7,7 @@ import type { Logger } from '../../lib/logger.js';
 import { hydrateContact } from '../../persistence/contacts.repository.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
 import { acknowledgeOp, claimOp, heldByOther, laneOfEntry, releaseOp } from '../../persistence/outbox.js';
-import { readByIds } from '../../persistence/read-by-ids.js';
+import { bulkUpdate, readByIds } from '../../persistence/read-by-ids.js';
 import { JobRateLimited } from '../../queues/failure-policy.js';
 import { toSnapshot } from './snapshot.js';
 
@@ -113,7 +113,7 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
   const token = randomUUID();
   const claimedAt = deps.now().getTime();
   const claimUntil = claimedAt + deps.claimMs;
-  await models.contacts.bulkWrite(ids.map((id) => claimOp(esp, id, token, claimedAt, claimUntil)), { ordered: false });
+  await bulkUpdate(models.contacts, ids.map((id) => claimOp(esp, id, token, claimedAt, claimUntil)));
   const docs = await readByIds(models.contacts, ids, PUSH_FIELDS);
 
   const mine: ContactDoc[] = [];
@@ -172,7 +172,7 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
   }
   if (failed.length > 0) {
     // Given back so the job's retry (or another push) can claim them without waiting.
-    await models.contacts.bulkWrite(failed.map((c) => releaseOp(esp, c._id, token)), { ordered: false });
+    await bulkUpdate(models.contacts, failed.map((c) => releaseOp(esp, c._id, token)));
     throw await failureSignal(esp, failure, deps);
   }
   return result;
@@ -191,18 +191,18 @@ async function acknowledge(
 ): Promise<string[]> {
   if (acks.length === 0) return [];
   const { models } = deps;
-  const written = await models.contacts.bulkWrite(
+  const written = await bulkUpdate(
+    models.contacts,
     acks.map(({ contact, outcome }) =>
       acknowledgeOp(esp, contact._id, token, contact.outbox[esp]!.version, acknowledgement(esp, contact, outcome, now)),
     ),
-    { ordered: false },
   );
   if (written.matchedCount === acks.length) return [];
   // Rare: some entries hold a newer version. Which ones, the write result does not say.
   const after = await readByIds(models.contacts, acks.map((a) => a.contact._id), { [`outbox.${esp}`]: 1 });
   const superseded = acks.filter((a) => after.get(a.contact._id)?.outbox?.[esp] !== undefined);
   if (superseded.length === 0) return [];
-  await models.contacts.bulkWrite(superseded.map((a) => releaseOp(esp, a.contact._id, token)), { ordered: false });
+  await bulkUpdate(models.contacts, superseded.map((a) => releaseOp(esp, a.contact._id, token)));
   const byLane = new Map<Lane, string[]>();
   for (const a of superseded) {
     const entryLane = laneOfEntry(after.get(a.contact._id)?.outbox?.[esp]);
