@@ -105,7 +105,8 @@ export function combineChannels(results: readonly ChannelResult[]): PushOutcome 
   }
   if (byChannel.size === 0) return overall;
   const channels: Record<string, ChannelOutcome> = {};
-  for (const [channel, outcomes] of [...byChannel].sort(([a], [b]) => a.localeCompare(b))) {
+  // Code-point order, not localeCompare (ICU, slow on this per-contact path); channel names are ASCII.
+  for (const [channel, outcomes] of [...byChannel].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     channels[channel] = toChannelOutcome(combineOutcomes(outcomes));
   }
   return { ...overall, channels };

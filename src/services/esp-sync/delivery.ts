@@ -40,10 +40,11 @@ export interface PushBatchResult {
 }
 
 /**
- * What a push reads of a contact: what adapters are sent (toSnapshot) and the outbox entry the
- * acknowledgement guards. The journal, listings and sync states are most of a document.
+ * What a push to `esp` reads of a contact: what adapters are sent (toSnapshot) and that ESP's
+ * outbox entry, which the acknowledgement guards. The journal, listings, sync states and the
+ * other ESPs' entries are most of a document, and BSON decoding was the worker's largest cost.
  */
-const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1 } as const;
+const pushFields = (esp: EspName) => ({ identities: 1, effective: 1, version: 1, [`outbox.${esp}`]: 1 }) as const;
 
 /** Requests stop this long before the claim ends, so none is in flight when another push may claim. */
 export const CLAIM_MARGIN_MS = 5_000;
@@ -114,7 +115,7 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
   const claimedAt = deps.now().getTime();
   const claimUntil = claimedAt + deps.claimMs;
   await bulkUpdate(models.contacts, ids.map((id) => claimOp(esp, id, token, claimedAt, claimUntil)));
-  const docs = await readByIds(models.contacts, ids, PUSH_FIELDS);
+  const docs = await readByIds(models.contacts, ids, pushFields(esp));
 
   const mine: ContactDoc[] = [];
   const contended = new Map<string, number>();
