@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { EspSettings } from '../../config/esps.js';
 import { createPacer, createSemaphore, type Pacer, type Semaphore } from './concurrency.js';
-import { currentLane } from './lane-scope.js';
+import { laneOf } from './lane-scope.js';
 import { createHttpClient, type HttpClient } from './http/client.js';
 import { EspError } from './http/errors.js';
 import { withRetry } from './http/with-retry.js';
@@ -48,7 +48,7 @@ export function createAdapterKit(
     http,
     logger: log,
     call(operation, signal, fn, expectedStatuses) {
-      const lane = currentLane();
+      const lane = laneOf(signal);
       return withRetry(
         () =>
           semaphore.run(async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Lane, LANES } from '../../domain/index.js';
 import { EspError } from '../../esp/http/errors.js';
-import { runInLane } from '../../esp/lane-scope.js';
+import { inLane } from '../../esp/lane-scope.js';
 import { CHANNEL_IN_STATE, type ChannelOutcome, type EspAdapter, type EspName, type PushOutcome } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { hydrateContact } from '../../persistence/contacts.repository.js';
@@ -138,11 +138,9 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
   }
   if (mine.length === 0) return result;
 
-  const deadline = AbortSignal.timeout(Math.max(1_000, claimUntil - CLAIM_MARGIN_MS - deps.now().getTime()));
+  const deadline = inLane(lane, AbortSignal.timeout(Math.max(1_000, claimUntil - CLAIM_MARGIN_MS - deps.now().getTime())));
   const chunks = chunk(mine, Math.max(1, deps.adapter.maxBatch));
-  const settled = await runChunks(chunks, deps.concurrency, (contacts) =>
-    runInLane(lane, () => deps.adapter.push(contacts.map(toSnapshot), deadline)),
-  );
+  const settled = await runChunks(chunks, deps.concurrency, (contacts) => deps.adapter.push(contacts.map(toSnapshot), deadline));
 
   const now = deps.now();
   const acks: { contact: ContactDoc; outcome: PushOutcome }[] = [];
