@@ -1,7 +1,8 @@
 /**
  * One consent-sync process under measurement, wired exactly as src/bin/{web,worker}.ts wire it
  * (createContext + createApp / startWorkers), plus read-only instrumentation:
- * - MongoDB driver command monitoring (the URI carries monitorCommands=true), counted here;
+ * - MongoDB commands counted as the driver sends them (lib/mongo-commands.ts; not the driver's
+ *   command monitoring, which decodes every reply once more and cost the worker ~8% of its CPU);
  * - in the worker, a wrapper around services.applyEvents that records when the apply job carrying
  *   each event finished, and one around each ESP adapter's push() that records which contact
  *   versions it sent and when the ESP answered (for latency and for knowing when every ESP has
@@ -17,6 +18,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { startWorkers } from '../../src/app/workers.js';
 import { createApp } from '../../src/web/app.js';
 import { emit, serve } from '../lib/ipc.js';
+import { countMongoCommands } from '../lib/mongo-commands.js';
 
 const role = process.env['BENCH_ROLE'] ?? 'worker';
 const config = loadConfig(process.env);
@@ -24,9 +26,8 @@ const log = createLogger({ level: config.log.level, format: 'json', name: `bench
 const ctx = await createContext(config, log);
 
 let mongoCommands: Record<string, number> = {};
-ctx.mongo.getClient().on('commandStarted', (e) => {
-  const target = e.command[e.commandName];
-  const key = typeof target === 'string' ? `${e.commandName} ${target}` : e.commandName;
+countMongoCommands((name, target) => {
+  const key = typeof target === 'string' ? `${name} ${target}` : name;
   mongoCommands[key] = (mongoCommands[key] ?? 0) + 1;
 });
 let eluBase = performance.eventLoopUtilization();

@@ -39,8 +39,9 @@ export function appEnv(opts: {
     UNSUBSCRIBE_SECRET: 'bench-unsubscribe-secret-0123456789abcdef',
     PUBLIC_BASE_URL: 'https://consent-sync.bench.example',
     REDIS_URL: opts.redisUrl,
-    // Driver command monitoring, counted by bench/children/app.ts.
-    MONGODB_URI: `${uri}${uri.includes('?') ? '&' : '?'}monitorCommands=true`,
+    // Commands are counted by bench/children/app.ts (lib/mongo-commands.ts), not by the driver's
+    // command monitoring, which would add its own cost to the measured processes.
+    MONGODB_URI: uri,
     QUEUE_PREFIX: opts.prefix,
     SHUTDOWN_GRACE_MS: '5000',
     // Production refuses an unauthenticated /v1/ API unless told; the rate limit runs (its Redis

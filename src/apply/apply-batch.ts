@@ -1,7 +1,7 @@
 import { identityKeys } from '../domain/index.js';
 import { createContacts, findIdentityOwners, hydrateContact } from '../persistence/contacts.repository.js';
 import type { ContactDoc, StoredEventDoc } from '../persistence/models.js';
-import { readByIds } from '../persistence/read-by-ids.js';
+import { bulkUpdate, readByIds } from '../persistence/read-by-ids.js';
 import {
   type ApplyDeps,
   type ApplyJobResult,
@@ -54,9 +54,9 @@ export async function applyStoredEvents(
     steps.map(([doc, step]) => auditRecord(doc, step.audit)),
   );
   if (steps.length > 0) {
-    await models.events.bulkWrite(
+    await bulkUpdate(
+      models.events,
       steps.map(([doc, step]) => ({ updateOne: { filter: { _id: doc._id }, update: { $set: doneFields(step.audit) } } })),
-      { ordered: false },
     );
   }
   for (const [doc, step] of steps) results.set(doc._id, { ok: true, value: jobResult(doc._id, step) });
@@ -192,11 +192,11 @@ async function stepAndWrite(
     else writes.push({ before, after, events, steps: contactSteps });
   }
   if (writes.length === 0) return [];
-  const result = await models.contacts.bulkWrite(
+  const result = await bulkUpdate(
+    models.contacts,
     writes.map(({ before, after }) => ({
       updateOne: { filter: { _id: before._id, rev: before.rev }, update: contactChanges(before, after, esps) as never },
     })),
-    { ordered: false },
   );
   if (result.matchedCount === writes.length) {
     for (const w of writes) steps.push(...pairs(w.events, w.steps));

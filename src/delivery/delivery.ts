@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type Lane, LANES } from '../domain/index.js';
 import { EspError } from '../esp/kit/http/errors.js';
-import { runInLane } from '../esp/kit/lane-scope.js';
+import { inLane } from '../esp/kit/lane-scope.js';
 import { CHANNEL_IN_STATE, type ChannelOutcome, type EspAdapter, type EspName, type PushOutcome } from '../esp/types.js';
 import type { Logger } from '../lib/logger.js';
 import { hydrateContact } from '../persistence/contacts.repository.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../persistence/models.js';
 import { acknowledgeOp, claimOp, heldByOther, laneOfEntry, releaseOp } from '../persistence/outbox.js';
-import { readByIds } from '../persistence/read-by-ids.js';
+import { bulkUpdate, readByIds } from '../persistence/read-by-ids.js';
 import { JobRateLimited } from '../queues/failure-policy.js';
 import { toSnapshot } from './snapshot.js';
 
@@ -40,10 +40,12 @@ export interface PushBatchResult {
 }
 
 /**
- * What a push reads of a contact: what adapters are sent (toSnapshot) and the outbox entry the
- * acknowledgement guards. The journal, listings and sync states are most of a document.
+ * What a push to `esp` reads of a contact: what adapters are sent (toSnapshot) and that ESP's
+ * outbox entry, which the acknowledgement guards. The journal, listings, sync states and the
+ * other ESPs' entries are most of a document, and BSON decoding was the worker's largest cost.
  */
-const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1, espIdentities: 1 } as const;
+const pushFields = (esp: EspName) =>
+  ({ identities: 1, effective: 1, version: 1, [`outbox.${esp}`]: 1, [`espIdentities.${esp}`]: 1 }) as const;
 
 /** Requests stop this long before the claim ends, so none is in flight when another push may claim. */
 export const CLAIM_MARGIN_MS = 5_000;
@@ -113,8 +115,8 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
   const token = randomUUID();
   const claimedAt = deps.now().getTime();
   const claimUntil = claimedAt + deps.claimMs;
-  await models.contacts.bulkWrite(ids.map((id) => claimOp(esp, id, token, claimedAt, claimUntil)), { ordered: false });
-  const docs = await readByIds(models.contacts, ids, PUSH_FIELDS);
+  await bulkUpdate(models.contacts, ids.map((id) => claimOp(esp, id, token, claimedAt, claimUntil)));
+  const docs = await readByIds(models.contacts, ids, pushFields(esp));
 
   const mine: ContactDoc[] = [];
   const contended = new Map<string, number>();
@@ -137,11 +139,9 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
   }
   if (mine.length === 0) return result;
 
-  const deadline = AbortSignal.timeout(Math.max(1_000, claimUntil - CLAIM_MARGIN_MS - deps.now().getTime()));
+  const deadline = inLane(lane, AbortSignal.timeout(Math.max(1_000, claimUntil - CLAIM_MARGIN_MS - deps.now().getTime())));
   const chunks = chunk(mine, Math.max(1, deps.adapter.maxBatch));
-  const settled = await runChunks(chunks, deps.concurrency, (contacts) =>
-    runInLane(lane, () => deps.adapter.push(contacts.map(toSnapshot), deadline)),
-  );
+  const settled = await runChunks(chunks, deps.concurrency, (contacts) => deps.adapter.push(contacts.map(toSnapshot), deadline));
 
   const now = deps.now();
   const acks: { contact: ContactDoc; outcome: PushOutcome }[] = [];
@@ -172,7 +172,7 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
   }
   if (failed.length > 0) {
     // Given back so the job's retry (or another push) can claim them without waiting.
-    await models.contacts.bulkWrite(failed.map((c) => releaseOp(esp, c._id, token)), { ordered: false });
+    await bulkUpdate(models.contacts, failed.map((c) => releaseOp(esp, c._id, token)));
     throw await failureSignal(esp, failure, deps);
   }
   return result;
@@ -195,19 +195,22 @@ async function acknowledge(
   // newer version supersedes this push, so that push goes to the same place.
   const moved = acks.filter(({ contact, outcome }) => outcome.holder !== undefined && contact.espIdentities?.[esp] !== outcome.holder);
   if (moved.length > 0)
-    await models.contacts.bulkWrite(moved.map(({ contact, outcome }) => ({ updateOne: { filter: { _id: contact._id }, update: { $set: { [`espIdentities.${esp}`]: outcome.holder } } } })), { ordered: false });
-  const written = await models.contacts.bulkWrite(
+    await bulkUpdate(
+      models.contacts,
+      moved.map(({ contact, outcome }) => ({ updateOne: { filter: { _id: contact._id }, update: { $set: { [`espIdentities.${esp}`]: outcome.holder } } } })),
+    );
+  const written = await bulkUpdate(
+    models.contacts,
     acks.map(({ contact, outcome }) =>
       acknowledgeOp(esp, contact._id, token, contact.outbox[esp]!.version, acknowledgement(esp, contact, outcome, now)),
     ),
-    { ordered: false },
   );
   if (written.matchedCount === acks.length) return [];
   // Rare: some entries hold a newer version. Which ones, the write result does not say.
   const after = await readByIds(models.contacts, acks.map((a) => a.contact._id), { [`outbox.${esp}`]: 1 });
   const superseded = acks.filter((a) => after.get(a.contact._id)?.outbox?.[esp] !== undefined);
   if (superseded.length === 0) return [];
-  await models.contacts.bulkWrite(superseded.map((a) => releaseOp(esp, a.contact._id, token)), { ordered: false });
+  await bulkUpdate(models.contacts, superseded.map((a) => releaseOp(esp, a.contact._id, token)));
   const byLane = new Map<Lane, string[]>();
   for (const a of superseded) {
     const entryLane = laneOfEntry(after.get(a.contact._id)?.outbox?.[esp]);

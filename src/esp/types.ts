@@ -99,7 +99,8 @@ export interface EspAdapter {
   /**
    * Pushes the current state of each contact. Per-contact results for outcomes; throws EspError
    * for whole-request failures (kinds retryable, rate_limited, auth) after the short in-job retries.
-   * Every contact of the input has an entry in the returned map.
+   * Every contact of the input has an entry in the returned map. `signal` also carries the
+   * push's lane (esp/lane-scope.ts): pass it to every `kit.call`.
    */
   push(contacts: readonly ContactSnapshot[], signal?: AbortSignal): Promise<Map<string, PushOutcome>>;
 }

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { EspSettings } from '../../../config/esps.js';
 import { createSemaphore, type Pacer, type PacerFactory, processPacers, type Semaphore } from './concurrency.js';
-import { currentLane } from './lane-scope.js';
-import { type AxiosInstance, createHttpClient } from './http/client.js';
+import { laneOf } from './lane-scope.js';
+import { createHttpClient, type HttpClient } from './http/client.js';
 import { EspError } from './http/errors.js';
 import { withRetry } from './http/with-retry.js';
 import { deadLetter } from './outcome.js';
@@ -11,7 +11,7 @@ import type { EspName, PushOutcome } from '../types.js';
 /** What every adapter needs to make a request: one client, one pacer, one concurrency cap. */
 export interface AdapterKit {
   esp: EspName;
-  http: AxiosInstance;
+  http: HttpClient;
   logger: Logger;
   /**
    * Runs one ESP request: waits for a concurrency slot and the rate window, then retries it at most
@@ -48,7 +48,7 @@ export function createAdapterKit(
     http,
     logger: log,
     call(operation, signal, fn, expectedStatuses) {
-      const lane = currentLane();
+      const lane = laneOf(signal);
       return withRetry(
         () =>
           semaphore.run(async () => {

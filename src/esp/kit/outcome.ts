@@ -101,11 +101,14 @@ export function combineChannels(results: readonly ChannelResult[]): PushOutcome 
   const byChannel = new Map<string, PushOutcome[]>();
   for (const r of results) {
     if (!r.decided) continue;
-    byChannel.set(r.channel, [...(byChannel.get(r.channel) ?? []), r.outcome]);
+    const outcomes = byChannel.get(r.channel);
+    if (outcomes) outcomes.push(r.outcome);
+    else byChannel.set(r.channel, [r.outcome]);
   }
   if (byChannel.size === 0) return overall;
   const channels: Record<string, ChannelOutcome> = {};
-  for (const [channel, outcomes] of [...byChannel].sort(([a], [b]) => a.localeCompare(b))) {
+  // Code-point order, not localeCompare (ICU, slow on this per-contact path); channel names are ASCII.
+  for (const [channel, outcomes] of [...byChannel].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     channels[channel] = toChannelOutcome(combineOutcomes(outcomes));
   }
   return { ...overall, channels };
@@ -133,6 +136,8 @@ export function combineOutcomes(outcomes: readonly PushOutcome[]): PushOutcome {
   if (outcomes.length === 0) return notApplicable('nothing to push');
   let top = outcomes[0] as PushOutcome;
   for (const o of outcomes) if (RANK[o.kind] > RANK[top.kind]) top = o;
+  // The common case carries no text to join: answered without collecting any.
+  if (top.kind === 'pushed' || top.kind === 'already_in_state') return { kind: top.kind };
   const texts = [
     ...new Set(
       outcomes
@@ -143,9 +148,6 @@ export function combineOutcomes(outcomes: readonly PushOutcome[]): PushOutcome {
   ];
   const joined = texts.join('; ');
   switch (top.kind) {
-    case 'pushed':
-    case 'already_in_state':
-      return { kind: top.kind };
     case 'not_applicable':
     case 'missing_identity':
       return { kind: top.kind, detail: joined };

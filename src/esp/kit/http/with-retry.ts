@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import pRetry, { AbortError } from 'p-retry';
 import type { EspName } from '../../types.js';
 import { classifyHttpError } from './classify.js';
 import { EspError } from './errors.js';
@@ -79,7 +78,8 @@ export function inlineRetryDelay(
 /**
  * Runs `fn` with at most two quick retries for transient failures. Whatever `fn` throws comes out
  * as an EspError (or the abort reason when `signal` fires); permanent and auth failures are never
- * retried here.
+ * retried here. A plain loop rather than p-retry: this wraps every ESP request, nearly all of which
+ * succeed at once, and p-retry's per-call set-up showed in the worker's profile.
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
@@ -89,45 +89,35 @@ export async function withRetry<T>(
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const retries = Math.min(MAX_INLINE_RETRIES, Math.max(0, Math.floor(policy.retries)));
-  let nextDelayMs = 0;
 
-  return pRetry(
-    async (attempt) => {
-      try {
-        return await fn(attempt);
-      } catch (err) {
-        if (signal?.aborted) throw new AbortError(asError(signal.reason));
-        const espError = EspError.is(err)
-          ? err
-          : EspError.from(esp, classifyHttpError(err, now(), policy.retryAfterCapMs));
-        const delay = attempt > retries ? undefined : inlineRetryDelay(espError, attempt, policy, random);
-        const expected = espError.status !== undefined && options.expectedStatuses?.includes(espError.status);
-        logger?.[expected ? 'debug' : 'warn'](
-          {
-            esp,
-            operation: options.operation,
-            attempt,
-            kind: espError.kind,
-            status: espError.status,
-            retryAfterMs: espError.retryAfterMs,
-            nextDelayMs: delay,
-          },
-          delay === undefined ? 'esp call failed' : 'esp call failed, retrying',
-        );
-        if (delay === undefined) throw new AbortError(espError);
-        nextDelayMs = delay;
-        throw espError;
-      }
-    },
-    {
-      retries,
-      // p-retry's own backoff is off: the full-jitter wait (honouring Retry-After) happens below.
-      minTimeout: 0,
-      maxTimeout: 0,
-      signal,
-      onFailedAttempt: async ({ retriesLeft }) => {
-        if (retriesLeft > 0) await sleep(nextDelayMs, signal);
-      },
-    },
-  );
+  for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
+    try {
+      const result = await fn(attempt);
+      // An answer that arrives after the abort is not used: the caller has moved on.
+      signal?.throwIfAborted();
+      return result;
+    } catch (err) {
+      if (signal?.aborted) throw asError(signal.reason);
+      const espError = EspError.is(err)
+        ? err
+        : EspError.from(esp, classifyHttpError(err, now(), policy.retryAfterCapMs));
+      const delay = attempt > retries ? undefined : inlineRetryDelay(espError, attempt, policy, random);
+      const expected = espError.status !== undefined && options.expectedStatuses?.includes(espError.status);
+      logger?.[expected ? 'debug' : 'warn'](
+        {
+          esp,
+          operation: options.operation,
+          attempt,
+          kind: espError.kind,
+          status: espError.status,
+          retryAfterMs: espError.retryAfterMs,
+          nextDelayMs: delay,
+        },
+        delay === undefined ? 'esp call failed' : 'esp call failed, retrying',
+      );
+      if (delay === undefined) throw espError;
+      await sleep(delay, signal);
+    }
+  }
 }
