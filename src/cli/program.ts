@@ -174,6 +174,21 @@ export function buildProgram(io: CliIo): Command {
     });
 
   program
+    .command('status')
+    .description('where this CLI points and what is waiting: Redis, MongoDB, connected ESPs, jobs per queue (paused queues marked)')
+    .action(async () => {
+      const ctx = await io.context();
+      const mask = (url: string) => url.replace(/\/\/([^@/]*)@/, '//***@');
+      io.out(`redis\t${mask(ctx.config.redis.url)}\nmongodb\t${mask(ctx.config.mongo.uri)}\nesps\t${ctx.esps.join(', ') || '(none connected)'}\n`);
+      io.out('queue\twaiting\tactive\tdelayed\tprioritized\tfailed\tpaused\n');
+      for (const name of allQueueNames(ctx.esps)) {
+        const queue = ctx.runtime.queue(name);
+        const [counts, paused] = await Promise.all([queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed'), queue.isPaused()]);
+        io.out(`${name}\t${counts['waiting']}\t${counts['active']}\t${counts['delayed']}\t${counts['prioritized']}\t${counts['failed']}\t${paused ? 'PAUSED' : '-'}\n`);
+      }
+    });
+
+  program
     .command('schedules')
     .description('list the registered job schedules')
     .action(async () => {

@@ -108,7 +108,7 @@ describe('operator CLI', () => {
       [['reconcile', 'mailchimp'], ["'mailchimp'", `${esps}, all`]],
       [['resume', 'mailchimp'], ["'mailchimp'", esps]],
       [['replay', '--esp', 'mailchimp'], ["'mailchimp'", esps]],
-      [['frobnicate'], ["unknown command 'frobnicate'", 'record, contact, export, replay, resume, reconcile, schedules']],
+      [['frobnicate'], ["unknown command 'frobnicate'", 'record, contact, export, replay, resume, reconcile, status, schedules']],
       [['export', '--since', '2026-01-01', '--sinse', 'x'], ["unknown option '--sinse'", '--since <iso>, --format <format>']],
       [['export', '--bogus'], ["unknown option '--bogus'", '--since <iso>']],
       [['--verbose'], ["unknown option '--verbose'", 'record, contact, export']],
