@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import type { Config } from '../../config/index.js';
+import { type Config, maskUrlCredentials } from '../../config/index.js';
 import { consentBatchSchema, describeZodIssues, READABLE_ERRORS } from '../contracts/consent-event.js';
 import { ESP_NAMES, type EspName } from '../esp/types.js';
 import type { AppContext } from '../lib/context.js';
@@ -178,7 +178,7 @@ export function buildProgram(io: CliIo): Command {
     .description('where this CLI points and what is waiting: Redis, MongoDB, connected ESPs, jobs per queue (paused queues marked)')
     .action(async () => {
       const ctx = await io.context();
-      const mask = (url: string) => url.replace(/\/\/([^@/]*)@/, '//***@');
+      const mask = maskUrlCredentials;
       io.out(`redis\t${mask(ctx.config.redis.url)}\nmongodb\t${mask(ctx.config.mongo.uri)}\nesps\t${ctx.esps.join(', ') || '(none connected)'}\n`);
       io.out('queue\twaiting\tactive\tdelayed\tprioritized\tfailed\tpaused\n');
       for (const name of allQueueNames(ctx.esps)) {
