@@ -335,8 +335,13 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
 }
 
 /** Secrets replaced, for the start-up log line. */
+/** A connection URL without its user and password. */
+export function maskUrlCredentials(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}
+
 export function describeConfig(config: Config): Record<string, unknown> {
-  const mask = (url: string) => url.replace(/\/\/([^@/]*)@/, '//***@');
+  const mask = maskUrlCredentials;
   return {
     ...config,
     redis: { ...config.redis, url: mask(config.redis.url) },

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import type { Config } from '../../config/index.js';
+import { type Config, maskUrlCredentials } from '../../config/index.js';
 import { consentBatchSchema, describeZodIssues, READABLE_ERRORS } from '../contracts/consent-event.js';
 import { ESP_NAMES, type EspName } from '../esp/types.js';
 import type { AppContext } from '../app/context.js';
@@ -268,6 +268,21 @@ export function buildProgram(io: CliIo): Command {
         );
         io.err('\n');
         io.out(`${JSON.stringify({ runId: run._id, esp, status: run.status, durationMs: run.durationMs, pages: run.pages, compared: run.compared, counts: run.counts, actions: run.actions })}\n`);
+      }
+    });
+
+  program
+    .command('status')
+    .description('where this CLI points and what is waiting: Redis, MongoDB, connected ESPs, jobs per queue (paused queues marked)')
+    .action(async () => {
+      const ctx = await io.context();
+      const mask = maskUrlCredentials;
+      io.out(`redis\t${mask(ctx.config.redis.url)}\nmongodb\t${mask(ctx.config.mongo.uri)}\nesps\t${ctx.esps.join(', ') || '(none connected)'}\n`);
+      io.out('queue\twaiting\tactive\tdelayed\tprioritized\tfailed\tpaused\n');
+      for (const name of allQueueNames(ctx.esps)) {
+        const queue = ctx.runtime.queue(name);
+        const [counts, paused] = await Promise.all([queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed'), queue.isPaused()]);
+        io.out(`${name}\t${counts['waiting']}\t${counts['active']}\t${counts['delayed']}\t${counts['prioritized']}\t${counts['failed']}\t${paused ? 'PAUSED' : '-'}\n`);
       }
     });
 

@@ -154,6 +154,7 @@ describe('operator CLI', () => {
             'replay',
             'resume',
             'reconcile',
+            'status',
             'schedules',
             'sim',
           ].map((verb) => ` ${verb}`),

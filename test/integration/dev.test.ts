@@ -136,6 +136,11 @@ describe('npm run dev, from a fresh clone', () => {
     );
     expect(Object.keys(crossengage.channels).sort()).toEqual(['email', 'push', 'sms']);
     expect(lines().filter((l) => /\b(WARN|ERROR|FATAL)\b/.test(l))).toEqual([]);
+    const status = await cli(clone, ['status']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(`redis\t${parseDevEnv(readFileSync(join(clone, DEV_ENV_FILE), 'utf8'))['REDIS_URL']}`);
+    expect(status.stdout).toMatch(/^esps\toptimizely-campaign, crossengage, actito, dynamic-yield, ometria$/m);
+    expect(status.stdout).toMatch(/^consent-apply\t\d+\t\d+\t\d+\t\d+\t\d+\t-$/m);
     const schedules = await cli(clone, ['schedules']);
     expect(schedules.code, schedules.stderr).toBe(0);
     expect(schedules.stdout).toContain('reconcile-crossengage');
