@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
 import { ConsentClient, type ConsentEventInput } from '../src/client/index.js';
 import { ESP_NAMES, type EspName } from '../src/esp/types.js';
 import { openModels } from './baselines.js';
 import { appEnv } from './lib/env.js';
 import { makeEvents } from './lib/events.js';
 import { type BenchChild, forkChild } from './lib/ipc.js';
-import { type ProcessFigures, ProcessSampler, procfileNodeFlags, round } from './lib/proc.js';
-import { commandDelta, commandStats, type MonitorSample, monitorSample, total } from './lib/redis-stats.js';
+import { machineBusySeconds, type ProcessFigures, ProcessSampler, procfileNodeFlags, round } from './lib/proc.js';
+import { commandDelta, type MonitorSample, total } from './lib/redis-stats.js';
+import { type BenchRedis, commandStatsOf, jobsAddedByQueue, monitorSampleOf } from './lib/redis-topology.js';
 import { cdf, percentiles } from './lib/stats.js';
 
 /**
@@ -20,11 +20,12 @@ import { cdf, percentiles } from './lib/stats.js';
 
 export interface E2eSetup {
   redisUrl: string;
+  /** The single Redis at redisUrl, for counting; a run may name another (E2eOptions.redis). */
+  redis: BenchRedis;
   mongoUri: string;
   simUrls: Record<EspName, string>;
   sims: BenchChild;
-  stats: Redis;
-  serverPids: { redis?: number; mongo?: number };
+  serverPids: { mongo?: number };
   logDir: string;
   here: string;
 }
@@ -39,6 +40,10 @@ export interface E2eOptions {
   extraEnv?: Record<string, string>;
   seed: number;
   stallTimeoutMs: number;
+  /** Worker processes, each running every queue (default 1). */
+  workers?: number;
+  /** The Redis of this run (default: setup.redis, the single one). */
+  redis?: BenchRedis;
 }
 
 interface WorkerStats {
@@ -94,7 +99,17 @@ export interface E2eResult {
   http_requests_per_event: Record<string, number>;
   http_routes: Record<string, Record<string, number>>;
   http_statuses: Record<string, Record<string, number>>;
+  /**
+   * Per process; with several workers each is `worker 1`, `worker 2`, … and `worker` is their sum
+   * (CPU) and largest (RSS). On a cluster, each master is `redis <port>`.
+   */
   processes: Record<string, ProcessFigures & { cpu_ms_per_event: number }>;
+  /** CPU seconds per second of the run, per process (not the `worker` sum): who saturates. */
+  cores_used: Record<string, number>;
+  /** The whole machine's busy CPU per second of the run (other users' processes included). */
+  machine_cores_busy: number | null;
+  redis_topology: 'single' | 'cluster';
+  worker_processes: number;
   /** RSS right after start-up (modules loaded, connections open, no traffic yet). */
   rss_at_ready_mb: { web: number; worker: number };
   event_loop_utilization: Record<string, number>;
@@ -218,19 +233,21 @@ export function windows(doneTimes: readonly number[], started: number, size: num
   return out;
 }
 
-/** Jobs added per queue under `prefix`: BullMQ INCRs `<prefix>:<queue>:id` on every add (custom job id or not). */
-export async function jobsAddedByQueue(redis: Redis, prefix: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*:id`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const queue = key.slice(prefix.length + 1, -':id'.length);
-      out[queue] = Number(await redis.get(key)) || 0;
-    }
-  } while (cursor !== '0');
-  return out;
+/** The workers' counts added up: commands and CPU summed, RSS the largest, utilisation the mean. */
+function sumWorkerStats(all: readonly WorkerStats[]): WorkerStats {
+  const add = (pick: (w: WorkerStats) => Record<string, number> | undefined) => {
+    const out: Record<string, number> = {};
+    for (const w of all) for (const [k, v] of Object.entries(pick(w) ?? {})) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
+  return {
+    mongoCommands: add((w) => w.mongoCommands),
+    counters: add((w) => w.counters),
+    maxRssKb: Math.max(...all.map((w) => w.maxRssKb)),
+    cpuMs: all.reduce((n, w) => n + w.cpuMs, 0),
+    eventLoopUtilization: all.reduce((n, w) => n + w.eventLoopUtilization, 0) / all.length,
+    failed: all.reduce((n, w) => n + (w.failed ?? 0), 0),
+  };
 }
 
 function top(counts: Record<string, number>, n: number, per: number): Record<string, number> {
@@ -245,31 +262,37 @@ function top(counts: Record<string, number>, n: number, per: number): Record<str
 export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResult> {
   const tag = `${opts.label}-${Date.now().toString(36)}`;
   const database = `bench_${opts.label}_${Date.now().toString(36)}`;
-  const env = appEnv({ ...setup, database, prefix: `bench_${tag}`, extra: opts.extraEnv ?? {} });
+  const redis = opts.redis ?? setup.redis;
+  const workerCount = Math.max(1, opts.workers ?? 1);
+  const env = appEnv({ ...setup, database, prefix: `bench_${tag}`, extra: { ...redis.env, ...opts.extraEnv } });
   const script = join(setup.here, 'children', 'app.ts');
   await setup.sims.request('reset');
 
   const procfile = join(setup.here, '..', 'Procfile');
-  const worker = forkChild(`${opts.label}-worker`, script, {
-    env: { ...env, BENCH_ROLE: 'worker' },
-    logDir: setup.logDir,
-    nodeFlags: [
-      ...procfileNodeFlags(procfile, 'worker'),
-      // One profile per thread (tsx runs its loader in a worker thread); the main thread's is the largest.
-      ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []),
-    ],
-  });
+  const workerLabels = workerCount === 1 ? ['worker'] : Array.from({ length: workerCount }, (_, i) => `worker ${i + 1}`);
+  const workers = workerLabels.map((label) =>
+    forkChild(`${opts.label}-${label.replace(' ', '-')}`, script, {
+      env: { ...env, BENCH_ROLE: 'worker' },
+      logDir: setup.logDir,
+      nodeFlags: [
+        ...procfileNodeFlags(procfile, 'worker'),
+        // One profile per thread (tsx runs its loader in a worker thread); the main thread's is the largest.
+        ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []),
+      ],
+    }),
+  );
   const web = forkChild(`${opts.label}-web`, script, {
     env: { ...env, BENCH_ROLE: 'web' },
     logDir: setup.logDir,
     nodeFlags: procfileNodeFlags(procfile, 'web'),
   });
-  const children = [worker, web];
+  const children = [...workers, web];
   try {
-    const [{ rssKb: workerReadyKb }, { url, rssKb: webReadyKb }] = await Promise.all([
-      worker.waitEvent<{ esps: EspName[]; rssKb: number }>('ready', 60_000),
+    const [readies, { url, rssKb: webReadyKb }] = await Promise.all([
+      Promise.all(workers.map((w) => w.waitEvent<{ esps: EspName[]; rssKb: number }>('ready', 60_000))),
       web.waitEvent<{ url: string; rssKb: number }>('ready', 60_000),
     ]);
+    const workerReadyKb = Math.max(...readies.map((r) => r.rssKb));
     const client = new ConsentClient({ baseUrl: url, maxBatch: 500, timeoutMs: 120_000 });
     const count = opts.mode.kind === 'max' ? opts.events : Math.round(opts.mode.eventsPerSecond * opts.mode.durationS);
     const events = makeEvents({ count, contacts: opts.contacts, tag, seed: opts.seed, endMs: Date.now() - 60_000 });
@@ -279,21 +302,23 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     const nEsp = Object.keys(setup.simUrls).length;
     const log = new DeliveryLog(nEsp);
     const appliedAt = new Map<string, number>();
-    worker.onEvent('records', (r) => {
-      const batch = r as WorkerRecords;
-      for (const [id, t] of batch.applied) appliedAt.set(id, t);
-      log.add(batch.deliveries);
-    });
+    // An event applied by two workers (a re-delivered job) counts once: the first moment wins.
+    for (const worker of workers) {
+      worker.onEvent('records', (r) => {
+        const batch = r as WorkerRecords;
+        for (const [id, t] of batch.applied) if (!appliedAt.has(id)) appliedAt.set(id, t);
+        log.add(batch.deliveries);
+      });
+    }
     await Promise.all(children.map((c) => c.request('reset')));
-    const sampler = new ProcessSampler()
-      .add('web', web.pid)
-      .add('worker', worker.pid)
-      .add('simulators', setup.sims.pid)
-      .add('redis', setup.serverPids.redis)
-      .add('mongo', setup.serverPids.mongo)
-      .add('bench (producer)', process.pid)
-      .start();
-    const redisBefore = await commandStats(setup.stats);
+    const redisLabels = redis.nodes.map((n) => (redis.kind === 'single' ? 'redis' : `redis ${new URL(n.url).port}`));
+    const sampler = new ProcessSampler().add('web', web.pid);
+    for (const [i, w] of workers.entries()) sampler.add(workerLabels[i]!, w.pid);
+    sampler.add('simulators', setup.sims.pid);
+    for (const [i, n] of redis.nodes.entries()) sampler.add(redisLabels[i]!, n.pid);
+    sampler.add('mongo', setup.serverPids.mongo).add('bench (producer)', process.pid).start();
+    const redisBefore = await commandStatsOf(redis);
+    const machineBusyBefore = machineBusySeconds();
     const started = Date.now();
     const t0 = performance.now();
 
@@ -304,7 +329,7 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     };
     // A 3 s MONITOR sample from the second second on: round trips vs Lua-internal commands.
     const monitoring = new Promise<MonitorSample>((resolve, reject) =>
-      setTimeout(() => monitorSample(setup.redisUrl, 3_000).then(resolve, reject), 2_000),
+      setTimeout(() => monitorSampleOf(redis, 3_000).then(resolve, reject), 2_000),
     );
     let producing: Promise<unknown>;
     if (opts.mode.kind === 'max') {
@@ -350,7 +375,13 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     let finalVersions: Map<string, number> | undefined;
     let pending: Set<string> | undefined;
     for (;;) {
-      const p = await worker.request<Progress>('progress');
+      // Each reply comes after that worker's pending records (one ordered IPC channel per child).
+      const replies = await Promise.all(workers.map((w) => w.request<Progress>('progress')));
+      const p: Progress = {
+        applied: appliedAt.size,
+        deliveries: replies.reduce((n, r) => n + r.deliveries, 0),
+        failed: replies.reduce((n, r) => n + r.failed, 0),
+      };
       if (!finalVersions && p.applied >= count) {
         finalVersions = new Map();
         const docs = await models.contacts.find({ version: { $gt: 0 } }, { version: 1 }).lean();
@@ -367,22 +398,25 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       } else if (Date.now() - lastChange > opts.stallTimeoutMs) {
         await conn.close();
         throw new Error(
-          `${opts.label}: no progress for ${opts.stallTimeoutMs} ms (applied ${p.applied}/${count}, contacts not yet at their final version everywhere ${pending?.size ?? '?'}, failed jobs ${p.failed}); see ${worker.logFile}`,
+          `${opts.label}: no progress for ${opts.stallTimeoutMs} ms (applied ${p.applied}/${count}, contacts not yet at their final version everywhere ${pending?.size ?? '?'}, failed jobs ${p.failed}); see ${workers.map((w) => w.logFile).join(', ')}`,
         );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     const observedMs = performance.now() - t0;
     const monitor = await monitoring;
-    const redisCmds = commandDelta(redisBefore, await commandStats(setup.stats));
-    const jobsAdded = await jobsAddedByQueue(setup.stats, env['QUEUE_PREFIX']!);
-    const [workerStats, webStats, simStats] = await Promise.all([
-      worker.request<WorkerStats>('stats'),
+    const redisCmds = commandDelta(redisBefore, await commandStatsOf(redis));
+    const jobsAdded = await jobsAddedByQueue(redis, env['QUEUE_PREFIX']!);
+    const [eachWorkerStats, webStats, simStats] = await Promise.all([
+      Promise.all(workers.map((w) => w.request<WorkerStats>('stats'))),
       web.request<WorkerStats>('stats'),
       setup.sims.request<{ tallies: Record<string, SimTally> }>('stats'),
     ]);
-    const { esps } = await worker.request<{ esps: EspName[] }>('dump');
+    const workerStats = sumWorkerStats(eachWorkerStats);
+    const dumps = await Promise.all(workers.map((w) => w.request<{ esps: EspName[] }>('dump')));
+    const esps = dumps[0]!.esps;
     const figures = sampler.stop();
+    const machineBusyAfter = machineBusySeconds();
     // The clock stops at the last record the finish needed (the observer polls every 50 ms).
     let lastRecord = started;
     for (const t of appliedAt.values()) lastRecord = Math.max(lastRecord, t);
@@ -448,8 +482,19 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     const allMongo: Record<string, number> = { ...webStats.mongoCommands };
     for (const [k, v] of Object.entries(workerStats.mongoCommands)) allMongo[k] = (allMongo[k] ?? 0) + v;
     const processes: E2eResult['processes'] = {};
+    const coresUsed: Record<string, number> = {};
     for (const [label, f] of Object.entries(figures)) {
       processes[label] = { ...f, cpu_ms_per_event: round((f.cpu_s * 1000) / count, 2) };
+      coresUsed[label] = round(f.cpu_s / (totalMs / 1000), 2);
+    }
+    if (workerCount > 1) {
+      const each = workerLabels.map((l) => figures[l]).filter((f) => f !== undefined);
+      const cpuS = each.reduce((n, f) => n + f.cpu_s, 0);
+      processes['worker'] = {
+        peak_rss_mb: Math.max(...each.map((f) => f.peak_rss_mb)),
+        cpu_s: round(cpuS, 2),
+        cpu_ms_per_event: round((cpuS * 1000) / count, 2),
+      };
     }
     const outcomes: Record<string, number> = {};
     for (const [k, v] of Object.entries(workerStats.counters ?? {})) outcomes[k] = v;
@@ -490,6 +535,13 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       http_routes: Object.fromEntries(Object.entries(simStats.tallies).map(([esp, t]) => [esp, t.byRoute])),
       http_statuses: Object.fromEntries(Object.entries(simStats.tallies).map(([esp, t]) => [esp, t.byStatus])),
       processes,
+      cores_used: coresUsed,
+      machine_cores_busy:
+        machineBusyBefore === undefined || machineBusyAfter === undefined
+          ? null
+          : round((machineBusyAfter - machineBusyBefore) / (observedMs / 1000), 2),
+      redis_topology: redis.kind,
+      worker_processes: workerCount,
       rss_at_ready_mb: { web: round(webReadyKb / 1024, 1), worker: round(workerReadyKb / 1024, 1) },
       event_loop_utilization: {
         web: round(webStats.eventLoopUtilization, 2),

@@ -7,7 +7,7 @@ import { appEnv } from './lib/env.js';
 import { contactIdentity } from './lib/events.js';
 import { type BenchChild, forkChild } from './lib/ipc.js';
 import { procfileNodeFlags, round } from './lib/proc.js';
-import { percentiles } from './lib/stats.js';
+import { maxInWindow, percentiles } from './lib/stats.js';
 
 /**
  * Lanes (issue 21 item 5): does a person's opt-out overtake an import at every ESP, without any
@@ -261,15 +261,4 @@ export async function runLanes(
   } finally {
     await Promise.all(children.reverse().map((c) => c.stop()));
   }
-}
-
-/** The most timestamps (sorted, ms) in any window of `ms`. */
-export function maxInWindow(sorted: readonly number[], ms: number): number {
-  let best = 0;
-  let from = 0;
-  for (let to = 0; to < sorted.length; to++) {
-    while (sorted[to]! - sorted[from]! >= ms) from++;
-    best = Math.max(best, to - from + 1);
-  }
-  return best;
 }

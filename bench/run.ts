@@ -1,15 +1,16 @@
 /**
  * consent-sync benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
- * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,lanes,reconcile,
+ * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,lanes,reconcile,scale,
  * --mongo=java|memory (default java, or memory when MONGOMS_SYSTEM_BINARY names a mongod),
- * --events=N --contacts=N --reconcile=N --lanes-import=N, --set=KEY=VALUE.
+ * --workers=N and --redis=single|cluster (the e2e and half phases), --events=N --contacts=N
+ * --reconcile=N --lanes-import=N --scale-events=N, --set=KEY=VALUE.
  * See bench/README.md for what is measured and how.
  */
 import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { type LocalRedisCluster, startLocalRedisCluster } from '../src/dev/redis-cluster.js';
 import { startDevServices } from '../src/dev/services.js';
 import { ESP_NAMES, type EspName } from '../src/esp/types.js';
 import { createLogger } from '../src/lib/logger.js';
@@ -23,6 +24,7 @@ import { JAVA_MONGO_VERSION } from '../src/dev/java-mongo.js';
 import { baseMachine, type MachineInfo, pidListeningOn, round, uptimeLine } from './lib/proc.js';
 import { type ProfileSummary, summariseProfile } from './lib/profile.js';
 import { redisVersion, total } from './lib/redis-stats.js';
+import { type BenchRedis, clusterRedis, singleRedis } from './lib/redis-topology.js';
 import { type ReconcileResult, runReconcile } from './reconcile.js';
 import { type CostRow, serverCosts } from './server-costs.js';
 import { coreEnvSchema } from '../config/env.schema.js';
@@ -44,6 +46,7 @@ const PROFILES = {
     lanesImport: 10_000,
     reconcile: [{ contacts: 100_000, deadlineS: 900 }],
     costSizes: [500, 2_500],
+    scaleEvents: 3_000,
   },
   full: {
     events: 50_000,
@@ -58,6 +61,7 @@ const PROFILES = {
       { contacts: 1_000_000, deadlineS: 1_200 },
     ],
     costSizes: [10_000, 50_000],
+    scaleEvents: 20_000,
   },
 } as const;
 
@@ -78,6 +82,7 @@ const profile = {
   events: numberOption('events') ?? PROFILES[profileName].events,
   contacts: numberOption('contacts') ?? PROFILES[profileName].contacts,
   lanesImport: numberOption('lanes-import') ?? PROFILES[profileName].lanesImport,
+  scaleEvents: numberOption('scale-events') ?? PROFILES[profileName].scaleEvents,
   reconcile:
     numberOption('reconcile') !== undefined
       ? [{ contacts: numberOption('reconcile')!, deadlineS: 1_800 }]
@@ -85,6 +90,13 @@ const profile = {
 };
 const only = option('only')?.split(',');
 const wants = (phase: string) => !only || only.includes(phase);
+/** --workers=N: worker processes in the e2e and half phases (the scale phase runs 1, 2 and 4). */
+const workerCount = numberOption('workers') ?? 1;
+if (!Number.isInteger(workerCount) || workerCount < 1) throw new Error(`--workers=${option('workers')}: expected a whole number ≥ 1`);
+/** --redis=single|cluster: the Redis of the e2e and half phases (the scale phase runs on both). */
+const redisChoice = option('redis') ?? 'single';
+if (redisChoice !== 'single' && redisChoice !== 'cluster') throw new Error(`--redis=${redisChoice}: expected single or cluster`);
+const SCALE_WORKERS = [1, 2, 4] as const;
 /** The default of APPLY_CONCURRENCY, which the bench does not override: the baselines run at it. */
 const APPLY_CONCURRENCY = coreEnvSchema.shape.APPLY_CONCURRENCY.parse(undefined);
 /** The default of ESP_WORKER_CONCURRENCY (push jobs per ESP queue at once), also not overridden. */
@@ -110,7 +122,16 @@ const services = await startDevServices(
   },
   (line) => say(`  ${line}`),
 );
-const statsRedis = new Redis(services.redisUrl);
+const single = singleRedis(services.redisUrl, undefined);
+// A 3-master cluster on loopback, as the tests start it, when a phase runs on one.
+let localCluster: LocalRedisCluster | undefined;
+let cluster: BenchRedis | undefined;
+if (redisChoice === 'cluster' || wants('scale')) {
+  localCluster = await startLocalRedisCluster();
+  cluster = clusterRedis(localCluster);
+  say(`  Redis Cluster: 3 masters at ${localCluster.nodesSetting}`);
+}
+const e2eRedis = redisChoice === 'cluster' ? cluster! : single;
 const sims = forkChild('simulators', join(here, 'children', 'simulators.ts'), {
   env: { BENCH_CROSSENGAGE_USERS: String(profile.contacts) },
   logDir: workDir,
@@ -122,7 +143,9 @@ async function shutdown() {
   if (shuttingDown) return;
   shuttingDown = true;
   await sims.stop(5_000).catch(() => {});
-  statsRedis.disconnect();
+  single.close();
+  cluster?.close();
+  await localCluster?.stop();
   await services.stop();
 }
 process.on('SIGINT', () => {
@@ -130,7 +153,8 @@ process.on('SIGINT', () => {
 });
 
 try {
-  const redisInfo = await redisVersion(statsRedis);
+  const redisInfo = await redisVersion(single.nodes[0]!.stats);
+  single.nodes[0]!.pid = redisInfo.pid;
   const { conn } = await openModels(services.mongoUri, 'bench_info');
   const buildInfo = (await conn.db!.admin().command({ buildInfo: 1 })) as { version?: string };
   const serverStatus = (await conn.db!.admin().command({ serverStatus: 1 }).catch(() => ({}))) as { pid?: number };
@@ -153,9 +177,9 @@ try {
     redisUrl: services.redisUrl,
     mongoUri: services.mongoUri,
     simUrls: urls,
+    redis: single,
     sims,
-    stats: statsRedis,
-    serverPids: { ...(redisInfo.pid ? { redis: redisInfo.pid } : {}), ...(mongoPid ? { mongo: mongoPid } : {}) },
+    serverPids: mongoPid ? { mongo: mongoPid } : {},
     logDir: workDir,
     here,
   };
@@ -198,6 +222,8 @@ try {
         seed: 7,
         stallTimeoutMs: 120_000,
         extraEnv: experimentEnv,
+        workers: workerCount,
+        redis: e2eRedis,
         ...(cpuProfDir ? { cpuProfDir } : {}),
       });
       say(`    ${e2e.events_per_s} events/s, p50 ${e2e.latency_ms.p50} ms, p99 ${e2e.latency_ms.p99} ms`);
@@ -225,6 +251,8 @@ try {
         seed: 11,
         stallTimeoutMs: 120_000,
         extraEnv: experimentEnv,
+        workers: workerCount,
+        redis: e2eRedis,
       });
       say(`    p50 ${half.latency_ms.p50} ms, p99 ${half.latency_ms.p99} ms`);
     } catch (err) {
@@ -245,6 +273,35 @@ try {
     } catch (err) {
       errors['lanes'] = (err as Error).message;
       say(`    FAILED: ${(err as Error).message}`);
+    }
+  }
+
+  const scaleOut: ScaleRow[] = [];
+  if (wants('scale') && cluster) {
+    say(`scale-out: ${profile.scaleEvents.toLocaleString('en')} events per row, ${SCALE_WORKERS.join(', ')} worker processes, single Redis and 3-master cluster…`);
+    for (const topology of [single, cluster]) {
+      for (const workers of SCALE_WORKERS) {
+        const label = `scale-${topology.kind}-${workers}w`;
+        try {
+          const r = await runE2e(setup, {
+            label,
+            events: profile.scaleEvents,
+            contacts: profile.contacts,
+            mode: { kind: 'max', producers: 2 },
+            seed: 13,
+            stallTimeoutMs: 120_000,
+            extraEnv: experimentEnv,
+            workers,
+            redis: topology,
+          });
+          const row = scaleRow(r);
+          scaleOut.push(row);
+          say(`    ${formatScaleRow(row)}`);
+        } catch (err) {
+          errors[label] = (err as Error).message;
+          say(`    ${label} FAILED: ${(err as Error).message}`);
+        }
+      }
     }
   }
 
@@ -337,15 +394,30 @@ try {
       simulator_latency_ms: 0,
       producer: 'ConsentClient.recordMany, batches of 500, 2 concurrent producers (max load); a batch every 100 ms (fixed load)',
       processes: 'web, worker, reconciler and simulators are separate child processes; baselines run in the orchestrator',
+      e2e_workers: workerCount,
+      e2e_redis: redisChoice,
       reconcile_page_size: RECONCILE_PAGE_SIZE,
       experiment_env: experimentEnv,
     },
-    details: { bullmq, mongo, e2e, half, lanes, reconcile: reconciles, server_costs: costs, worker_profile: profileSummary },
+    details: {
+      bullmq,
+      mongo,
+      e2e,
+      half,
+      lanes,
+      reconcile: reconciles,
+      server_costs: costs,
+      worker_profile: profileSummary,
+      scale_out: scaleOut.length > 0 ? scaleOut : undefined,
+    },
     errors,
   };
   const stamp = started.toISOString().slice(0, 10);
   // Only a whole profile with default settings goes to bench/results; subsets and experiments stay with the logs.
-  const partial = Object.keys(experimentEnv).length > 0 || only !== undefined || argv.some((a) => /^--(events|contacts|reconcile|lanes-import)=/.test(a));
+  const partial =
+    Object.keys(experimentEnv).length > 0 ||
+    only !== undefined ||
+    argv.some((a) => /^--(events|contacts|reconcile|lanes-import|scale-events|workers|redis)=/.test(a));
   const outDir = partial ? workDir : resultsDir;
   const base = `${stamp}-${profileName}-mongo-${mongoChoice}${partial ? '-partial' : ''}`;
   const jsonFile = join(outDir, `${base}.json`);
@@ -357,6 +429,7 @@ try {
   );
 
   printTable(results, { bullmq, mongo, e2e, half, lanes, reconciles, costs, profileSummary });
+  if (scaleOut.length > 0) printScaleTable(scaleOut, machine.cores);
   say('');
   say(`JSON:  ${relative(process.cwd(), jsonFile)}`);
   say(`chart: ${relative(process.cwd(), chartFile)}`);
@@ -490,4 +563,79 @@ function printTable(
     say('  hottest functions (self):');
     for (const f of p.top_functions.slice(0, 12)) say(`    ${String(Math.round(f.share * 1000) / 10).padStart(5)}%  ${f.name}`);
   }
+}
+
+/** One row of the scale-out table: throughput beside what each event cost and who was busiest. */
+interface ScaleRow {
+  redis: 'single' | 'cluster';
+  workers: number;
+  e2e_events_per_s: number;
+  state_changes_per_s: number;
+  /** CPU of every worker process added up, per event. */
+  worker_cpu_ms_per_event: number;
+  redis_cmds_per_event: number;
+  mongo_cmds_per_event: number;
+  jobs_per_event: number;
+  /** CPU seconds per second of the row, per process (each worker and each Redis master apart). */
+  cores_used: Record<string, number>;
+  /** The process that used the most CPU, and all processes together, in cores. */
+  busiest: string;
+  total_cores_used: number;
+  /** The machine's busy CPU in cores during the row, everyone's processes included: near the core count, the CPU was the limit. */
+  machine_cores_busy: number | null;
+  p99_latency_ms: number | null;
+  undelivered: number;
+  dead_letters: number;
+}
+
+function scaleRow(r: E2eResult): ScaleRow {
+  const cores = Object.entries(r.cores_used).filter(([label]) => label !== 'bench (producer)');
+  const [busiest] = [...cores].sort((a, b) => b[1] - a[1]);
+  return {
+    redis: r.redis_topology,
+    workers: r.worker_processes,
+    e2e_events_per_s: r.events_per_s,
+    state_changes_per_s: r.state_changes_per_s,
+    worker_cpu_ms_per_event: r.processes['worker']?.cpu_ms_per_event ?? 0,
+    redis_cmds_per_event: r.redis_cmds_per_event,
+    mongo_cmds_per_event: r.mongo_cmds_per_event,
+    jobs_per_event: r.jobs_per_event,
+    cores_used: r.cores_used,
+    busiest: busiest ? `${busiest[0]} (${busiest[1]} cores)` : '–',
+    total_cores_used: round(Object.values(r.cores_used).reduce((a, b) => a + b, 0), 2),
+    machine_cores_busy: r.machine_cores_busy,
+    p99_latency_ms: r.latency_ms.p99 ?? null,
+    undelivered: r.undelivered,
+    dead_letters: total(r.dead_letters),
+  };
+}
+
+function formatScaleRow(r: ScaleRow): string {
+  return `${r.redis} Redis, ${r.workers} worker${r.workers === 1 ? '' : 's'}: ${r.e2e_events_per_s} events/s, worker ${r.worker_cpu_ms_per_event} ms CPU/event, ${r.redis_cmds_per_event} Redis cmds/event; busiest ${r.busiest}`;
+}
+
+function printScaleTable(rows: readonly ScaleRow[], machineCores: number) {
+  say('');
+  say(`scale-out (${machineCores} cores on this machine; CPU in cores = CPU seconds per second of the row; "ours" = the run's processes, bench producer included; "machine busy" = every process on the machine):`);
+  const head = ['redis', 'workers', 'events/s', 'worker ms CPU/ev', 'redis cmds/ev', 'mongo cmds/ev', 'jobs/ev', 'ours cores', 'machine busy', 'CPU by process (cores)'];
+  const body = rows.map((r) => [
+    r.redis,
+    String(r.workers),
+    String(r.e2e_events_per_s),
+    String(r.worker_cpu_ms_per_event),
+    String(r.redis_cmds_per_event),
+    String(r.mongo_cmds_per_event),
+    String(r.jobs_per_event),
+    String(r.total_cores_used),
+    r.machine_cores_busy === null ? '–' : `${r.machine_cores_busy}/${machineCores}`,
+    Object.entries(r.cores_used)
+      .sort((a, b) => b[1] - a[1])
+      .map(([p, c]) => `${p} ${c}`)
+      .join(', '),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  say(line(head));
+  say(line(widths.map((w) => '-'.repeat(w))));
+  for (const b of body) say(line(b));
 }

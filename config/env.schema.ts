@@ -32,7 +32,13 @@ export const coreEnvSchema = z.object({
     .enum(['json', 'pretty'])
     .optional()
     .describe('Log output; defaults to `pretty` in development and `json` otherwise.'),
-  HOST: z.string().min(1).default('0.0.0.0').describe('Interface the `web` process listens on.'),
+  HOST: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Interface the `web` process (and the worker and scheduler metrics listeners) listen on. Unset: `127.0.0.1` in development (nothing outside the machine reaches the development defaults, Bull Board\'s `admin`/`admin` included), `0.0.0.0` otherwise.',
+    ),
   PORT: z.coerce.number('must be a number').int().min(1).max(65535).default(3000).describe('HTTP port of the `web` process.'),
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379').describe('Redis used by BullMQ (needs `maxmemory-policy noeviction`).'),
   REDIS_CLUSTER_NODES: z

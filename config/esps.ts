@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { InlineRetryPolicy } from '../src/esp/http/with-retry.js';
+import type { InlineRetryPolicy } from '../src/esp/kit/http/with-retry.js';
 import type { EspName } from '../src/esp/types.js';
 
 /**
@@ -22,8 +22,8 @@ const channelMap = z
   );
 
 export const espEnvSchema = z.object({
-  // Shared in-job retry policy (architecture.md §3.4; reliability.md §4).
-  // INFERENCE per architecture.md §3.4 / reliability.md §4: ≤2 quick in-job retries; inner retries multiply with queue attempts.
+  // Shared in-job retry policy (src/README.md "Failures, in one vocabulary"; reliability.md §4).
+  // INFERENCE per reliability.md §4: ≤2 quick in-job retries; inner retries multiply with queue attempts.
   ESP_INLINE_RETRIES: z.coerce
     .number()
     .int()

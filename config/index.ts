@@ -240,8 +240,30 @@ function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Where the web process listens when HOST is unset: only this machine, in development. */
+export function defaultHost(nodeEnv: CoreEnv['NODE_ENV']): string {
+  return nodeEnv === 'development' ? '127.0.0.1' : '0.0.0.0';
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 function productionProblems(env: CoreEnv, raw: Record<string, string>): string[] {
-  if (env.NODE_ENV === 'development') return [];
+  if (env.NODE_ENV === 'development') {
+    // The development password is fine while only this machine can reach the board.
+    const host = env.HOST ?? defaultHost(env.NODE_ENV);
+    if (!raw['BOARD_PASSWORD'] || env.BOARD_PASSWORD === 'admin') {
+      if (!isLoopbackHost(host)) {
+        return [
+          `BOARD_PASSWORD: the development default admin/admin is only accepted when HOST is loopback (127.0.0.1, ::1 or localhost), and HOST is ${host}; set BOARD_PASSWORD (at least 12 characters) or unset HOST`,
+        ];
+      }
+    }
+    return [];
+  }
   const problems: string[] = [];
   if (!raw['BOARD_PASSWORD'] || env.BOARD_PASSWORD === 'admin' || env.BOARD_PASSWORD.length < 12) {
     problems.push('BOARD_PASSWORD: required outside development, at least 12 characters and not the default');
@@ -262,7 +284,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
   const parsed = fullEnvSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
   const env = parsed.data;
-  const webhooks = buildWebhookConfig(raw);
+  const webhooks = buildWebhookConfig(raw, { port: env.PORT });
   const producer = producerApiConfig(env);
   const problems = [...productionProblems(env, raw), ...producer.problems, ...webhookProductionProblems(webhooks, env.NODE_ENV)];
   if (env.NODE_ENV === 'production' && env.FAULT_EXIT_AFTER_APPLY_EVERY > 0) {
@@ -273,7 +295,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
   return Object.freeze({
     env: env.NODE_ENV,
     log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'development' ? 'pretty' : 'json') },
-    http: { host: env.HOST, port: env.PORT },
+    http: { host: env.HOST ?? defaultHost(env.NODE_ENV), port: env.PORT },
     redis: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX, clusterNodes: env.REDIS_CLUSTER_NODES },
     mongo: {
       uri: env.MONGODB_URI,

@@ -98,9 +98,9 @@ export const webhookEnvSchema = z.object({
     .describe('Most events one webhook delivery may carry (array or `{"events":[…]}`).'),
   PUBLIC_BASE_URL: z
     .url()
-    .default('http://127.0.0.1:3000')
+    .optional()
     .describe(
-      'Public base URL of the `web` process, used in `List-Unsubscribe` links (`<base>/u/<token>`); must be https in production (NODE_ENV=production).',
+      'Public base URL of the `web` process, used in `List-Unsubscribe` links (`<base>/u/<token>`); must be https in production (NODE_ENV=production). Unset: `http://127.0.0.1:<PORT>`.',
     ),
   LIST_UNSUBSCRIBE_MAILTO: z
     .email()
@@ -166,7 +166,10 @@ function withoutEmptyValues(env: Readonly<Record<string, string | undefined>>): 
 }
 
 /** Validates the webhook variables (throws a ZodError naming every bad one) and builds the settings. */
-export function buildWebhookConfig(rawEnv: Readonly<Record<string, string | undefined>>): WebhookConfig {
+export function buildWebhookConfig(
+  rawEnv: Readonly<Record<string, string | undefined>>,
+  defaults: { port: number } = { port: 3000 },
+): WebhookConfig {
   const env = webhookEnvSchema.parse(withoutEmptyValues(rawEnv));
   return Object.freeze({
     optimizely: {
@@ -184,7 +187,8 @@ export function buildWebhookConfig(rawEnv: Readonly<Record<string, string | unde
     maxSkewS: env.WEBHOOK_MAX_SKEW_S,
     bodyLimitBytes: env.WEBHOOK_BODY_LIMIT_BYTES,
     maxEvents: env.WEBHOOK_MAX_EVENTS,
-    publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+    // Unset, links point at this web process itself, on the port it really listens on.
+    publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${defaults.port}`).replace(/\/+$/, ''),
     listUnsubscribeMailto: env.LIST_UNSUBSCRIBE_MAILTO,
     unsubscribeTokenMaxAgeS: env.UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS * 86_400,
   });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LANES, type Lane } from '../src/domain/index.js';
-import type { Services } from '../src/lib/context.js';
+import type { Services } from '../src/app/context.js';
 import { defineJob } from '../src/queues/define-job.js';
 import { QUEUE_APPLY } from '../src/queues/names.js';
 import { applyRetry } from '../src/queues/retry-policy.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LANES, type Lane } from '../src/domain/index.js';
 import { ESP_NAMES, type EspName } from '../src/esp/types.js';
-import type { Services } from '../src/lib/context.js';
+import type { Services } from '../src/app/context.js';
 import { defineJob } from '../src/queues/define-job.js';
 import { espFirstLaneQueueName, espQueueName, QUEUE_MAINTENANCE } from '../src/queues/names.js';
 import { onceOnly, pushRetry } from '../src/queues/retry-policy.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Services } from '../src/lib/context.js';
+import type { Services } from '../src/app/context.js';
 import { defineJob } from '../src/queues/define-job.js';
 import { QUEUE_MAINTENANCE } from '../src/queues/names.js';
 import { onceOnly } from '../src/queues/retry-policy.js';

@@ -1,4 +1,4 @@
-import type { Services } from '../src/lib/context.js';
+import type { Services } from '../src/app/context.js';
 import type { JobDefinition } from '../src/queues/define-job.js';
 import { applyConsentEventsJob } from './apply-consent-events.job.js';
 import { espPushJobs, sweepOutboxJob } from './esp-push.job.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ESP_NAMES } from '../src/esp/types.js';
-import type { Services } from '../src/lib/context.js';
+import type { Services } from '../src/app/context.js';
 import { defineJob } from '../src/queues/define-job.js';
 import { QUEUE_RECONCILE } from '../src/queues/names.js';
 import { reconcileRetry } from '../src/queues/retry-policy.js';

@@ -13,9 +13,9 @@
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../../config/index.js';
 import type { EspName } from '../../src/esp/types.js';
-import { createContext } from '../../src/lib/context.js';
+import { createContext } from '../../src/app/context.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { startWorkers } from '../../src/lib/workers.js';
+import { startWorkers } from '../../src/app/workers.js';
 import { createApp } from '../../src/web/app.js';
 import { emit, serve } from '../lib/ipc.js';
 import { countMongoCommands } from '../lib/mongo-commands.js';

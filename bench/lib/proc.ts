@@ -47,6 +47,17 @@ export function pidListeningOn(port: number): number | undefined {
   }
 }
 
+/** CPU seconds the whole machine spent busy so far (all cores; /proc/stat minus idle and iowait). */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const busy = cpu.reduce((a, b) => a + b, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0);
+    return busy / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ProcessFigures {
   peak_rss_mb: number;
   cpu_s: number;

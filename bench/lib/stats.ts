@@ -18,3 +18,14 @@ export function cdf(values: ArrayLike<number>, points = 200): [number, number][]
   out.push([sorted[sorted.length - 1]!, 1]);
   return out;
 }
+
+/** The most timestamps (sorted, ms) in any window of `ms`. */
+export function maxInWindow(sorted: readonly number[], ms: number): number {
+  let best = 0;
+  let from = 0;
+  for (let to = 0; to < sorted.length; to++) {
+    while (sorted[to]! - sorted[from]! >= ms) from++;
+    best = Math.max(best, to - from + 1);
+  }
+  return best;
+}

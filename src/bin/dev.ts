@@ -1,33 +1,54 @@
 #!/usr/bin/env node
 /**
  * `npm run dev`: everything on embedded defaults in one command — local Redis and a
- * MongoDB-protocol server (unless REDIS_URL / MONGODB_URI are set), then web, worker and
- * scheduler. Ctrl-C stops all of it.
+ * MongoDB-protocol server (unless REDIS_URL / MONGODB_URI are set), the ESP simulators, then
+ * web, worker and scheduler. Ctrl-C stops all of it, in reverse order of start.
+ *
+ * Quiet unless something needs attention: the processes log at `warn` unless LOG_LEVEL says
+ * otherwise, and dev itself prints the addresses, the configuration once, and `ready`.
+ * `npm run --silent dev -- --print-env` prints the running stack's settings for `eval`.
  */
+import { type Config, ConfigError, describeConfig, fullEnvSchema, loadConfig } from '../../config/index.js';
+import { formatDevEnv, readDevEnv, removeDevEnv, writeDevEnv } from '../dev/dev-env.js';
 import { withDatabase } from '../dev/mongo-server.js';
+import { projectRoot } from '../dev/project-root.js';
 import { startDevServices } from '../dev/services.js';
 import { REAL_CREDENTIAL_VARS, simulatorConnectionEnv } from '../dev/simulator-env.js';
+import { type Supervised, startEntry, stopInReverse } from '../dev/supervisor.js';
+import { startTraffic } from '../dev/traffic.js';
 import { ESP_NAMES } from '../esp/types.js';
 import { startSimulators } from '../simulators/index.js';
-import { startTraffic } from '../dev/traffic.js';
-import { loadConfig } from '../../config/index.js';
-
-const demo = process.argv.includes('--demo');
-import { type Supervised, startEntry, stopAll } from '../dev/supervisor.js';
 
 const say = (msg: string) => process.stdout.write(`[dev] ${msg}\n`);
+const root = projectRoot();
 
-const services = await startDevServices(process.env, say).catch((err: Error) => {
+if (process.argv.includes('--print-env')) {
+  const shared = readDevEnv(root);
+  if (!shared) {
+    process.stderr.write('[dev] no `npm run dev` is running here (no .consent-sync/dev.env); start it first\n');
+    process.exit(1);
+  }
+  process.stdout.write(formatDevEnv(shared, 'export '));
+  process.exit(0);
+}
+
+const demo = process.argv.includes('--demo');
+
+const services = await startDevServices(process.env, say, { ownProcessGroup: true }).catch((err: Error) => {
   process.stderr.write(`[dev] could not start local services: ${err.message}\n`);
   process.exit(1);
 });
-const port = process.env['PORT'] ?? '3000';
+const port = Number(process.env['PORT'] ?? 3000);
 const childEnv: NodeJS.ProcessEnv = {
   ...process.env,
   NODE_ENV: process.env['NODE_ENV'] ?? 'development',
+  LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
   REDIS_URL: services.redisUrl,
   MONGODB_URI: process.env['MONGODB_URI'] ?? withDatabase(services.mongoUri, 'consent-sync'),
-  PORT: port,
+  PORT: String(port),
+  // Every process's counters somewhere: web on PORT, worker on PORT+1, scheduler on PORT+2.
+  WORKER_METRICS_PORT: process.env['WORKER_METRICS_PORT'] ?? String(port + 1),
+  SCHEDULER_METRICS_PORT: process.env['SCHEDULER_METRICS_PORT'] ?? String(port + 2),
 };
 say(`redis ${services.redisUrl}; mongodb (${services.mongoKind}) ${services.mongoUri}`);
 
@@ -47,6 +68,18 @@ for (const esp of ESP_NAMES) {
   say(`${esp}: simulator at ${simulators.urls[esp]}`);
 }
 
+let config: Config;
+try {
+  config = loadConfig(childEnv);
+} catch (err) {
+  process.stderr.write(`[dev] ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+  await simulators.close();
+  await services.stop();
+  process.exit(2);
+}
+// Once, here, instead of once per process: the three share it.
+say(`configuration (secrets masked): ${JSON.stringify(describeConfig(config))}`);
+
 const processes: Supervised[] = [
   startEntry('web', 'src/bin/web.ts', childEnv),
   startEntry('worker', 'src/bin/worker.ts', childEnv),
@@ -54,18 +87,25 @@ const processes: Supervised[] = [
 ];
 
 let stopping = false;
+let stopTraffic = () => {};
 async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
   say('stopping…');
-  await stopAll(processes, 15_000);
+  stopTraffic();
+  removeDevEnv(root);
+  await stopInReverse(processes, config.shutdownGraceMs + 5_000, (name, stoppedByUs) =>
+    say(stoppedByUs ? `${name} stopped` : `${name} had exited before it was asked to stop`),
+  );
   await simulators.close();
+  if (services.redisExited()) say('redis had exited before the processes using it stopped');
   await services.stop();
   say('stopped');
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGHUP', () => void shutdown(0));
 for (const p of processes) {
   p.child.once('exit', (code) => {
     if (!stopping) {
@@ -75,25 +115,33 @@ for (const p of processes) {
   });
 }
 
-const readyUrl = `http://127.0.0.1:${port}/readyz`;
+const local = `http://127.0.0.1:${port}`;
 for (let i = 0; i < 600 && !stopping; i++) {
-  const ok = await fetch(readyUrl).then((r) => r.ok).catch(() => false);
+  const ok = await fetch(`${local}/readyz`).then((r) => r.ok).catch(() => false);
   if (ok) {
-    say(`ready: http://127.0.0.1:${port}  (readyz: ${readyUrl}; Ctrl-C stops everything)`);
-    const board = `http://127.0.0.1:${port}/admin/queues`;
-    say(`Bull Board: ${board}  user ${childEnv['BOARD_USERNAME'] ?? 'admin'} / password ${childEnv['BOARD_PASSWORD'] ?? 'admin'}`);
+    // Log settings stay each terminal's own; everything else a process here was given is shared.
+    const known = new Set(Object.keys(fullEnvSchema.shape).filter((name) => !name.startsWith('LOG_')));
+    const shared = Object.fromEntries(
+      Object.entries(childEnv).filter((e): e is [string, string] => known.has(e[0]) && e[1] !== undefined),
+    );
+    const file = writeDevEnv(root, shared);
+    say(`ready: ${local}  (listening on ${config.http.host}; Ctrl-C stops everything)`);
+    say(`Bull Board: ${local}/admin/queues  user ${config.board.username} / password ${childEnv['BOARD_PASSWORD'] ?? 'admin'}`);
+    say(
+      `metrics: web ${local}/metrics, worker http://127.0.0.1:${childEnv['WORKER_METRICS_PORT']}/metrics, scheduler http://127.0.0.1:${childEnv['SCHEDULER_METRICS_PORT']}/metrics`,
+    );
+    say(`settings for a second terminal in ${file} (the consent-sync CLI reads it; or: eval "$(npm run --silent dev -- --print-env)")`);
     if (demo) {
       // The demo producer uses the first configured key, so `npm run dev -- --demo` works with auth on.
-      const apiKey = loadConfig(childEnv).producer.keys[0]?.secret;
+      const apiKey = config.producer.keys[0]?.secret;
       const traffic = startTraffic({
         ...(apiKey ? { apiKey } : {}),
-        baseUrl: `http://127.0.0.1:${port}`,
+        baseUrl: local,
         simulatorUrls: simulators.urls,
         intervalMs: 500,
         log: (line) => say(`demo: ${line}`),
       });
-      process.once('SIGINT', () => traffic.stop());
-      process.once('SIGTERM', () => traffic.stop());
+      stopTraffic = () => traffic.stop();
       say('demo traffic running: opt-outs, forced re-opt-ins, tracking refusals, bad events, ESP faults');
     }
     break;

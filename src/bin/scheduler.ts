@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createContext } from '../lib/context.js';
+import { createContext } from '../app/context.js';
 import { runProcess } from '../lib/process.js';
 import { serveMetrics } from '../metrics/serve.js';
 import { startScheduler } from '../scheduler/scheduler.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { createContext } from '../lib/context.js';
+import { createContext } from '../app/context.js';
 import { runProcess } from '../lib/process.js';
-import { startWorkers } from '../lib/workers.js';
+import { startWorkers } from '../app/workers.js';
 import { serveMetrics } from '../metrics/serve.js';
 
 await runProcess('worker', process.env, async (config, log) => {

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Config } from '../../config/index.js';
 import { consentBatchSchema, describeZodIssues } from '../contracts/consent-event.js';
 import { ESP_NAMES, type EspName } from '../esp/types.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import { allQueueNames } from '../queues/names.js';
-import { parseIdentityParam } from '../services/contact-view.js';
-import { EventIdConflictError, EventValidationError } from '../services/record-events.js';
+import { parseIdentityParam } from '../operate/contact-view.js';
+import { EventIdConflictError, EventValidationError } from '../ingest/record-events.js';
 import { csvRow } from './csv.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3 } as const;
@@ -38,6 +38,16 @@ function espName(value: string): EspName {
   return value as EspName;
 }
 
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 100_000) throw new InvalidArgumentError('must be a whole number from 1 to 100000');
+  return n;
+}
+
+function connected(ctx: AppContext, esp: EspName): void {
+  if (!ctx.esps.includes(esp)) throw new CliError(`${esp} is not connected (set its credentials)`, EXIT.usage);
+}
+
 function isoDate(value: string): Date {
   const date = new Date(value);
   if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
@@ -61,7 +71,8 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('consent-sync')
     .description('Operate consent-sync: record events, inspect contacts, export changes, replay dead letters, reconcile.')
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    // runCli prints every usage error itself, as one line that also names the valid values.
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} });
 
   program
     .command('record')
@@ -95,9 +106,14 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('contact')
     .description('show the per-contact view: identities, effective consent, why suppressed, listings, audit, ESP sync')
-    .argument('<identity>', 'externalId:<id>, email:<address> or phone:<e164>')
+    .argument('<identity>', 'contactId:<id>, externalId:<id>, email:<address> or phone:<e164>')
     .option('--business-unit <bu>', 'business unit of an email identity (leads)')
     .action(async (identity: string, opts: { businessUnit?: string }) => {
+      if (identity.startsWith('contactId:')) {
+        const view = await (await io.context()).services.contactViewById(identity.slice('contactId:'.length));
+        if (!view) throw new CliError(`no contact has the id ${identity.slice('contactId:'.length)}`, EXIT.notFound);
+        return io.out(`${JSON.stringify(view, null, 2)}\n`);
+      }
       let parsedIdentity: ReturnType<typeof parseIdentityParam>;
       try {
         parsedIdentity = parseIdentityParam(identity, opts.businessUnit);
@@ -113,21 +129,50 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('export')
     .description('export consent changes applied since a time, oldest first, to stdout')
-    .requiredOption('--since <iso>', 'start time (ISO-8601)', isoDate)
+    // Checked in the action, not as a commander requiredOption: commander reports a missing
+    // required option before an unknown one, so `export --sinse x` would blame the wrong flag.
+    .option('--since <iso>', 'start time (ISO-8601), required', isoDate)
     .option('--format <format>', 'ndjson or csv', 'ndjson')
-    .action(async (opts: { since: Date; format: string }) => {
-      if (opts.format !== 'ndjson' && opts.format !== 'csv') throw new CliError('--format must be ndjson or csv', EXIT.usage);
+    .action(async (opts: { since?: Date; format: string }) => {
+      if (!opts.since) throw new CliError('export needs --since <iso>, e.g. --since 2026-11-01T00:00:00Z', EXIT.usage);
+      if (opts.format !== 'ndjson' && opts.format !== 'csv') throw new CliError(`--format must be ndjson or csv, not '${opts.format}'`, EXIT.usage);
+      const since = opts.since;
       const ctx = await io.context();
       if (opts.format === 'csv') io.out(csvRow(EXPORT_COLUMNS));
       let cursor: string | undefined;
       do {
-        const page = await ctx.services.consentChanges({ since: opts.since, limit: 1_000, ...(cursor ? { cursor } : {}) });
+        const page = await ctx.services.consentChanges({ since, limit: 1_000, ...(cursor ? { cursor } : {}) });
         for (const record of page.records) {
           const row = record as unknown as Record<string, unknown>;
           io.out(opts.format === 'csv' ? csvRow(EXPORT_COLUMNS.map((c) => row[c])) : `${JSON.stringify(record)}\n`);
         }
         cursor = page.nextCursor;
       } while (cursor);
+    });
+
+  program
+    .command('history')
+    .description("stream consent history as NDJSON, oldest first: one contact's, or every change since --since")
+    .argument('[contact]', 'contactId:<id>, externalId:<id>, email:<address> or phone:<e164>')
+    .option('--business-unit <bu>', 'business unit of an email identity (leads)')
+    .option('--since <iso>', 'only changes applied at or after this time (ISO-8601)', isoDate)
+    .action(async (contact: string | undefined, opts: { businessUnit?: string; since?: Date }) => {
+      if (contact === undefined && opts.since === undefined) throw new CliError('history: give a contact or --since', EXIT.usage);
+      const ctx = await io.context();
+      let contactId: string | undefined;
+      if (contact?.startsWith('contactId:')) contactId = contact.slice('contactId:'.length);
+      else if (contact !== undefined) {
+        let identity: ReturnType<typeof parseIdentityParam>;
+        try {
+          identity = parseIdentityParam(contact, opts.businessUnit);
+        } catch (err) {
+          throw new CliError(`contact: ${(err as Error).message}`, EXIT.usage);
+        }
+        contactId = (await ctx.services.contactView(identity))?.contactId;
+        if (!contactId) throw new CliError(`no contact has the identity ${contact}`, EXIT.notFound);
+      }
+      const records = ctx.services.consentHistory({ ...(contactId ? { contactId } : {}), ...(opts.since ? { since: opts.since } : {}) });
+      for await (const record of records) io.out(`${JSON.stringify(record)}\n`);
     });
 
   program
@@ -140,10 +185,68 @@ export function buildProgram(io: CliIo): Command {
       for (const [esp, ids] of Object.entries(replayed)) io.out(`${esp}\t${ids.length} replayed\n`);
     });
 
+  const deadletters = program
+    .command('deadletters')
+    .description('dead letters (pushes an ESP refused permanently) and paused ESPs: list, show the reason, requeue after a fix');
+
+  deadletters
+    .command('list', { isDefault: true })
+    .description('paused ESPs (why, how to resume), then every dead letter: ESP, contact id, since, version, reason')
+    .option('--esp <name>', 'only this ESP', espName)
+    .option('--limit <n>', 'at most this many per ESP', positiveInt, 1_000)
+    .option('--json', 'one JSON object: {esps, deadLetters}')
+    .action(async (opts: { esp?: EspName; limit: number; json?: boolean }) => {
+      const ctx = await io.context();
+      if (opts.esp) connected(ctx, opts.esp);
+      const esps = (await ctx.services.espStatuses()).filter((s) => !opts.esp || s.esp === opts.esp);
+      const letters = await ctx.services.deadLetters({ limit: opts.limit, ...(opts.esp ? { esp: opts.esp } : {}) });
+      if (opts.json) return io.out(`${JSON.stringify({ esps, deadLetters: letters })}\n`);
+      for (const s of esps) {
+        if (!s.paused) continue;
+        io.out(`PAUSED\t${s.esp}\tsince ${s.pausedAt ?? '?'}\t${s.reason ?? 'no reason recorded (paused outside consent-sync?)'}\n`);
+        io.out(`\tto resume: ${s.resume}\n`);
+      }
+      for (const d of letters) io.out(`${d.esp}\t${d.contactId}\t${d.at}\tv${d.version}\t${d.reason}\n`);
+      io.out(`${letters.length} dead letter(s); ${esps.filter((s) => s.paused).length} paused ESP(s)\n`);
+    });
+
+  deadletters
+    .command('show')
+    .description("one contact's dead letters with the ESP's reason, and its sync status per ESP")
+    .argument('<contactId>', 'the contact id (as in the list, Bull Board or the contact view)')
+    .action(async (contactId: string) => {
+      const ctx = await io.context();
+      const letters = await ctx.services.deadLettersOfContact(contactId);
+      if (letters === null) throw new CliError(`no contact has the id ${contactId}`, EXIT.notFound);
+      io.out(`${JSON.stringify({ contactId, deadLetters: letters }, null, 2)}\n`);
+    });
+
+  deadletters
+    .command('requeue')
+    .description('push dead letters again through the outbox (after fixing their cause): one contact, or --all')
+    .argument('[contactId]', 'the contact whose dead letters to requeue')
+    .option('--esp <name>', 'only this ESP', espName)
+    .option('--all', 'every dead letter (of --esp, or of every ESP)')
+    .action(async (contactId: string | undefined, opts: { esp?: EspName; all?: boolean }) => {
+      if ((contactId === undefined) === (opts.all !== true)) {
+        throw new CliError('requeue: give a contact id or --all (not both)', EXIT.usage);
+      }
+      const ctx = await io.context();
+      if (opts.esp) connected(ctx, opts.esp);
+      const requeued = await ctx.services.requeueDeadLetters({
+        ...(opts.esp ? { esps: [opts.esp] } : {}),
+        ...(contactId ? { contactIds: [contactId] } : {}),
+      });
+      const total = Object.values(requeued).reduce((n, ids) => n + ids.length, 0);
+      for (const [esp, ids] of Object.entries(requeued)) if (ids.length > 0) io.out(`${esp}\t${ids.length} requeued\n`);
+      if (contactId && total === 0) throw new CliError(`contact ${contactId} has no dead letter${opts.esp ? ` for ${opts.esp}` : ''}`, EXIT.notFound);
+      io.out(`${total} requeued\n`);
+    });
+
   program
     .command('resume')
     .description('resume an ESP queue paused after an authentication failure (fix the credentials first)')
-    .argument('<esp>', 'ESP name', espName)
+    .addArgument(new Argument('<esp>', 'ESP name').choices(ESP_NAMES))
     .action(async (esp: EspName) => {
       const ctx = await io.context();
       await ctx.services.resumeEsp(esp);
@@ -153,9 +256,8 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('reconcile')
     .description('reconcile now: compare one ESP (or all) with our state and repair drift, with a progress line')
-    .argument('<esp>', `an ESP name or "all"`)
+    .addArgument(new Argument('<esp>', 'an ESP name or "all"').choices([...ESP_NAMES, 'all']))
     .action(async (target: string) => {
-      if (target !== 'all') espName(target);
       const ctx = await io.context();
       const esps = target === 'all' ? ctx.esps : [target as EspName];
       if (esps.length === 0) throw new CliError('no ESP is connected (set its credentials)', EXIT.usage);
@@ -192,6 +294,30 @@ export function buildProgram(io: CliIo): Command {
   return program;
 }
 
+/**
+ * The one line a usage error prints: commander's own message (the problem) and what would have
+ * been valid there (the commands, or the options of the command given).
+ */
+export function usageLine(program: Command, argv: readonly string[], err: CommanderError): string {
+  const problem = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  const commandName = argv.find((a) => !a.startsWith('-'));
+  const command = program.commands.find((c) => c.name() === commandName);
+  if (err.code === 'commander.unknownCommand' || (!command && err.code === 'commander.unknownOption')) {
+    return `${problem}; commands: ${program.commands.map((c) => c.name()).join(', ')}`;
+  }
+  if (command && err.code !== 'commander.invalidArgument') {
+    const options = [...command.options.map((o) => o.flags), '--help'].join(', ');
+    const args = command.registeredArguments
+      .map((a) => {
+        const name = a.argChoices ? `${a.name()}: ${a.argChoices.join('|')}` : a.name();
+        return a.required ? `<${name}>` : `[${name}]`;
+      })
+      .join(' ');
+    return `${problem}; usage: ${command.name()}${args ? ` ${args}` : ''} (options: ${options})`;
+  }
+  return problem;
+}
+
 /** Runs the CLI and returns its exit code; errors are printed, never thrown. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const program = buildProgram(io);
@@ -199,7 +325,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT.ok;
+      io.err(`consent-sync: ${usageLine(program, argv, err)}\n`);
+      return EXIT.usage;
+    }
     if (err instanceof CliError) {
       io.err(`consent-sync: ${err.message}\n`);
       return err.exitCode;

@@ -1,6 +1,13 @@
 import { consentEventSchema, describeZodIssues, type WireConsentEvent, type WireConsentEventInput } from '../contracts/consent-event.js';
+import type { ConsentChange } from '../apply/consent-changes.js';
+import type { ContactView } from '../operate/contact-view.js';
 
 export type { WireConsentEvent as ConsentEvent, WireConsentEventInput as ConsentEventInput } from '../contracts/consent-event.js';
+export type { ContactView } from '../operate/contact-view.js';
+export type { ConsentChange } from '../apply/consent-changes.js';
+
+/** Which contact: its id, or one identity (sent in a POST body, so no email or phone is put in a URL). */
+export type ContactRef = { contactId: string } | { externalId: string } | { email: string; businessUnit?: string } | { phone: string };
 
 export interface ConsentClientOptions {
   /** Base URL of the consent-sync `web` process, e.g. http://consent-sync:3000 */
@@ -74,19 +81,66 @@ export class ConsentClient {
     return results;
   }
 
-  private async post(path: string, body: unknown): Promise<unknown> {
+  /** The contact's view (consent per channel, why, listings, audit, sync per ESP), or null when no contact matches. */
+  async getContact(ref: ContactRef): Promise<ContactView | null> {
+    try {
+      return (await ('contactId' in ref
+        ? this.request('GET', `/v1/contacts/by-id/${encodeURIComponent(ref.contactId)}`)
+        : this.request('POST', '/v1/contacts/search', ref))) as ContactView;
+    } catch (err) {
+      if (err instanceof ConsentClientError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Consent history as it streams in (NDJSON, oldest first): one contact's (`contactId`), or
+   * every change applied since `since`, or everything. Records arrive while the server still
+   * reads; a connection lost midway throws, and nothing is retried (resume with a later `since`).
+   * Breaking out of the loop, or aborting `signal`, ends the request.
+   */
+  async *exportHistory(opts: { contactId?: string; since?: Date | string; signal?: AbortSignal } = {}): AsyncGenerator<ConsentChange> {
+    const url = new URL('/v1/consent-history', this.options.baseUrl);
+    if (opts.contactId !== undefined) url.searchParams.set('contactId', opts.contactId);
+    if (opts.since !== undefined) url.searchParams.set('since', opts.since instanceof Date ? opts.since.toISOString() : opts.since);
+    // No overall timeout: an export may rightly take long. `signal` stops it.
+    const res = await fetch(url, { headers: this.headers(), ...(opts.signal ? { signal: opts.signal } : {}) });
+    if (!res.ok || !res.body) {
+      const payload = (await res.json().catch(() => ({}))) as { message?: string; problems?: { field: string; rule: string }[] };
+      throw new ConsentClientError(payload.message ?? `HTTP ${res.status}`, res.status, payload.problems ?? []);
+    }
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline = buffered.indexOf('\n');
+      while (newline >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (line.trim() !== '') yield JSON.parse(line) as ConsentChange;
+        newline = buffered.indexOf('\n');
+      }
+    }
+    if (buffered.trim() !== '') yield JSON.parse(buffered) as ConsentChange;
+  }
+
+  private headers(): Record<string, string> {
+    return { ...this.options.headers, ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}) };
+  }
+
+  private post(path: string, body: unknown): Promise<unknown> {
+    return this.request('POST', path, body);
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const attempts = this.options.attempts ?? 4;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
         const res = await fetch(new URL(path, this.options.baseUrl), {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            ...this.options.headers,
-            ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
-          },
-          body: JSON.stringify(body),
+          method,
+          headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...this.headers() },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
         });
         const payload = (await res.json().catch(() => ({}))) as { message?: string; problems?: { field: string; rule: string }[] };

@@ -30,9 +30,21 @@ export interface StartedChild {
 export async function startChild(
   command: string,
   args: readonly string[],
-  opts: { ready: RegExp; timeoutMs: number; label: string; missingHint: string; env?: NodeJS.ProcessEnv },
+  opts: {
+    ready: RegExp;
+    timeoutMs: number;
+    label: string;
+    missingHint: string;
+    env?: NodeJS.ProcessEnv;
+    /** Its own process group, out of reach of a terminal's Ctrl-C (see src/dev/supervisor.ts). */
+    ownProcessGroup?: boolean;
+  },
 ): Promise<StartedChild> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ?? process.env,
+    detached: opts.ownProcessGroup ?? false,
+  });
   let output = '';
   const readyLine = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -76,7 +76,7 @@ ${dependencies}
  * where data survives a restart on the same port and file.
  */
 export async function startJavaMongo(
-  opts: { port?: number; file?: string; label?: string; log?: (msg: string) => void } = {},
+  opts: { port?: number; file?: string; label?: string; log?: (msg: string) => void; ownProcessGroup?: boolean } = {},
 ): Promise<JavaMongo> {
   const lib = ensureJavaMongoJars(opts.log);
   const port = opts.port ?? (await freePort());
@@ -86,6 +86,7 @@ export async function startJavaMongo(
     timeoutMs: 60_000,
     label: opts.label ?? 'mongo-java-server',
     missingHint: 'Install a Java 17+ runtime (e.g. Debian openjdk-17-jre-headless).',
+    ownProcessGroup: opts.ownProcessGroup ?? false,
   });
   // Never leave the JVM behind if this process exits without stopping it.
   const kill = () => server.child.kill('SIGKILL');

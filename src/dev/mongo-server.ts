@@ -32,7 +32,11 @@ export function withDatabase(uri: string, database: string): string {
  * then mongodb-memory-server when a mongod can be had quickly, then mongo-java-server
  * (src/dev/java-mongo.ts). CONSENT_SYNC_TEST_MONGO=memory or =java forces one of the last two.
  */
-export async function startLocalMongo(env: Env, log: (msg: string) => void = () => {}): Promise<LocalMongo> {
+export async function startLocalMongo(
+  env: Env,
+  log: (msg: string) => void = () => {},
+  opts: { ownProcessGroup?: boolean } = {},
+): Promise<LocalMongo> {
   if (env['MONGODB_URI']) return { kind: 'external', uri: serverUri(env['MONGODB_URI']), stop: async () => {} };
   if (env['CONSENT_SYNC_TEST_MONGO'] !== 'java' && (await canGetMongod(env))) {
     try {
@@ -41,7 +45,7 @@ export async function startLocalMongo(env: Env, log: (msg: string) => void = () 
       log(`mongodb-memory-server could not start (${(err as Error).message}); using mongo-java-server`);
     }
   }
-  const java = await startJavaMongo({ log });
+  const java = await startJavaMongo({ log, ownProcessGroup: opts.ownProcessGroup ?? false });
   return { kind: 'mongo-java-server', uri: java.uri, stop: java.stop };
 }
 

@@ -14,7 +14,9 @@ export const REDIS_INSTALL_HINT =
  * Debian's redis-server as a child process on a free loopback port. Persistence is off by
  * default (tests); durability tests pass `appendonly: true` and a data directory.
  */
-export async function startLocalRedis(opts: { port?: number; appendonly?: boolean; dir?: string } = {}): Promise<LocalRedis> {
+export async function startLocalRedis(
+  opts: { port?: number; appendonly?: boolean; dir?: string; ownProcessGroup?: boolean } = {},
+): Promise<LocalRedis> {
   const port = opts.port ?? (await freePort());
   const args = [
     '--port', String(port),
@@ -30,6 +32,7 @@ export async function startLocalRedis(opts: { port?: number; appendonly?: boolea
     timeoutMs: 15_000,
     label: 'redis-server',
     missingHint: REDIS_INSTALL_HINT,
+    ownProcessGroup: opts.ownProcessGroup ?? false,
   });
   return { url: `redis://127.0.0.1:${port}`, port, child, stop: () => child.stop() };
 }

@@ -1,5 +1,5 @@
 import type { EspName } from '../esp/types.js';
-import { simulatorCredentials } from '../simulators/index.js';
+import { ACTITO_SIM_SUBSCRIPTIONS, simulatorCredentials } from '../simulators/index.js';
 
 /**
  * Environment that points one ESP at a local simulator with the simulator's credentials —
@@ -24,8 +24,10 @@ export function simulatorConnectionEnv(esp: EspName, url: string): Record<string
         ACTITO_API_KEY: c[esp].apiKey,
         ACTITO_ENTITY: c[esp].entity,
         ACTITO_TABLE: c[esp].profileTable,
-        // The simulator models the email channel as the Newsletter subscription.
-        ACTITO_SUBSCRIPTIONS: 'email:Newsletter',
+        // The simulator's subscriptions: email (beside marketingConsent) and SMS, as a configured account has.
+        ACTITO_SUBSCRIPTIONS: Object.entries(ACTITO_SIM_SUBSCRIPTIONS)
+          .map(([channel, name]) => `${channel}:${name}`)
+          .join(','),
       };
     case 'dynamic-yield':
       return { DY_BASE_URL: url, DY_API_KEY: c[esp].apiKey };

@@ -42,6 +42,11 @@ export interface ContactSnapshot {
   /** Keyed by canonical channel (`email`, `sms`, `push`). */
   marketing: Record<string, ChannelState>;
   tracking: ChannelState;
+  /**
+   * Per ESP, the identity there that holds this contact's state, as an earlier push reported it
+   * (`PushOutcome.holder`), so later pushes go to the same place (CrossEngage: `lead`).
+   */
+  espIdentities?: Readonly<Record<string, string>>;
 }
 
 /** What happened to one contact at one ESP, as a whole. */
@@ -74,6 +79,12 @@ export type PushOutcome = (
    * (`unknown`) channels have none: there is nothing to hold.
    */
   channels?: Record<string, ChannelOutcome>;
+  /**
+   * The identity at the ESP that now holds this contact's state, when it matters where (CrossEngage
+   * `lead`: the profile addressed by email, which the user's externalId does not reach). Stored on
+   * the contact (`espIdentities.<esp>`) and handed back in later snapshots and to reconciliation.
+   */
+  holder?: string;
 };
 
 export interface EspAdapter {

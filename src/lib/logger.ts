@@ -11,6 +11,25 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
+/**
+ * fastify logs its request and reply objects under `req` and `res`. pino runs the log formatter
+ * before any serializer, and the scrubbing formatter copies own properties only, which a
+ * request's getters are not: without this, every request line carried `req: {}` and `res: {}`.
+ * The path only (a query may hold a token or an address), never headers or the client's IP.
+ */
+function summariseHttp(object: Record<string, unknown>): Record<string, unknown> {
+  const { req, res } = object;
+  if (!isObject(req) && !isObject(res)) return object;
+  const out = { ...object };
+  if (isObject(req) && typeof req['method'] === 'string') {
+    out['req'] = { method: req['method'], url: typeof req['url'] === 'string' ? req['url'].split('?')[0] : undefined };
+  }
+  if (isObject(res) && typeof res['statusCode'] === 'number') out['res'] = { statusCode: res['statusCode'] };
+  return out;
+}
+
 /** The one place pino is configured; every process and library logs through a child of this. */
 export function createLogger(options: LoggerOptions): Logger {
   const base = {
@@ -32,7 +51,7 @@ export function createLogger(options: LoggerOptions): Logger {
       censor: REDACTED,
     },
     formatters: {
-      log: (object: Record<string, unknown>) => scrubValue(object) as Record<string, unknown>,
+      log: (object: Record<string, unknown>) => scrubValue(summariseHttp(object)) as Record<string, unknown>,
     },
     hooks: {
       logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {

@@ -5,8 +5,14 @@
  */
 
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
-// International numbers of 8–15 digits, optionally grouped; shorter digit runs (ids, counts) pass.
-const PHONE = /(?<![\w.])\+?\d(?:[\s().-]?\d){7,14}(?![\w.])/g;
+/**
+ * International numbers of 8–15 digits, optionally grouped; shorter digit runs (counts) pass.
+ * A number only counts as one when it stands alone: not joined by a letter, digit, `_`, `-` or
+ * `.` to what is around it. Ids are made of exactly such joined runs (a UUID's all-digit groups
+ * `4123-8123`, an ObjectId, `demo-1765000000000-3`), so no part of one is ever cut out; a
+ * sentence's full stop after a number does not join it. An ISO date is not a phone number.
+ */
+const PHONE = /(?<![\w.+-])(?!\d{4}-\d\d-\d\d(?![\d]))\+?\d(?:[\s().-]{0,2}\d){7,14}(?![\w-]|\.\w)/g;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 const SECRET_QUERY = /([?&](?:api[_-]?key|token|access_token|auth|authCode|password|secret)=)[^&\s#]+/gi;
 
@@ -15,7 +21,13 @@ export const REDACTED = '[redacted]';
 /** Keys whose values are always secret or personal, whatever they hold. */
 export const SENSITIVE_KEYS: readonly string[] = [
   'email',
+  'emailAddress',
+  'email_address',
   'phone',
+  'phoneNumber',
+  'phone_number',
+  'mobile',
+  'msisdn',
   'password',
   'token',
   'accessToken',

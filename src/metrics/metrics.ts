@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { LANES } from '../domain/lane.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
+import { countDeadLetters } from '../persistence/dead-letters.js';
 import type { OutboxEntry } from '../persistence/models.js';
 import { allQueueNames, espOfQueue } from '../queues/names.js';
 import { laneFilter } from './backlog.js';
@@ -35,13 +36,13 @@ export const METRIC_NAMES = {
   oldestPending: 'consent_sync_oldest_pending_seconds',
   oldestPendingOptOut: 'consent_sync_oldest_pending_optout_seconds',
   drift: 'consent_sync_drift_total',
+  reconcileDrift: 'consent_sync_reconcile_drift_total',
   events: 'consent_sync_events_total',
   espQueuePaused: 'consent_sync_esp_queue_paused',
   producerGuard: 'consent_sync_producer_guard_total',
   schedulesRestored: 'consent_sync_schedules_restored_total',
+  deadLetters: 'consent_sync_dead_letters',
 } as const;
-
-export const DEFAULT_METRICS_PREFIX = 'consent_sync_';
 
 export interface Metrics {
   registry: Registry;
@@ -53,6 +54,8 @@ export interface Metrics {
   jobDuration(queue: string, seconds: number): void;
   /** Drift found by the latest reconciliation of `esp` (replaces the previous value). */
   setDrift(esp: string, type: string, count: number): void;
+  /** One drift a reconciliation found (push_not_stuck, esp_unsubscribed, lost_push…) on one channel. */
+  reconcileDrift(esp: string, channel: string, kind: string): void;
   /** Marks an ESP queue paused by this process (the queue's own paused flag in Redis is read by collect). */
   setEspPaused(esp: string, paused: boolean): void;
   /** A `/v1/` request refused (unauthorized, rate_limited) or admitted unchecked because Redis did not answer (limit_unchecked). */
@@ -68,7 +71,11 @@ export interface MetricsOptions {
   cacheMs?: number;
   /** Clock, for the opt-out age. */
   now?: () => Date;
-  /** Register prom-client's process/runtime metrics with the `consent_sync_` prefix (default true). */
+  /**
+   * Register prom-client's process/runtime metrics (default true) under their standard names
+   * (`process_*`, `nodejs_*`), which stock Node.js dashboards and alerts query; the `job` and
+   * `instance` labels Prometheus adds tell consent-sync's processes from others.
+   */
   defaultMetrics?: boolean;
 }
 
@@ -159,6 +166,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['esp', 'type'] as const,
     registers,
   });
+  const reconcileDrift = new Counter({
+    name: METRIC_NAMES.reconcileDrift,
+    help: 'Drift found by reconciliation runs of this process, by ESP, channel and kind (push_not_stuck: our acknowledged push the ESP does not hold; esp_unsubscribed: the person unsubscribed at the ESP).',
+    labelNames: ['esp', 'channel', 'kind'] as const,
+    registers,
+  });
   const events = new Counter({
     name: METRIC_NAMES.events,
     help: 'Consent events applied, by outcome.',
@@ -183,8 +196,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['schedule'] as const,
     registers,
   });
+  const deadLetters = new Gauge({
+    name: METRIC_NAMES.deadLetters,
+    help: 'Contacts whose push the ESP refused permanently, waiting for a fix and a requeue (consent-sync deadletters).',
+    labelNames: ['esp'] as const,
+    registers,
+  });
   if (options.defaultMetrics !== false)
-    collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
+    collectDefaultMetrics({ register: registry });
 
   const pausedHere = new Map<string, boolean>();
   const pausedInRedis = new Map<string, boolean>();
@@ -243,6 +262,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       const entries = results.filter((r) => r.lane === lane).map((r) => r.oldestOptOutEntry);
       oldestOptOut.set({ lane: String(lane) }, pendingOptOutAgeSeconds(oldestOptOutSince(entries, esps), at));
     }
+    const deadCounts = await Promise.all(
+      esps.map((esp) => countDeadLetters(ctx.models, esp)),
+    );
+    for (const [i, esp] of esps.entries()) deadLetters.set({ esp }, deadCounts[i]!);
   }
 
   let lastRefresh = Number.NEGATIVE_INFINITY;
@@ -272,6 +295,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (Number.isFinite(seconds) && seconds >= 0) jobDuration.observe({ queue }, seconds);
     },
     setDrift: (esp, type, count) => drift.set({ esp, type }, count),
+    reconcileDrift: (esp, channel, kind) => reconcileDrift.inc({ esp, channel, kind }),
     setEspPaused: (esp, paused) => {
       pausedHere.set(esp, paused);
       publishPaused(esp);

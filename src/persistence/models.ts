@@ -107,6 +107,8 @@ export interface ContactDoc {
   rev: number;
   outbox: Record<string, OutboxEntry>;
   sync: Record<string, SyncStatusEntry>;
+  /** Per ESP, the identity there that holds the contact's state (PushOutcome.holder), e.g. crossengage: lead. */
+  espIdentities?: Record<string, string>;
   /** Pushes an ESP refused permanently, with its reason, until replayed. */
   deadLetters?: Record<string, DeadLetter>;
   /** The last few applied events, so a retry after a crash audits the original outcome. */
@@ -183,6 +185,7 @@ const contactSchema = new Schema<ContactDoc>(
     outbox: { type: mixed, default: {} },
     sync: { type: mixed, default: {} },
     deadLetters: { type: mixed, default: undefined },
+    espIdentities: { type: mixed, default: undefined },
     journal: { type: mixed, default: [] },
     identityConflicts: { type: [String], default: undefined },
     createdAt: { type: Date, required: true },
@@ -195,6 +198,8 @@ const contactSchema = new Schema<ContactDoc>(
 // gauges and a contact's place in line read them; without these indexes each of those reads
 // scans every contact. Contacts with nothing pending index as null and are never in range.
 for (const esp of ESP_NAMES) contactSchema.index({ [`outbox.${esp}.lane`]: 1, [`outbox.${esp}.since`]: 1 });
+// Dead letters per ESP, oldest first: the dead-letter gauge and the operator's list (persistence/dead-letters.ts).
+for (const esp of ESP_NAMES) contactSchema.index({ [`deadLetters.${esp}.at`]: 1 });
 
 const identitySchema = new Schema<IdentityDoc>(
   { _id: String, contactId: { type: String, required: true } },

@@ -14,7 +14,7 @@ import type { ContactDoc, OutboxEntry } from './models.js';
  * 2. The holder reads the contact *after* claiming, and sends that state. Versions only grow,
  *    so what it sends is at least as new as anything a previous holder sent.
  * 3. A holder stops sending before its claim runs out (its requests are aborted at the claim's
- *    deadline minus a margin: see services/esp-sync/delivery.ts), so an expired claim never has
+ *    deadline minus a margin: see src/delivery/delivery.ts), so an expired claim never has
  *    a request of its holder still in flight when the next holder starts.
  * 4. Writers that mark a contact pending (apply, repair, replay) set the entry's fields one by
  *    one and never touch `claimUntil`/`claimBy` (only `$max` 0, which creates a missing field and

@@ -6,7 +6,7 @@ import type { EspName } from '../esp/types.js';
  * The one place that decides how often, and after how long, a failed job is tried again.
  * Retries happen at two levels that are designed together, never stacked into retries of
  * retries (the README's "Retries" table lists both):
- * - in the request (esp/http/with-retry.ts): at most MAX_INLINE_RETRIES quick retries of a
+ * - in the request (esp/kit/http/with-retry.ts): at most MAX_INLINE_RETRIES quick retries of a
  *   transient ESP failure, so a blip costs seconds, not a job attempt;
  * - in the queue (here): attempts with jittered exponential backoff for anything longer. A
  *   rate-limit answer (429) does not use an attempt: the queue waits instead (runtime.ts).

@@ -3,7 +3,7 @@ import { catalog } from '../../jobs/index.js';
 import { heartbeatJob } from '../../jobs/heartbeat.job.js';
 import { reconcileScheduledJob } from '../../jobs/reconcile.job.js';
 import { sweepPendingEventsJob } from '../../jobs/sweep-pending-events.job.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import { QUEUE_MAINTENANCE, QUEUE_RECONCILE } from '../queues/names.js';
 
 export interface Schedule {

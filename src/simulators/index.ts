@@ -1,5 +1,5 @@
 /**
- * Local HTTP simulators of the five ESPs (esp-contracts.md; architecture.md §3 "src/simulators"). Each one is a
+ * Local HTTP simulators of the five ESPs (esp-contracts.md). Each one is a
  * stateful `node:http` server on 127.0.0.1 that follows its ESP's documented contract, logs every request, plays
  * scripted faults and serves control routes under `/__sim/*` (see core/control.ts). Used by tests, benchmarks and
  * the demo; never called from production code paths.
@@ -11,23 +11,23 @@
  * - dynamic-yield: the pushID, or the cuid / Reconnect identifier value (emails lower-cased)
  * - ometria: the profile's email (lower-cased), else `customer:<customer_id>`, else the profile id
  */
-import type { ActitoOptions } from './actito/actito.options.js';
-import { createActitoSimulator } from './actito/actito.simulator.js';
+import type { ActitoOptions } from '../esp/actito/simulator/actito.options.js';
+import { createActitoSimulator } from '../esp/actito/simulator/actito.simulator.js';
 import type { SimContext, SimulatorDefinition } from './core/definition.js';
 import { type HostOptions, startSimServer } from './core/http-server.js';
 import { ESP_ORDER, type EspName, type SimulatorHandle } from './core/types.js';
 import { WebhookDispatcher } from './core/webhooks.js';
 import { type SimCredentials, type SimCredentialsOverride, credentialsFor } from './credentials.js';
-import type { CrossEngageOptions } from './crossengage/crossengage.options.js';
-import { createCrossEngageSimulator } from './crossengage/crossengage.simulator.js';
-import type { DynamicYieldOptions } from './dynamic-yield/dynamic-yield.options.js';
-import { createDynamicYieldSimulator } from './dynamic-yield/dynamic-yield.simulator.js';
-import type { OmetriaOptions } from './ometria/ometria.options.js';
-import { createOmetriaSimulator } from './ometria/ometria.simulator.js';
-import type { OptimizelyCampaignOptions } from './optimizely-campaign/optimizely-campaign.options.js';
-import { createOptimizelyCampaignSimulator } from './optimizely-campaign/optimizely-campaign.simulator.js';
+import type { CrossEngageOptions } from '../esp/crossengage/simulator/crossengage.options.js';
+import { createCrossEngageSimulator } from '../esp/crossengage/simulator/crossengage.simulator.js';
+import type { DynamicYieldOptions } from '../esp/dynamic-yield/simulator/dynamic-yield.options.js';
+import { createDynamicYieldSimulator } from '../esp/dynamic-yield/simulator/dynamic-yield.simulator.js';
+import type { OmetriaOptions } from '../esp/ometria/simulator/ometria.options.js';
+import { createOmetriaSimulator } from '../esp/ometria/simulator/ometria.simulator.js';
+import type { OptimizelyCampaignOptions } from '../esp/optimizely-campaign/simulator/optimizely-campaign.options.js';
+import { createOptimizelyCampaignSimulator } from '../esp/optimizely-campaign/simulator/optimizely-campaign.simulator.js';
 
-export type { ActitoOptions } from './actito/actito.options.js';
+export { ACTITO_SIM_SUBSCRIPTIONS, type ActitoOptions } from '../esp/actito/simulator/actito.options.js';
 export type {
   CanonicalChannel,
   ConsentWord,
@@ -43,10 +43,10 @@ export type {
   UnsubscribeResult,
 } from './core/types.js';
 export type { WebhookDelivery } from './core/webhooks.js';
-export type { CrossEngageOptions } from './crossengage/crossengage.options.js';
-export type { DynamicYieldOptions } from './dynamic-yield/dynamic-yield.options.js';
-export type { OmetriaOptions } from './ometria/ometria.options.js';
-export type { OptimizelyCampaignOptions } from './optimizely-campaign/optimizely-campaign.options.js';
+export type { CrossEngageOptions } from '../esp/crossengage/simulator/crossengage.options.js';
+export type { DynamicYieldOptions } from '../esp/dynamic-yield/simulator/dynamic-yield.options.js';
+export type { OmetriaOptions } from '../esp/ometria/simulator/ometria.options.js';
+export type { OptimizelyCampaignOptions } from '../esp/optimizely-campaign/simulator/optimizely-campaign.options.js';
 export { ESP_ORDER };
 export { simulatorCredentials, type SimCredentials, type SimCredentialsOverride } from './credentials.js';
 

@@ -3,11 +3,12 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import { scrubString, scrubValue } from '../lib/redact.js';
 import { allQueueNames, ESP_QUEUE_PREFIX, QUEUE_APPLY } from '../queues/names.js';
-import { basicAuthHook, safeEqual } from './basic-auth.js';
+import { safeEqual } from './basic-auth.js';
 import { errorBody } from './errors.js';
+import { ADMIN_BASE_PATH, boardLoginHook, setAdminPageHeaders } from './admin-common.js';
 
 /**
  * Bull Board at /admin/queues (product.md §5, bullmq-notes.md §4, reliability.md §5.1).
@@ -35,6 +36,7 @@ import { errorBody } from './errors.js';
  */
 
 export const BOARD_BASE_PATH = '/admin/queues';
+const ADMIN_PAGE = `${ADMIN_BASE_PATH}/`;
 export const XSRF_COOKIE = 'XSRF-TOKEN';
 export const XSRF_HEADER = 'x-xsrf-token';
 
@@ -121,6 +123,25 @@ const redactingAfterHook: AfterHook = (context, result) => ({
   body: redactBoardResponse(context.route, result.body) as typeof result.body,
 });
 
+/** Links shown per job: enough to reach the contacts of a small job; a big one lists its first few. */
+const MAX_LINKS = 20;
+
+/**
+ * A job's data with `contactPages`: the operator page of each contact the job carries (push jobs
+ * name contact ids; apply jobs name event ids, which the page resolves to their contact).
+ */
+export function withContactLinks(raw: unknown, shown: unknown): unknown {
+  if (!isObject(raw) || !isObject(shown)) return shown;
+  const ids = (key: string) => (Array.isArray(raw[key]) ? raw[key].filter((v): v is string => typeof v === 'string') : []);
+  const links = [
+    ...ids('contactIds').map((id) => `${ADMIN_PAGE}#contact=${encodeURIComponent(id)}`),
+    ...ids('eventIds').map((id) => `${ADMIN_PAGE}#event=${encodeURIComponent(id)}`),
+  ];
+  if (links.length === 0) return shown;
+  const more = links.length - MAX_LINKS;
+  return { ...shown, contactPages: more > 0 ? [...links.slice(0, MAX_LINKS), `… ${more} more`] : links };
+}
+
 function queueAdapter(ctx: AppContext, name: string): BullMQAdapter {
   const readOnly = ctx.config.board.readOnly && isProtectedQueue(name);
   const adapter = new BullMQAdapter(ctx.runtime.queue(name), {
@@ -128,7 +149,7 @@ function queueAdapter(ctx: AppContext, name: string): BullMQAdapter {
     allowRetries: !readOnly,
     description: readOnly ? 'read-only: consent data, changes only through the API and workers' : '',
   });
-  adapter.setFormatter('data', (data: unknown) => scrubValue(data));
+  adapter.setFormatter('data', (data: unknown) => withContactLinks(data, scrubValue(data)));
   adapter.setFormatter('returnValue', (value: unknown) => scrubValue(value));
   adapter.setFormatter('progress', (progress: unknown) => scrubValue(progress));
   adapter.setFormatter('name', (job: { name?: unknown }) =>
@@ -234,24 +255,22 @@ export async function registerBoard(
       uiConfig: {
         boardTitle: `consent-sync (${ctx.config.env})`,
         hideDocsLink: true,
+        miscLinks: [{ text: 'Dead letters, paused ESPs, contacts', url: ADMIN_PAGE }],
         pollingInterval: { forceInterval: 5_000 },
       },
       handlerHooks: { after: redactingAfterHook },
     },
   });
 
-  const credentials = { username: ctx.config.board.username, password: ctx.config.board.password };
   await app.register(
     async (scope) => {
-      scope.addHook('onRequest', basicAuthHook(credentials, 'consent-sync board'));
+      scope.addHook('onRequest', boardLoginHook(ctx.config.board));
       scope.addHook('onRequest', csrfHook);
       scope.addHook('onSend', async (request, reply, payload) => {
         // Job data and queue state are never cached; the hashed UI bundle may be (privately).
         const isAsset = request.url.startsWith(`${BOARD_BASE_PATH}/static/`) && reply.statusCode === 200;
         reply.header('cache-control', isAsset ? 'private, max-age=3600' : 'no-store');
-        reply.header('x-frame-options', 'DENY');
-        reply.header('x-content-type-options', 'nosniff');
-        reply.header('referrer-policy', 'same-origin');
+        setAdminPageHeaders(reply);
         return payload;
       });
       // Unknown paths under the prefix also go through the hooks above (no unauthenticated 404 probing).

@@ -1,15 +1,26 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { consentBatchSchema, consentEventSchema, describeZodIssues } from '../contracts/consent-event.js';
+import { consentBatchSchema, consentEventSchema, describeZodIssues, wireContactSchema } from '../contracts/consent-event.js';
 import { IdentityError } from '../domain/index.js';
-import type { AppContext } from '../lib/context.js';
-import { IdentityParseError, parseIdentityParam } from '../services/contact-view.js';
-import { EventIdConflictError, EventValidationError } from '../services/record-events.js';
+import type { AppContext } from '../app/context.js';
+import { IdentityParseError, parseIdentityParam } from '../operate/contact-view.js';
+import { EventIdConflictError, EventValidationError } from '../ingest/record-events.js';
 import { errorBody } from './errors.js';
 
-const contactQuery = z.strictObject({ businessUnit: z.string().trim().min(1).max(100).optional() });
+export const contactQuery = z.strictObject({ businessUnit: z.string().trim().min(1).max(100).optional() });
 
-const changesQuery = z.strictObject({
+export const contactIdParams = z.strictObject({ contactId: z.string().min(1).max(64) });
+
+export const historyQuery = z.strictObject({
+  contactId: z.string().min(1).max(64).optional(),
+  since: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time, e.g. 2026-11-01T00:00:00Z' }).optional(),
+});
+
+/** The contact search body: one identity (externalId, email with its businessUnit, or phone), never in a URL. */
+export const contactSearchBody = wireContactSchema;
+
+export const changesQuery = z.strictObject({
   since: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 date-time, e.g. 2026-11-01T00:00:00Z' }),
   cursor: z.string().max(500).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
@@ -72,6 +83,43 @@ export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): vo
       }
     },
   );
+
+  // Search by identity in a POST body: an email or phone never lands in a URL, an access log or
+  // a proxy's history. The answer, and every link after it, uses the contact id.
+  app.post('/v1/contacts/search', async (request, reply) => {
+    const body = contactSearchBody.safeParse(request.body);
+    if (!body.success) return reply.code(400).send(errorBody('validation_failed', 'bad contact search', describeZodIssues(body.error)));
+    try {
+      const view = await ctx.services.contactView(body.data);
+      if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this identity'));
+      return view;
+    } catch (err) {
+      if (err instanceof IdentityError) return reply.code(400).send(errorBody('invalid_identity', err.message, [{ field: '(body)', rule: err.message }]));
+      throw err;
+    }
+  });
+
+  app.get('/v1/contacts/by-id/:contactId', async (request, reply) => {
+    const params = contactIdParams.safeParse(request.params);
+    if (!params.success) return reply.code(400).send(errorBody('validation_failed', 'bad contact id', describeZodIssues(params.error)));
+    const view = await ctx.services.contactViewById(params.data.contactId);
+    if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this id'));
+    return view;
+  });
+
+  // One response, streamed from one MongoDB cursor: any size in constant memory, no paging.
+  app.get('/v1/consent-history', async (request, reply) => {
+    const query = historyQuery.safeParse(request.query);
+    if (!query.success) return reply.code(400).send(errorBody('validation_failed', 'bad query', describeZodIssues(query.error)));
+    const { contactId, since } = query.data;
+    const records = ctx.services.consentHistory({ ...(contactId ? { contactId } : {}), ...(since ? { since: new Date(since) } : {}) });
+    const lines = Readable.from(
+      (async function* () {
+        for await (const record of records) yield `${JSON.stringify(record)}\n`;
+      })(),
+    );
+    return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(lines);
+  });
 
   app.get('/v1/consent-changes', async (request, reply) => {
     const query = changesQuery.safeParse(request.query);

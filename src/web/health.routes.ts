@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { redisFacts } from '../queues/connection.js';
 import { pingMongo } from '../persistence/connect.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 
 interface Check {
   ok: boolean;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { checkBearer } from './basic-auth.js';
 import { errorBody } from './errors.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { describeZodIssues } from '../contracts/consent-event.js';
 import type { EspName } from '../esp/types.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import type { ReconcileRunDoc } from '../persistence/reconcile-run.model.js';
 import { errorBody } from './errors.js';
 
@@ -10,13 +10,18 @@ function runView({ _id, ...rest }: ReconcileRunDoc) {
   return { runId: _id, ...rest };
 }
 
-/** On-demand reconciliation runs and their drift reports. */
-export function registerReconcileRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const body = z.strictObject({
-    esp: z.string().refine((v) => v === 'all' || (ctx.esps as readonly string[]).includes(v), {
-      message: `must be "all" or a connected ESP: ${ctx.esps.join(', ') || '(none connected)'}`,
+/** The body that starts a run: "all", or one of the connected ESPs. */
+export function reconcileRunBody(esps: readonly string[]) {
+  return z.strictObject({
+    esp: z.string().refine((v) => v === 'all' || esps.includes(v), {
+      message: `must be "all" or a connected ESP: ${esps.join(', ') || '(none connected)'}`,
     }),
   });
+}
+
+/** On-demand reconciliation runs and their drift reports. */
+export function registerReconcileRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const body = reconcileRunBody(ctx.esps);
 
   app.post('/v1/reconciliation/runs', async (request, reply) => {
     const parsed = body.safeParse(request.body);

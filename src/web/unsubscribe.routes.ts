@@ -2,14 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebhookConfig } from '../../config/webhooks.js';
 import { consentEventSchema } from '../contracts/consent-event.js';
 import { type ContactIdentity, IdentityError, normaliseIdentity } from '../domain/index.js';
-import type { AppContext } from '../lib/context.js';
+import type { AppContext } from '../app/context.js';
 import {
   oneClickEventId,
   parseContactKey,
   type UnsubscribeTokenPayload,
   verifyUnsubscribeToken,
-} from '../services/one-click.js';
-import { EventIdConflictError } from '../services/record-events.js';
+} from '../ingest/one-click.js';
+import { EventIdConflictError } from '../ingest/record-events.js';
 
 /**
  * RFC 8058 one-click unsubscribe (esp-contracts.md §7; reliability.md §5.3):
@@ -82,7 +82,10 @@ function invalidLink(request: FastifyRequest, reply: FastifyReply) {
 export async function isOneClickBody(contentType: string | undefined, body: Buffer): Promise<boolean> {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
   if (type === 'application/x-www-form-urlencoded') {
-    return new URLSearchParams(body.toString('utf8')).get('List-Unsubscribe') === 'One-Click';
+    // Some clients end the body with a line break, as the header value it copies (`…One-Click\r\n`):
+    // it is the same one-click request, and URLSearchParams would keep the break in the value.
+    const text = body.toString('utf8').replace(/[\r\n]+$/, '');
+    return new URLSearchParams(text).get('List-Unsubscribe') === 'One-Click';
   }
   if (type === 'multipart/form-data') {
     try {

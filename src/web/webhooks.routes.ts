@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebhookConfig, WebhookEndpointConfig } from '../../config/webhooks.js';
 import type { WireConsentEvent } from '../contracts/consent-event.js';
-import type { AppContext } from '../lib/context.js';
-import { EventIdConflictError, EventValidationError, type RecordResult } from '../services/record-events.js';
+import type { AppContext } from '../app/context.js';
+import { EventIdConflictError, EventValidationError, type RecordResult } from '../ingest/record-events.js';
 import {
   parseActitoWebhook,
   parseGenericWebhook,
@@ -10,8 +10,8 @@ import {
   type WebhookItem,
   type WebhookParseSettings,
   WebhookPayloadError,
-} from '../services/webhook-events.js';
-import { verifyWebhook, WEBHOOK_HEADERS } from '../services/webhook-verify.js';
+} from '../ingest/webhook-events.js';
+import { verifyWebhook, WEBHOOK_HEADERS } from '../ingest/webhook-verify.js';
 import { errorBody } from './errors.js';
 
 /**

@@ -50,6 +50,16 @@ export const PII = {
   token: 'tok_live_9f8e7d6c5b4a',
 } as const;
 
+/**
+ * Ids as the app stores them, in a push job on esp-sync-first-ometria: the board must show each
+ * whole, so an operator can copy it. The first UUID is the one issue #17 saw cut as a "phone".
+ */
+export const IDS = {
+  contacts: ['97f69956-4b50-4123-8123-bd133b645caa', '12345678-9012-4345-8789-012345678901'],
+  objectId: '675281234567890123456789',
+  eventId: 'demo-1765000000000-3',
+} as const;
+
 /** Strings whose presence in a response means a leak. */
 export const PII_NEEDLES = [PII.email, 'example.com', PII.phone, '2345 6789', PII.token];
 
@@ -71,6 +81,9 @@ export async function seedPiiJobs(ctx: Awaited<ReturnType<typeof startBoardApp>>
   const espWaiting = await ctx.runtime
     .queue('esp-sync-crossengage')
     .add('push', data, { jobId: 'pii-push-1' });
+  const ids = await ctx.runtime
+    .queue('esp-sync-first-ometria')
+    .add('push-contacts', { contactIds: [...IDS.contacts], lane: 1, objectId: IDS.objectId, eventId: IDS.eventId }, { jobId: 'ids-push-1' });
   const maintenance = ctx.runtime.queue('maintenance');
   const worker = ctx.runtime.startWorker(
     'maintenance',
@@ -91,5 +104,5 @@ export async function seedPiiJobs(ctx: Awaited<ReturnType<typeof startBoardApp>>
     { what: 'the maintenance jobs to finish' },
   );
   await worker.close();
-  return { waiting, espWaiting, completed, failed };
+  return { waiting, espWaiting, ids, completed, failed };
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { WireConsentEvent } from '../../src/contracts/consent-event.js';
 import { withDatabase } from '../../src/dev/mongo-server.js';
 import { createContacts } from '../../src/persistence/contacts.repository.js';
-import { applyStoredEvents } from '../../src/services/apply-batch.js';
+import { applyStoredEvents } from '../../src/apply/apply-batch.js';
 import { createTestContext } from '../support/integration.js';
 
 /**

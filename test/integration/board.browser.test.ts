@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { allQueueNames } from '../../src/queues/names.js';
 import { BOARD_BASE_PATH } from '../../src/web/board.js';
-import { BOARD_USER, PII_NEEDLES, seedPiiJobs, startBoardApp } from '../browser/board-fixture.js';
+import { BOARD_USER, IDS, PII_NEEDLES, seedPiiJobs, startBoardApp } from '../browser/board-fixture.js';
 import { assertChromiumInstalled, launchChromium } from '../browser/chromium.js';
 
 /**
@@ -140,6 +140,15 @@ describe('Bull Board in a real browser (Chromium, headless)', () => {
       await page.getByRole('tab', { name: 'Options' }).click();
       await expectPageWithoutPii(page, 'consent-apply job options');
       expect(await page.locator('[class^="headerActions-"] button').count()).toBe(0);
+    });
+
+    it('a push job shows every contact id, ObjectId and event id whole, ready to copy', async () => {
+      await open('/queue/esp-sync-first-ometria/ids-push-1', 'ids-push-1');
+      await page.getByRole('tab', { name: 'Data' }).click();
+      await page.getByText(IDS.eventId).first().waitFor();
+      const text = await page.locator('body').innerText();
+      for (const id of [...IDS.contacts, IDS.objectId, IDS.eventId]) expect(text).toContain(id);
+      expect(text).not.toContain('[redacted]');
     });
 
     it('a failed job shows its error, data and logs without email, phone or token', async () => {

@@ -7,7 +7,7 @@ import { applyEvent, type ConsentEvent, type Listing, resolve } from '../../src/
 import { CHANNEL_IN_STATE, type EspName, type PushOutcomeKind } from '../../src/esp/types.js';
 import type { ContactDoc } from '../../src/persistence/models.js';
 import { startTestApp } from '../support/app.js';
-import { eventFromSpec, eventSpecArb, sendEvents, simRecipients, waitForQuiescence } from '../support/chaos.js';
+import { eventFromSpec, eventSpecArb, SIM_CHANNELS, sendEvents, simHolds, simRecipients, waitForQuiescence } from '../support/chaos.js';
 import { startEspSimulators } from '../support/esp-sims.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -167,8 +167,6 @@ describe('convergence: shuffled, duplicated events through the API and the clien
  */
 const ESP_SEED = 20_260_520;
 const ESP_EVENTS = 320;
-const CHANNELS = ['email', 'sms', 'push', 'tracking'] as const;
-type Channel = (typeof CHANNELS)[number];
 
 /** Full users (with and without a phone) and leads (email only, with and without business unit). */
 const ESP_CONTACTS: WireConsentEventInput['contact'][] = [
@@ -226,23 +224,6 @@ function faultScript(seed: number) {
   return { rules: [{ path: '*', steps }] };
 }
 
-/** The state a simulator holds for one contact's channel, read in its own keys. */
-function remoteState(esp: EspName, recipients: Record<string, Record<string, string>>, c: ContactDoc, channel: Channel) {
-  const { externalId, email, phone, businessUnit } = c.identities;
-  const at = (key: string | undefined) => (key === undefined ? undefined : recipients[key]?.[channel]);
-  switch (esp) {
-    // Opt-out lists: no entry means the person may be messaged.
-    case 'optimizely-campaign':
-      return at(email) ?? 'opted_in';
-    case 'crossengage':
-      return at(externalId ?? (email ? `lead:${businessUnit ?? ''}:${email}` : undefined)) ?? 'opted_in';
-    case 'dynamic-yield':
-      return at(channel === 'sms' ? phone : email);
-    default:
-      return at(email);
-  }
-}
-
 interface Verdict {
   checked: number;
   inState: number;
@@ -261,10 +242,10 @@ function verdict(contacts: readonly ContactDoc[], esps: readonly EspName[], remo
         v.problems.push(`${esp} ${who}: not delivered (outbox ${JSON.stringify(c.outbox[esp] ?? null)}, sync v${sync?.version} of v${c.version})`);
         continue;
       }
-      for (const channel of CHANNELS) {
+      for (const channel of SIM_CHANNELS) {
         v.checked++;
         const ours = channel === 'tracking' ? c.effective.tracking.state : c.effective.marketing[channel]?.state;
-        const theirs = remoteState(esp, remote.get(esp) ?? {}, c, channel);
+        const theirs = simHolds(esp, remote.get(esp) ?? {}, c.identities, channel);
         const outcome = sync.channels?.[channel];
         const where = `${esp} ${who} ${channel}: ours ${ours}, ESP ${theirs ?? '(none)'}, outcome ${JSON.stringify(outcome ?? null)}`;
         if (ours !== 'opted_in' && ours !== 'opted_out') {

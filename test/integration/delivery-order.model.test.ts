@@ -4,9 +4,9 @@ import type { WireConsentEventInput } from '../../src/contracts/consent-event.js
 import type { Lane } from '../../src/domain/index.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../../src/esp/types.js';
 import type { ContactDoc } from '../../src/persistence/models.js';
-import { applyStoredEvents } from '../../src/services/apply-batch.js';
-import { EspError } from '../../src/esp/http/errors.js';
-import { CLAIM_MARGIN_MS, pushBatch } from '../../src/services/esp-sync/delivery.js';
+import { applyStoredEvents } from '../../src/apply/apply-batch.js';
+import { EspError } from '../../src/esp/kit/http/errors.js';
+import { CLAIM_MARGIN_MS, pushBatch } from '../../src/delivery/delivery.js';
 import { compareEspsWithMongo, type Sims } from '../support/chaos.js';
 import { startEspSimulators } from '../support/esp-sims.js';
 import { createTestContext } from '../support/integration.js';

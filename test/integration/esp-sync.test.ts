@@ -99,7 +99,10 @@ describe.each(REDIS_TOPOLOGIES)('ESP sync end to end (%s Redis): API → MongoDB
     // The channels each ESP cannot hold for this contact, and why (see the README's ESP matrix).
     expect(sync['crossengage']!.status).toBe('synced');
     expect(sync['optimizely-campaign']!.status).toBe('synced');
-    expect(sync['actito']!.channels['sms']).toMatchObject({ kind: 'not_applicable', reason: expect.stringMatching(/no sms subscription/) });
+    // dev and the simulator configure Actito's SMS subscription: the SMS opt-out is held there
+    expect(sync['actito']!.channels['sms']).toEqual({ kind: 'pushed' });
+    expect((await simState(sims, 'actito')).recipients[recipientKey('actito', 'ana-1', email)]?.['sms']).toBe('opted_out');
+    expect(sync['actito']!.channels['push']).toMatchObject({ kind: 'not_applicable', reason: expect.stringMatching(/no push subscription/) });
     expect(sync['ometria']!.channels).toMatchObject({ sms: { kind: 'pushed' }, push: { kind: 'not_applicable' } });
     expect(sync['dynamic-yield']!.channels).toMatchObject({ sms: { kind: 'missing_identity' }, push: { kind: 'missing_identity' } });
   });

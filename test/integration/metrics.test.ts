@@ -135,9 +135,9 @@ describe('GET /metrics', () => {
     expect(sample(text, 'consent_sync_job_duration_seconds_count{queue="consent-apply"}')).toBe(1);
     expect(sample(text, 'consent_sync_job_duration_seconds_bucket{le="0.05",queue="consent-apply"}')).toBe(1);
     expect(sample(text, 'consent_sync_drift_total{esp="crossengage",type="unsubscribed_at_esp"}')).toBe(4);
-    expect(text).toMatch(/^consent_sync_process_cpu_user_seconds_total \d/m);
-    expect(text).toMatch(/^consent_sync_nodejs_heap_size_used_bytes \d/m);
-    expect(text).not.toMatch(/^(?!consent_sync_)[a-z_]+(\{.*\})? /m);
+    expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes \d/m);
+    expect(text).not.toMatch(/^(?!consent_sync_|process_|nodejs_)[a-z_]+(\{.*\})? /m);
   });
 
   it('refreshes after the cache period and answers concurrent scrapes', async () => {

@@ -1,9 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebhookConfig } from '../../config/webhooks.js';
-import { startWorkers } from '../../src/lib/workers.js';
+import { startWorkers } from '../../src/app/workers.js';
 import { QUEUE_APPLY } from '../../src/queues/names.js';
-import { createUnsubscribeToken, listUnsubscribeHeaders } from '../../src/services/one-click.js';
+import { createUnsubscribeToken, listUnsubscribeHeaders } from '../../src/ingest/one-click.js';
 import { registerConsentRoutes } from '../../src/web/consent.routes.js';
 import { registerErrorHandler } from '../../src/web/errors.js';
 import { registerUnsubscribeRoutes } from '../../src/web/unsubscribe.routes.js';
@@ -116,6 +116,16 @@ describe('one-click unsubscribe (POST /u/:token, GET never unsubscribes)', () =>
     expect(v?.['listings']).toEqual([
       expect.objectContaining({ source: 'list_unsubscribe', value: 'opt_out', channel: 'email' }),
     ]);
+  });
+
+  it('a one-click body ending in CRLF (as the header line it copies) unsubscribes too', async () => {
+    const path = linkFor('email:crlf@example.com');
+    const res = await fetch(`${url}${path}`, { method: 'POST', headers: FORM, body: `${ONE_CLICK}\r\n` });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-unsubscribe-status')).toBe('accepted');
+    await waitFor(async () => (await effectiveEmail('email:crlf@example.com')) === 'opted_out', {
+      what: 'opt-out applied',
+    });
   });
 
   it('a repeated POST (same link) is a duplicate: one event, one audit record', async () => {

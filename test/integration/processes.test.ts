@@ -47,6 +47,11 @@ describe('process entry points', () => {
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
     expect(proc.output()).toContain('web stopped');
+    const out = proc.output();
+    expect(out).not.toContain('FSTDEP');
+    expect(out).not.toMatch(/"req":\{\}|"res":\{\}/);
+    expect(out).toContain('"req":{"method":"GET","url":"/readyz"}');
+    expect(out.match(/"config":/g)).toHaveLength(1);
   });
 
   it.each(['worker', 'scheduler'] as const)('%s starts, logs its configuration without secrets, and stops on SIGTERM', async (entry) => {
@@ -55,6 +60,9 @@ describe('process entry points', () => {
     await waitFor(() => proc.output().includes(`${entry} ready`), { what: `${entry} ready`, timeoutMs: 30_000 });
     expect(proc.output()).toContain(`${entry} starting`);
     expect(proc.output()).not.toContain('super-secret-board-pw');
+    // The configuration once, and nothing at warn or above on a healthy start.
+    expect(proc.output().match(/"config":/g)).toHaveLength(1);
+    expect(proc.output().split('\n').filter((l) => /"level":(40|50|60)/.test(l))).toEqual([]);
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
   });

@@ -3,7 +3,7 @@ import type { WireConsentEvent } from '../../src/contracts/consent-event.js';
 import type { ListReadBack, RemoteSuppression } from '../../src/esp/readback.js';
 import type { EspName } from '../../src/esp/types.js';
 import { reconcileRunModel } from '../../src/persistence/reconcile-run.model.js';
-import { createRun, type ReconcileDeps, runPage } from '../../src/services/reconcile/engine.js';
+import { createRun, type ReconcileDeps, runPage } from '../../src/reconcile/engine.js';
 import { simulatorCredentials } from '../../src/simulators/index.js';
 import { startTestApp } from '../support/app.js';
 import { startEspSimulators } from '../support/esp-sims.js';
@@ -93,11 +93,56 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
     });
     expect((await simState('ometria'))['r2@example.com']?.['email']).toBe('opted_in');
     const run = await reconcile('ometria');
-    expect((run['counts'] as Record<string, number>)['lost_push']).toBeGreaterThanOrEqual(1);
+    // Ometria acknowledged our opt-out: holding an opt-in now, it is our push that did not stick
+    expect((run['counts'] as Record<string, number>)['push_not_stuck']).toBeGreaterThanOrEqual(1);
     await settled();
     expect((await simState('ometria'))['r2@example.com']?.['email']).toBe('opted_out');
     // and our own state was never changed by the ESP's "subscribed"
     expect(((await view('r2'))['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_out');
+  });
+
+  it('our acknowledged pushes that Ometria did not keep are push_not_stuck (both directions, email and SMS), counted, and pushed again', async () => {
+    const optOutOf = { externalId: 'ns1', email: 'ns1@example.com' };
+    const optInOf = { externalId: 'ns2', email: 'ns2@example.com', phone: '+4915112345602' };
+    await record({ eventId: 'ns1-in', contact: optOutOf, kind: 'marketing', channel: 'email', value: 'opt_in', source: 'form', moment: new Date().toISOString() });
+    await record({ eventId: 'ns2-out', contact: optInOf, kind: 'marketing', channel: 'sms', value: 'opt_out', source: 'form', moment: new Date().toISOString() });
+    await settled();
+    await fetch(`${sims.urls.ometria}/__sim/flush`, { method: 'POST' });
+    expect((await simState('ometria'))['ns1@example.com']?.['email']).toBe('opted_in');
+    expect((await simState('ometria'))['ns2@example.com']?.['sms']).toBe('opted_out');
+
+    // Ometria answers OK for the next two pushes and keeps nothing of them.
+    const ok = { status: 200, body: { status: 'OK', request_id: 'dropped', accepted: 1, rejected: 0 } };
+    sims.sims.ometria.setFaults({ rules: [{ method: 'POST', path: '/v2/push', steps: [ok, ok] }] });
+    await record({ eventId: 'ns1-out', contact: optOutOf, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'form', moment: new Date().toISOString() });
+    await settled();
+    await record({ eventId: 'ns2-in', contact: optInOf, kind: 'marketing', channel: 'sms', value: 'opt_in', source: 'form', moment: new Date().toISOString() });
+    await settled();
+    sims.sims.ometria.setFaults({ rules: [] });
+    expect((await view('ns1'))['sync']).toMatchObject({ ometria: { status: 'synced' } });
+    expect((await view('ns2'))['sync']).toMatchObject({ ometria: { status: 'synced' } });
+    expect((await simState('ometria'))['ns1@example.com']?.['email']).toBe('opted_in');
+    expect((await simState('ometria'))['ns2@example.com']?.['sms']).toBe('opted_out');
+
+    const run = await reconcile('ometria');
+    const counts = run['counts'] as Record<string, number>;
+    expect(counts['push_not_stuck']).toBeGreaterThanOrEqual(2);
+    const samples = (run['samples'] as Record<string, string[]>)['push_not_stuck'] ?? [];
+    const ids = [(await view('ns1'))['contactId'], (await view('ns2'))['contactId']];
+    for (const id of ids) expect(samples).toContain(id);
+    // a push that did not stick is not the person unsubscribing: nothing of ns2 was ingested
+    expect(samples.some((id) => ((run['samples'] as Record<string, string[]>)['esp_unsubscribed'] ?? []).includes(id))).toBe(false);
+    const metrics = (await app.get('/metrics')).text;
+    expect(metrics).toMatch(/consent_sync_reconcile_drift_total\{esp="ometria",channel="email",kind="push_not_stuck"\} [1-9]/);
+    expect(metrics).toMatch(/consent_sync_reconcile_drift_total\{esp="ometria",channel="sms",kind="push_not_stuck"\} [1-9]/);
+
+    await settled();
+    await fetch(`${sims.urls.ometria}/__sim/flush`, { method: 'POST' });
+    expect((await simState('ometria'))['ns1@example.com']?.['email']).toBe('opted_out');
+    expect((await simState('ometria'))['ns2@example.com']?.['sms']).toBe('opted_in');
+    const ns2 = await view('ns2');
+    expect((ns2['effective'] as { marketing: Record<string, string> }).marketing['sms']).toBe('opted_in');
+    expect((ns2['audit'] as { source: string }[]).some((a) => a.source === 'esp:ometria')).toBe(false);
   });
 
   it('a forced re-opt-in newer than the ESP unsubscribe is pushed as a reactivation, never overridden', async () => {
@@ -154,9 +199,62 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
     expect((await simState('crossengage'))['r3']?.['sms']).toBe('opted_in');
     const run = await reconcile('crossengage');
     expect(run['readBack']).toBe('per_contact');
-    expect((run['counts'] as Record<string, number>)['lost_push']).toBeGreaterThanOrEqual(1);
+    expect((run['counts'] as Record<string, number>)['push_not_stuck']).toBeGreaterThanOrEqual(1);
     await settled();
     expect((await simState('crossengage'))['r3']?.['sms']).toBe('opted_out');
+  });
+
+  it('CrossEngage: a lead that becomes a user keeps getting its state; pushes and reconciliation agree', async () => {
+    await record({ eventId: 'lm-out', contact: { email: 'lm@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_out', source: 'preference_center', moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    expect((await simState('crossengage'))['lead::lm@example.com']?.['email']).toBe('opted_out');
+    const stored = async () => app.ctx.models.contacts.findOne({ 'identities.email': 'lm@example.com' }).lean();
+    // which CrossEngage identity holds the state is remembered on the contact
+    expect((await stored())?.espIdentities).toEqual({ crossengage: 'lead' });
+
+    // The person becomes a customer (an externalId) and opts back in.
+    await record({ eventId: 'lm-in', contact: { externalId: 'lm1', email: 'lm@example.com' }, kind: 'marketing', channel: 'email', value: 'opt_in', source: 'preference_center', moment: '2026-11-02T00:00:00Z' });
+    await settled();
+    const held = await simState('crossengage');
+    expect(held['lm1']?.['email']).toBe('opted_in');
+    // the lead the opt-out went to is opted in too: not "opted out forever"
+    expect(held['lead::lm@example.com']?.['email']).toBe('opted_in');
+    expect((await stored())?.espIdentities).toEqual({ crossengage: 'lead' });
+    expect((await view('lm1'))['espIdentities']).toEqual({ crossengage: 'lead' });
+
+    const run = await reconcile('crossengage');
+    expect(run['status']).toBe('done');
+    const contactId = (await stored())?._id;
+    for (const type of ['esp_unsubscribed', 'push_not_stuck', 'lost_push']) {
+      expect((run['samples'] as Record<string, string[]>)[type] ?? []).not.toContain(contactId);
+    }
+    expect(((await view('lm1'))['effective'] as { marketing: Record<string, string> }).marketing['email']).toBe('opted_in');
+  });
+
+  it('Optimizely (its lists name opt-outs only): our acknowledged opt-out missing from its list is push_not_stuck, pushed again', async () => {
+    await record({ eventId: 'op1-out', contact: { externalId: 'op1', email: 'op1@example.com' }, kind: 'marketing', channel: 'sms', value: 'opt_out', source: 'preference_center', moment: '2026-11-01T00:00:00Z' });
+    await record({ eventId: 'op2-out', contact: { externalId: 'op2', email: 'op2@example.com' }, kind: 'marketing', channel: 'sms', value: 'opt_out', source: 'preference_center', moment: '2026-11-01T00:00:00Z' });
+    await settled();
+    expect((await simState('optimizely-campaign'))['op1@example.com']?.['sms']).toBe('opted_out');
+    // Optimizely loses op1's entry: gone from its SMS unsubscribe list, with nothing said.
+    const { clientId, apiUser, apiPassword } = simulatorCredentials['optimizely-campaign'];
+    const lost = await fetch(`${sims.urls['optimizely-campaign']}/rest/${clientId}/unsubscribes?recipientIds=op1@example.com&mediaType=SMS`, {
+      method: 'DELETE',
+      headers: { authorization: `Basic ${Buffer.from(`${apiUser}:${apiPassword}`).toString('base64')}` },
+    });
+    expect(lost.status).toBe(204);
+    expect((await simState('optimizely-campaign'))['op1@example.com']?.['sms']).toBe('opted_in');
+
+    const run = await reconcile('optimizely-campaign');
+    expect(run['status']).toBe('done');
+    const op1 = (await view('op1'))['contactId'];
+    const op2 = (await view('op2'))['contactId'];
+    expect((run['samples'] as Record<string, string[]>)['push_not_stuck']).toContain(op1);
+    // op2's opt-out is still in the list: in sync, not repaired
+    expect((run['samples'] as Record<string, string[]>)['push_not_stuck'] ?? []).not.toContain(op2);
+    expect((await app.get('/metrics')).text).toMatch(/consent_sync_reconcile_drift_total\{esp="optimizely-campaign",channel="sms",kind="push_not_stuck"\} [1-9]/);
+    await settled();
+    expect((await simState('optimizely-campaign'))['op1@example.com']?.['sms']).toBe('opted_out');
   });
 
   it('Dynamic Yield has no read-back: our state is re-asserted, page by page', async () => {
@@ -224,7 +322,8 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
     expect(outcomes[0]).toEqual({
       status: 'done',
       compared: 7,
-      counts: { esp_unsubscribed: 3, in_sync: 1, lost_push: 1, unknown_contact: 2, invalid_identity: 1 },
+      // pg2's opt-out was acknowledged: the ESP's opt-in is our push that did not stick
+      counts: { esp_unsubscribed: 3, in_sync: 1, push_not_stuck: 1, unknown_contact: 2, invalid_identity: 1 },
       actions: { ingested_opt_out: 4, repushed: 1 },
       events: [
         'pg-nobody@example.com||email|opt_out|esp:ometria',

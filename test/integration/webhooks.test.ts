@@ -1,9 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebhookConfig, type WebhookConfig } from '../../config/webhooks.js';
-import { startWorkers } from '../../src/lib/workers.js';
+import { startWorkers } from '../../src/app/workers.js';
 import { QUEUE_APPLY } from '../../src/queues/names.js';
-import { signedHeaders } from '../../src/services/webhook-verify.js';
+import { signedHeaders } from '../../src/ingest/webhook-verify.js';
 import { type SimulatorHandle, simulatorCredentials, startSimulator } from '../../src/simulators/index.js';
 import { registerConsentRoutes } from '../../src/web/consent.routes.js';
 import { registerErrorHandler } from '../../src/web/errors.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { startWorkers } from '../../src/lib/workers.js';
+import { startWorkers } from '../../src/app/workers.js';
 import { createApp } from '../../src/web/app.js';
 import { createTestContext } from './integration.js';
 

@@ -16,10 +16,11 @@ import type { WireConsentEventInput } from '../../src/contracts/consent-event.js
 import { freePort, type StartedChild } from '../../src/dev/child.js';
 import { type JavaMongo, startJavaMongo } from '../../src/dev/java-mongo.js';
 import { withDatabase } from '../../src/dev/mongo-server.js';
+import { type LocalRedisCluster, startLocalRedisCluster } from '../../src/dev/redis-cluster.js';
 import { type LocalRedis, startLocalRedis } from '../../src/dev/redis-server.js';
 import { applyEvent, type ConsentEvent, type ConsentPolicy, type Listing, resolve } from '../../src/domain/index.js';
 import type { EspName } from '../../src/esp/types.js';
-import { type AppContext, createContext } from '../../src/lib/context.js';
+import { type AppContext, createContext } from '../../src/app/context.js';
 import { createLogger } from '../../src/lib/logger.js';
 import type { ContactDoc } from '../../src/persistence/models.js';
 import { allQueueNames, espQueueNames, QUEUE_APPLY } from '../../src/queues/names.js';
@@ -612,23 +613,35 @@ export function resolutionMismatches(
   return out;
 }
 
+/** Every channel a simulator can hold, compared for every ESP (what one cannot carry is recorded as such). */
+export const SIM_CHANNELS = ['email', 'sms', 'push', 'tracking'] as const;
+export type SimChannel = (typeof SIM_CHANNELS)[number];
+
 /**
- * Where each simulator holds a full user's consent (key and channels), with the settings the
- * chaos tests run: Optimizely over REST, CrossEngage users seeded, Actito marketingConsent for
- * email plus the tracking attribute, Dynamic Yield Reconnect (email; sms needs a phone, push a
- * pushID), Ometria email only.
+ * The state a simulator holds for one contact's channel, read in its own keys: Optimizely by
+ * recipient id (email), CrossEngage by externalId or its lead key, Dynamic Yield SMS by phone,
+ * the others by email. Opt-out lists (Optimizely, CrossEngage) hold nothing for a person who may
+ * be messaged, which is opted in.
  */
-export const SIM_CHANNELS: Record<
-  EspName,
-  { key: 'email' | 'externalId'; channels: readonly string[]; absent: 'opted_in' | undefined }
-> = {
-  // opt-out lists: a recipient without an unsubscribe / opt-out flag may be sent to (= opted in)
-  'optimizely-campaign': { key: 'email', channels: ['email', 'sms', 'push', 'tracking'], absent: 'opted_in' },
-  crossengage: { key: 'externalId', channels: ['email', 'sms', 'push'], absent: 'opted_in' },
-  actito: { key: 'email', channels: ['email', 'tracking'], absent: undefined },
-  'dynamic-yield': { key: 'email', channels: ['email'], absent: undefined },
-  ometria: { key: 'email', channels: ['email'], absent: undefined },
-};
+export function simHolds(
+  esp: EspName,
+  recipients: Record<string, Record<string, string>>,
+  identities: ContactDoc['identities'],
+  channel: SimChannel,
+): string | undefined {
+  const { externalId, email, phone, businessUnit } = identities;
+  const at = (key: string | undefined) => (key === undefined ? undefined : recipients[key]?.[channel]);
+  switch (esp) {
+    case 'optimizely-campaign':
+      return at(email) ?? 'opted_in';
+    case 'crossengage':
+      return at(externalId ?? (email ? `lead:${businessUnit ?? ''}:${email}` : undefined)) ?? 'opted_in';
+    case 'dynamic-yield':
+      return at(channel === 'sms' ? phone : email);
+    default:
+      return at(email);
+  }
+}
 
 export async function simRecipients(sims: Sims, esp: EspName): Promise<Record<string, Record<string, string>>> {
   const state = (await (await fetch(`${sims.urls[esp]}/__sim/state`)).json()) as { recipients: Record<string, Record<string, string>> };
@@ -640,32 +653,40 @@ export interface EspComparison {
   mismatches: string[];
   /** Simulator ≠ MongoDB where MongoDB records why (the ESP refused the change: reactivation_blocked, dead letter). */
   explained: string[];
+  /** Decided channels the ESP cannot hold, recorded so on the contact (not_applicable, missing_identity). */
+  notCarried: number;
 }
 
+const NOT_CARRIED: ReadonlySet<string> = new Set(['not_applicable', 'missing_identity']);
+const REFUSED: ReadonlySet<string> = new Set(['reactivation_blocked', 'dead_letter']);
+
 /**
- * Every simulator's final state against MongoDB's effective state, per contact and channel:
- * a decided channel must read the same at the ESP; an undecided one must not read opted_out
- * there. A difference MongoDB itself explains (sync outcome reactivation_blocked or a dead
- * letter for that ESP) is listed apart.
+ * Every simulator's final state against MongoDB's effective state, per contact and for every
+ * channel: a decided channel must read the same at the ESP, unless the contact's sync entry records
+ * that the ESP cannot carry it; an undecided one must not read opted_out there. A difference
+ * MongoDB itself explains (reactivation_blocked or a dead letter) is listed apart.
  */
 export async function compareEspsWithMongo(sims: Sims, esps: readonly EspName[], contacts: readonly ContactDoc[]): Promise<EspComparison> {
-  const result: EspComparison = { compared: 0, mismatches: [], explained: [] };
+  const result: EspComparison = { compared: 0, mismatches: [], explained: [], notCarried: 0 };
   for (const esp of esps) {
     const recipients = await simRecipients(sims, esp);
-    const { key, channels, absent } = SIM_CHANNELS[esp];
     for (const c of contacts) {
-      const id = key === 'email' ? c.identities.email : c.identities.externalId;
-      if (!id) continue;
-      const remote = recipients[id] ?? {};
-      for (const channel of channels) {
+      const sync = c.sync[esp];
+      for (const channel of SIM_CHANNELS) {
         const ours = channel === 'tracking' ? c.effective.tracking.state : c.effective.marketing[channel]?.state;
-        const theirs = remote[channel] ?? absent;
+        const theirs = simHolds(esp, recipients, c.identities, channel);
+        const decided = ours === 'opted_in' || ours === 'opted_out';
+        const outcome = sync?.channels?.[channel]?.kind;
+        if (decided && outcome !== undefined && NOT_CARRIED.has(outcome)) {
+          result.notCarried++;
+          continue;
+        }
         result.compared++;
-        const ok = ours === 'unknown' || ours === undefined ? theirs !== 'opted_out' : theirs === ours;
-        if (ok) continue;
-        const line = `${esp} ${id} ${channel}: ESP ${theirs ?? '(none)'}, MongoDB ${ours} (v${c.version}, sync ${JSON.stringify(c.sync[esp] ?? null)})`;
-        const sync = c.sync[esp];
-        const explained = sync?.outcome === 'reactivation_blocked' || sync?.status === 'dead_letter';
+        if (decided ? theirs === ours : theirs !== 'opted_out') continue;
+        const who = c.identities.externalId ?? c.identities.email ?? c._id;
+        const line = `${esp} ${who} ${channel}: ESP ${theirs ?? '(none)'}, MongoDB ${ours} (v${c.version}, sync ${JSON.stringify(sync ?? null)})`;
+        const explained =
+          sync?.outcome === 'reactivation_blocked' || sync?.status === 'dead_letter' || (outcome !== undefined && REFUSED.has(outcome));
         (explained ? result.explained : result.mismatches).push(line);
       }
     }
@@ -704,6 +725,8 @@ export interface Stack {
   scheduler: AppProcess | undefined;
   workers: AppProcess[];
   redis: ChaosRedis | undefined;
+  /** The stack's own 3-master Redis Cluster (AOF on), when it runs on one: masters can be killed and restarted. */
+  redisCluster: LocalRedisCluster | undefined;
   mongo: ChaosMongo | undefined;
   /** Every line every process of the stack wrote. */
   logs(): string;
@@ -717,6 +740,8 @@ export interface Stack {
  */
 export async function startStack(opts: {
   ownRedis?: boolean;
+  /** Its own 3-master Redis Cluster with AOF on (instead of a single Redis). */
+  redisCluster?: boolean;
   ownMongo?: boolean;
   workers?: number;
   scheduler?: boolean;
@@ -724,16 +749,18 @@ export async function startStack(opts: {
   crossEngageUsers?: readonly string[];
   startSims: () => Promise<Sims>;
 }): Promise<Stack> {
-  const [redis, mongo, sims] = await Promise.all([
-    opts.ownRedis ? ChaosRedis.start() : undefined,
+  const [redis, redisCluster, mongo, sims] = await Promise.all([
+    opts.ownRedis && !opts.redisCluster ? ChaosRedis.start() : undefined,
+    opts.redisCluster ? startLocalRedisCluster({ appendonly: true }) : undefined,
     opts.ownMongo ? ChaosMongo.start() : undefined,
     opts.startSims(),
   ]);
   if (opts.crossEngageUsers) await seedCrossEngage(sims, opts.crossEngageUsers);
   const env = chaosEnv({
     ...(redis ? { redisUrl: redis.url } : {}),
+    ...(redisCluster ? { redisUrl: `redis://127.0.0.1:${redisCluster.nodes[0]!.port}` } : {}),
     ...(mongo ? { mongoServerUri: mongo.uri } : {}),
-    extra: { ...sims.env, ...opts.extra },
+    extra: { ...sims.env, ...(redisCluster ? { REDIS_CLUSTER_NODES: redisCluster.nodesSetting } : {}), ...opts.extra },
   });
   const ctx = await observerContext(env);
   const webPort = await freePort();
@@ -751,13 +778,15 @@ export async function startStack(opts: {
     scheduler,
     workers,
     redis,
+    redisCluster,
     mongo,
     logs: () => all().map((p) => p.output()).join(''),
     async stop() {
       await Promise.all(all().map((p) => p.kill()));
-      await disposeObserver(ctx, { drop: !redis || !mongo }).catch(() => {});
+      await disposeObserver(ctx, { drop: !(redis || redisCluster) || !mongo }).catch(() => {});
       await sims.close();
       await redis?.stop();
+      await redisCluster?.stop();
       await mongo?.stop();
     },
   };

@@ -20,9 +20,14 @@ const FAST_ENV: Record<string, string> = {
   OMETRIA_PUSH_RPS: '1000',
 };
 
-/** The five simulators on random loopback ports, and the environment that points every ESP at them. */
-export async function startEspSimulators(only: readonly EspName[] = ESP_NAMES) {
-  const sims = await startSimulators({ basePort: 0, options: { ometria: { pushRatePerSecond: 1_000 }, actito: { callsPerMinute: 100_000 } } } as Parameters<typeof startSimulators>[0]);
+/**
+ * The five simulators on random loopback ports, and the environment that points every ESP at them.
+ * `documentedLimits`: the simulators enforce the ESPs' documented limits (Ometria 8 pushes/s,
+ * Actito 100 calls/minute) instead of generous ones.
+ */
+export async function startEspSimulators(only: readonly EspName[] = ESP_NAMES, opts: { documentedLimits?: boolean } = {}) {
+  const options = opts.documentedLimits ? {} : { ometria: { pushRatePerSecond: 1_000 }, actito: { callsPerMinute: 100_000 } };
+  const sims = await startSimulators({ basePort: 0, options } as Parameters<typeof startSimulators>[0]);
   const env: Record<string, string> = { ...FAST_ENV };
   for (const esp of only) Object.assign(env, simulatorConnectionEnv(esp, sims.urls[esp]));
   return { ...sims, env };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../config/index.js';
 import { withDatabase } from '../../src/dev/mongo-server.js';
-import { type AppContext, createContext } from '../../src/lib/context.js';
+import { type AppContext, createContext } from '../../src/app/context.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 
 /** Settings for one test file: shared servers, but its own database and queue prefix. */

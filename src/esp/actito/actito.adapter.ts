@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { ActitoSettings } from '../../../config/esps.js';
-import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
-import { mapWithConcurrency } from '../concurrency.js';
-import { combineChannels, onChannels, PUSHED } from '../outcome.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow } from '../kit/adapter-kit.js';
+import { mapWithConcurrency } from '../kit/concurrency.js';
+import { combineChannels, notApplicable, onChannel, onChannels, PUSHED } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
-import { type ActitoProfileBody, buildProfileUpsert, profilePath } from './actito.mapping.js';
+import { type ActitoProfileBody, buildProfileUpsert, gatedByMarketingConsent, profilePath } from './actito.mapping.js';
 import { createActitoSession } from './actito.session.js';
 
 /**
@@ -16,8 +17,9 @@ export function createActitoAdapter(
   settings: ActitoSettings,
   logger: Logger,
   now: () => number = Date.now,
+  pacers?: PacerFactory,
 ): EspAdapter {
-  const kit = createAdapterKit(settings, logger, { headers: { 'Content-Type': 'application/json' } });
+  const kit = createAdapterKit(settings, logger, { headers: { 'Content-Type': 'application/json' }, ...(pacers ? { pacers } : {}) });
   const path = profilePath(settings);
   const session = createActitoSession(kit, settings, now);
 
@@ -32,9 +34,10 @@ export function createActitoAdapter(
     if ('outcome' in built) return combineChannels([...built.skipped, ...onChannels(built.covered, built.outcome)]);
     try {
       await upsert(built.body, signal);
-      return combineChannels([...built.skipped, ...onChannels(built.covered, PUSHED)]);
+      const gated = built.gated.map((c) => onChannel(c, notApplicable(gatedByMarketingConsent(c, settings.marketingConsentChannel))));
+      return combineChannels([...built.skipped, ...gated, ...onChannels(built.covered, PUSHED)]);
     } catch (err) {
-      return combineChannels([...built.skipped, ...onChannels(built.covered, deadLetterOrThrow(err))]);
+      return combineChannels([...built.skipped, ...onChannels([...built.covered, ...built.gated], deadLetterOrThrow(err))]);
     }
   }
 

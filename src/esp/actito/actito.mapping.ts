@@ -1,5 +1,5 @@
 import type { ActitoSettings } from '../../../config/esps.js';
-import { type ChannelResult, isDecided, missingIdentity, notApplicable, onChannel } from '../outcome.js';
+import { type ChannelResult, isDecided, missingIdentity, notApplicable, onChannel } from '../kit/outcome.js';
 import type { ChannelState, ContactSnapshot, PushOutcome } from '../types.js';
 
 /** Actito profile upsert (esp-contracts.md §3.3, V4 shape known from public clients). */
@@ -33,13 +33,18 @@ export function formatCollectionDate(
  * The upsert for one contact, or the outcome when nothing can be sent. `marketingConsent` follows
  * one configured channel (it gates every campaign of the profile table); other channels map to
  * subscriptions when configured; tracking goes to its own attribute.
+ *
+ * `gated`: channels whose opt-in the upsert carries (the subscription is set) but Actito cannot act
+ * on, because `marketingConsent` is false and "filters all campaigns" (esp-contracts.md §3.3), SMS
+ * ones too. Their outcome is not_applicable with gatedByMarketingConsent once the upsert succeeds;
+ * the subscription takes effect when marketingConsent is true again.
  */
 export function buildProfileUpsert(
   snapshot: ContactSnapshot,
   settings: ProfileSettings,
   nowIso: string,
 ):
-  | { body: ActitoProfileBody; covered: string[]; skipped: ChannelResult[] }
+  | { body: ActitoProfileBody; covered: string[]; skipped: ChannelResult[]; gated: string[] }
   | { outcome: PushOutcome; covered: string[]; skipped: ChannelResult[] } {
   const attributes: ActitoProfileBody['attributes'] = [];
   const subscriptions: NonNullable<ActitoProfileBody['subscriptions']> = [];
@@ -89,6 +94,10 @@ export function buildProfileUpsert(
     attributes: [{ name: settings.uniqueKeyAttribute, value: email }, ...attributes],
   };
   if (subscriptions.length > 0) body.subscriptions = subscriptions;
+  const gated =
+    consentState?.state === 'opted_out'
+      ? covered.filter((c) => c !== settings.marketingConsentChannel && c !== 'tracking' && snapshot.marketing[c]?.state === 'opted_in')
+      : [];
   if (consentState) {
     body.dataCollectionInformation = {
       source: consentState.source ?? settings.dataCollection.source,
@@ -96,7 +105,11 @@ export function buildProfileUpsert(
       date: formatCollectionDate(consentState.moment, nowIso, settings.dataCollection.dateFormat),
     };
   }
-  return { body, covered, skipped };
+  return { body, covered: covered.filter((c) => !gated.includes(c)), skipped, gated };
+}
+
+export function gatedByMarketingConsent(channel: string, consentChannel: string): string {
+  return `Actito's marketingConsent (our ${consentChannel} opt-out) filters every campaign, so the ${channel} opt-in (its subscription is set) cannot take effect`;
 }
 
 export const TRACKING_NOT_CONFIGURED = 'Actito tracking attribute not configured (ACTITO_TRACKING_ATTRIBUTE)';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ActitoSettings } from '../../../config/esps.js';
-import { createAdapterKit, statusOf } from '../adapter-kit.js';
+import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
 import {
   type ContactReadBack,
   isRecord,
@@ -8,7 +8,7 @@ import {
   stringField,
   toIsoUtc,
   unexpectedResponse,
-} from '../readback.js';
+} from '../kit/readback-kit.js';
 import { MARKETING_CONSENT_ATTRIBUTE, profilePath } from './actito.mapping.js';
 import { createActitoSession } from './actito.session.js';
 
@@ -72,6 +72,10 @@ export function mapActitoProfile(
 ): RemoteSuppression[] {
   const attributes = attributeMap(profile['attributes']);
   const at = profileMoment(profile, observedAt);
+  // Any change of the profile moves `updateMoment`, a subscription change without a data
+  // collection date included: the bound a per-channel state needs (drift.ts, push_not_stuck).
+  const updated = toIsoUtc(profile['updateMoment']);
+  const changed = updated ? { lastChangedAt: updated } : {};
   const out: RemoteSuppression[] = [];
   for (const channel of CHANNELS) {
     const parts: { value: boolean; type: string }[] = [];
@@ -91,6 +95,7 @@ export function mapActitoProfile(
       state: refusal ? 'opted_out' : 'opted_in',
       at,
       type: (refusal ?? first).type,
+      ...changed,
     });
   }
   const tracking = settings.trackingAttribute ? attributes.get(settings.trackingAttribute) : undefined;
@@ -101,6 +106,7 @@ export function mapActitoProfile(
       state: tracking ? 'opted_in' : 'opted_out',
       at,
       type: 'tracking_consent',
+      ...changed,
     });
   }
   return out;

@@ -1,6 +1,6 @@
 import type { ActitoSettings } from '../../../config/esps.js';
-import { type AdapterKit, statusOf } from '../adapter-kit.js';
-import { EspError } from '../http/errors.js';
+import { type AdapterKit, statusOf } from '../kit/adapter-kit.js';
+import { EspError } from '../kit/http/errors.js';
 import { parseTokenResponse } from './actito.mapping.js';
 
 /**

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { CrossEngageSettings } from '../../../config/esps.js';
-import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js';
-import { mapWithConcurrency } from '../concurrency.js';
-import { type ChannelResult, type ChannelTarget, combineChannels, onChannel, onChannels, PUSHED } from '../outcome.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow, statusOf } from '../kit/adapter-kit.js';
+import { mapWithConcurrency } from '../kit/concurrency.js';
+import { type ChannelResult, type ChannelTarget, combineChannels, onChannel, onChannels, PUSHED } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type ConsentEvent,
@@ -10,6 +11,9 @@ import {
   type EventsRecipient,
   eventBodies,
   eventsRecipient,
+  heldByLead,
+  LEAD_HOLDER,
+  leadRecipient,
   optOutStatusBody,
   planContact,
   unknownUserOutcome,
@@ -20,7 +24,8 @@ import {
  * 500/502/503/504 with exponential backoff — which is what the shared classifier does; other errors
  * are permanent here.
  *
- * Why one `POST /events` per contact, and no request that spans contacts:
+ * Why one `POST /events` per contact (two for a full user whose state a lead also holds, see
+ * LEAD_HOLDER), and no request that spans contacts:
  * - `POST /events` (User Management v1, "Group Event management") takes up to 50 events, but its
  *   body names ONE person at top level (`{"id"|"email", "businessUnit"?, "events": [...]}`; "Events
  *   are individually assigned to users"). So all of a contact's channels travel in one request
@@ -41,8 +46,9 @@ import {
  * per-channel PUT for full users where that signal matters. `POST /events` has no idempotency key:
  * a retried request may record an event twice, which sets the same flag and is harmless.
  */
-export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: Logger): EspAdapter {
+export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: Logger, pacers?: PacerFactory): EspAdapter {
   const kit = createAdapterKit(settings, logger, {
+    ...(pacers ? { pacers } : {}),
     headers: {
       'X-XNG-AuthToken': settings.credentials.apiKey,
       'X-XNG-ApiVersion': settings.apiVersion,
@@ -66,19 +72,16 @@ export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: 
   }
 
   /**
-   * CROSSENGAGE_USER_WRITE=optout-status: one synchronous PUT per channel (§2.1), 404 = unknown user.
-   * An unknown user's channels go to the lead (by email) as events, opt-outs AND opt-ins alike: the
-   * lead is where the state lives, so a re-opt-in must reach the lead that holds the opt-out
-   * (seeds/001: otherwise "opted out forever, even after trying to opt in again").
+   * CROSSENGAGE_USER_WRITE=optout-status: one synchronous PUT per channel (§2.1). The channels
+   * CrossEngage answered 404 for (no such user) come back apart, for the lead or as missing.
    */
   async function putStatuses(
-    contact: ContactSnapshot,
     externalId: string,
     targets: readonly ChannelTarget<string>[],
     signal?: AbortSignal,
-  ): Promise<ChannelResult[]> {
+  ): Promise<{ results: ChannelResult[]; unknownUser: ChannelTarget<string>[] }> {
     const results: ChannelResult[] = [];
-    const fallback: ChannelTarget<string>[] = [];
+    const unknownUser: ChannelTarget<string>[] = [];
     const path = `/users/${encodeURIComponent(externalId)}/optout-status`;
     for (const target of targets) {
       try {
@@ -94,32 +97,60 @@ export function createCrossEngageAdapter(settings: CrossEngageSettings, logger: 
         );
         results.push(onChannel(target.channel, PUSHED));
       } catch (err) {
-        if (statusOf(err) !== 404) results.push(onChannel(target.channel, deadLetterOrThrow(err)));
-        else if (settings.leadFallbackOn404 && contact.identities.email) fallback.push(target);
-        else results.push(onChannel(target.channel, unknownUserOutcome()));
+        if (statusOf(err) === 404) unknownUser.push(target);
+        else results.push(onChannel(target.channel, deadLetterOrThrow(err)));
       }
     }
-    const { email, businessUnit } = contact.identities;
-    if (fallback.length > 0 && email) {
-      kit.logger.info({ contactId: contact.contactId }, 'crossengage user unknown, writing the lead');
-      const recipient = eventsRecipient({ kind: 'lead', email, ...(businessUnit ? { businessUnit } : {}) });
-      const outcome = await sendEvents(recipient, consentEvents(fallback, settings), signal);
-      results.push(...onChannels(fallback.map((t) => t.channel), outcome));
+    return { results, unknownUser };
+  }
+
+  /**
+   * A full user: its channels go to the user (events by externalId, or the PUT). They go to the
+   * lead (events by email) too when an earlier push left state there (LEAD_HOLDER), and, with the
+   * PUT, for the channels CrossEngage has no user for yet: the lead is where that state lives, so a
+   * re-opt-in must reach it (seeds/001: otherwise "opted out forever, even after trying to opt in
+   * again"). A channel the lead write fails for takes the lead's outcome.
+   */
+  async function pushUser(
+    contact: ContactSnapshot,
+    externalId: string,
+    targets: readonly ChannelTarget<string>[],
+    signal?: AbortSignal,
+  ): Promise<{ results: ChannelResult[]; lead: boolean }> {
+    const byChannel = new Map<string, ChannelResult>();
+    let unknownUser: ChannelTarget<string>[] = [];
+    if (settings.userWrite === 'optout-status') {
+      const put = await putStatuses(externalId, targets, signal);
+      for (const r of put.results) byChannel.set(r.channel, r);
+      unknownUser = put.unknownUser;
+    } else {
+      const outcome = await sendEvents({ id: externalId }, consentEvents(targets, settings), signal);
+      for (const r of onChannels(targets.map((t) => t.channel), outcome)) byChannel.set(r.channel, r);
     }
-    return results;
+    const lead = leadRecipient(contact);
+    const toLead = heldByLead(contact) ? targets : settings.leadFallbackOn404 ? unknownUser : [];
+    if (lead && toLead.length > 0) {
+      if (unknownUser.length > 0) kit.logger.info({ contactId: contact.contactId }, 'crossengage user unknown, writing the lead');
+      const outcome = await sendEvents(lead, consentEvents(toLead, settings), signal);
+      for (const t of toLead) {
+        if (!byChannel.has(t.channel) || outcome.kind !== 'pushed') byChannel.set(t.channel, onChannel(t.channel, outcome));
+      }
+    }
+    for (const t of unknownUser) if (!byChannel.has(t.channel)) byChannel.set(t.channel, onChannel(t.channel, unknownUserOutcome()));
+    return { results: [...byChannel.values()], lead: lead !== undefined && toLead.length > 0 };
   }
 
   async function pushContact(contact: ContactSnapshot, signal?: AbortSignal): Promise<PushOutcome> {
     const { route, targets, skipped } = planContact(contact, settings);
-    const results = [...skipped];
-    if (route.kind === 'none' || targets.length === 0) return combineChannels(results);
-    if (route.kind === 'user' && settings.userWrite === 'optout-status') {
-      results.push(...(await putStatuses(contact, route.externalId, targets, signal)));
-    } else {
-      const outcome = await sendEvents(eventsRecipient(route), consentEvents(targets, settings), signal);
-      results.push(...onChannels(targets.map((t) => t.channel), outcome));
+    if (route.kind === 'none' || targets.length === 0) return combineChannels(skipped);
+    if (route.kind === 'user') {
+      const { results, lead } = await pushUser(contact, route.externalId, targets, signal);
+      const outcome = combineChannels([...skipped, ...results]);
+      return lead || heldByLead(contact) ? { ...outcome, holder: LEAD_HOLDER } : outcome;
     }
-    return combineChannels(results);
+    const outcome = await sendEvents(eventsRecipient(route), consentEvents(targets, settings), signal);
+    // A lead now; remembered, so the user it may become (an externalId later) is written with it.
+    return { ...combineChannels([...skipped, ...onChannels(targets.map((t) => t.channel), outcome)]), holder: LEAD_HOLDER };
   }
 
   return {

@@ -7,7 +7,7 @@ import {
   notApplicable,
   onChannel,
   planChannels,
-} from '../outcome.js';
+} from '../kit/outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 
 /**
@@ -104,6 +104,28 @@ export function eventBodies(
     bodies.push({ ...recipient, events: events.slice(i, i + size) });
   }
   return bodies;
+}
+
+/**
+ * `PushOutcome.holder` when a lead (the profile CrossEngage addresses by email + businessUnit)
+ * holds some of the contact's state. Remembered on the contact, it sends every later push to the
+ * lead as well as to the user: a lead and a user are separate recipients until CrossEngage merges
+ * them (v1 blueprint "Leads": on a matching email and businessUnit), so both must hold the
+ * person's state, and after a merge the email-addressed write lands on the merged user. An opt-in
+ * sent only to the user would leave the lead "opted out forever, even after trying to opt in
+ * again" (seeds/001), the trap this memory exists for.
+ */
+export const LEAD_HOLDER = 'lead';
+
+/** Whether an earlier push left state on the contact's lead. */
+export function heldByLead(snapshot: ContactSnapshot): boolean {
+  return snapshot.espIdentities?.['crossengage'] === LEAD_HOLDER;
+}
+
+/** The contact's lead as a `POST /events` recipient (email + businessUnit), if it has an email. */
+export function leadRecipient(snapshot: ContactSnapshot): EventsRecipient | undefined {
+  const { email, businessUnit } = snapshot.identities;
+  return email ? eventsRecipient({ kind: 'lead', email, ...(businessUnit ? { businessUnit } : {}) }) : undefined;
 }
 
 /** §2.1: 404 = "user does not exist". The identity we hold is unknown to CrossEngage. */

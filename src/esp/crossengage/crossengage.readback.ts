@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { CrossEngageSettings } from '../../../config/esps.js';
-import { createAdapterKit, statusOf } from '../adapter-kit.js';
-import { type ContactReadBack, isRecord, type RemoteSuppression, unexpectedResponse } from '../readback.js';
+import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
+import { type ContactReadBack, isRecord, type RemoteSuppression, unexpectedResponse } from '../kit/readback-kit.js';
+import { LEAD_HOLDER } from './crossengage.mapping.js';
 
 /**
  * CrossEngage read-back (esp-contracts.md §2.5): `GET /users/{externalId}/recipient-status`
@@ -112,17 +113,19 @@ export function createCrossEngageReadBack(
 
   return {
     kind: 'per_contact',
-    async readContact(identity, signal) {
+    async readContact(identity, signal, holder) {
       const externalId = identity.externalId;
       if (!externalId) return 'not_readable';
+      // No such user, but our pushes put the state on the lead: it is there, only not readable.
+      const missing = holder === LEAD_HOLDER ? 'not_readable' : 'unknown_contact';
       const user = `/users/${encodeURIComponent(externalId)}`;
       const body = await getOrMissing('readback-recipient-status', `${user}/recipient-status`, signal);
-      if (body === undefined) return 'unknown_contact';
+      if (body === undefined) return missing;
       const status = parseRecipientStatus(body);
       if (!status) throw unexpectedResponse('crossengage', 'GET recipient-status');
       if (confirmUnknownUsers && isAllClear(status)) {
         const exists = await getOrMissing('readback-optout-status', `${user}/optout-status`, signal);
-        if (exists === undefined) return 'unknown_contact';
+        if (exists === undefined) return missing;
       }
       const who: RemoteSuppression['identity'] = {
         externalId,

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { DynamicYieldSettings } from '../../../config/esps.js';
-import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
-import { mapWithConcurrency } from '../concurrency.js';
-import { combineChannels, onChannels, PUSHED } from '../outcome.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow } from '../kit/adapter-kit.js';
+import { mapWithConcurrency } from '../kit/concurrency.js';
+import { combineChannels, onChannels, PUSHED } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import { planRequests } from './dynamic-yield.mapping.js';
 
@@ -11,8 +12,9 @@ import { planRequests } from './dynamic-yield.mapping.js';
  * INFERENCE of §4.2 applies (2xx accepted, 400 schema error, 401/403 bad key, 429/5xx transient),
  * which is the shared classifier's default. DY has no read-back (§4.4), so reconciliation re-asserts.
  */
-export function createDynamicYieldAdapter(settings: DynamicYieldSettings, logger: Logger): EspAdapter {
+export function createDynamicYieldAdapter(settings: DynamicYieldSettings, logger: Logger, pacers?: PacerFactory): EspAdapter {
   const kit = createAdapterKit(settings, logger, {
+    ...(pacers ? { pacers } : {}),
     headers: { 'DY-API-Key': settings.credentials.apiKey, 'Content-Type': 'application/json' },
   });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DynamicYieldSettings } from '../../../config/esps.js';
-import { type ChannelResult, type DecidedState, isDecided, missingIdentity, notApplicable, onChannel } from '../outcome.js';
+import { type ChannelResult, type DecidedState, isDecided, missingIdentity, notApplicable, onChannel } from '../kit/outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 
 /**

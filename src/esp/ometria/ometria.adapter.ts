@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { OmetriaSettings } from '../../../config/esps.js';
-import { createAdapterKit, deadLetterOrThrow } from '../adapter-kit.js';
-import { type ChannelResult, combineChannels, deadLetter, onChannels, PUSHED } from '../outcome.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow } from '../kit/adapter-kit.js';
+import { type ChannelResult, combineChannels, deadLetter, onChannels, PUSHED } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type OmetriaContactRecord,
@@ -29,8 +30,9 @@ interface Entry {
  * `POST /v2/push`. The push is asynchronous on Ometria's side; the response counts accepted and
  * rejected records, and a rejection is a per-record dead letter, not something to retry as-is.
  */
-export function createOmetriaAdapter(settings: OmetriaSettings, logger: Logger): EspAdapter {
+export function createOmetriaAdapter(settings: OmetriaSettings, logger: Logger, pacers?: PacerFactory): EspAdapter {
   const kit = createAdapterKit(settings, logger, {
+    ...(pacers ? { pacers } : {}),
     headers: { 'X-Ometria-Auth': settings.credentials.apiKey, 'Content-Type': 'application/json' },
   });
   const chunkSize = Math.min(MAX_RECORDS_PER_REQUEST, Math.max(1, settings.maxBatch));

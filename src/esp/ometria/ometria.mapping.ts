@@ -1,5 +1,5 @@
 import type { OmetriaSettings } from '../../../config/esps.js';
-import { type ChannelResult, deadLetter, isDecided, missingIdentity, notApplicable, onChannel } from '../outcome.js';
+import { type ChannelResult, deadLetter, isDecided, missingIdentity, notApplicable, onChannel } from '../kit/outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 
 /** One contact record of `POST /v2/push` (esp-contracts.md §5.2). */

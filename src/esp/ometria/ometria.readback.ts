@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { OmetriaSettings } from '../../../config/esps.js';
-import { createAdapterKit, statusOf } from '../adapter-kit.js';
-import { EspError } from '../http/errors.js';
+import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
+import { EspError } from '../kit/http/errors.js';
 import {
   clampPageSize,
   decodeCursor,
@@ -13,7 +13,7 @@ import {
   stringField,
   toIsoUtc,
   unexpectedResponse,
-} from '../readback.js';
+} from '../kit/readback-kit.js';
 
 /**
  * Ometria read-back (esp-contracts.md §5.4), in two phases per sweep:
@@ -210,7 +210,8 @@ export function mapProfile(profile: unknown): RemoteSuppression[] {
     if (!state) return;
     const at =
       toIsoUtc(holder[state === 'opted_out' ? 'timestamp_unsubscribed' : 'timestamp_subscribed']) ?? updated;
-    if (at) out.push({ identity, channel, state, at, type });
+    // `updated` moves with every change of the profile (§5.4), ours or the person's.
+    if (at) out.push({ identity, channel, state, at, type, ...(updated ? { lastChangedAt: updated } : {}) });
   };
   add('email', profile['marketing_optin'], profile, 'profile_marketing_optin');
   const channels = profile['channels'];

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
-import { createAdapterKit, deadLetterOrThrow, statusOf } from '../adapter-kit.js';
-import { mapWithConcurrency } from '../concurrency.js';
-import { basicAuth } from '../http/client.js';
-import { EspError } from '../http/errors.js';
+import type { PacerFactory } from '../kit/concurrency.js';
+import { createAdapterKit, deadLetterOrThrow, statusOf } from '../kit/adapter-kit.js';
+import { mapWithConcurrency } from '../kit/concurrency.js';
+import { basicAuth } from '../kit/http/client.js';
+import { EspError } from '../kit/http/errors.js';
 import {
   ALREADY_IN_STATE,
   type ChannelResult,
@@ -12,7 +13,7 @@ import {
   notApplicable,
   onChannel,
   PUSHED,
-} from '../outcome.js';
+} from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
   type HttpOperation,
@@ -75,9 +76,10 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 export function createOptimizelyCampaignAdapter(
   settings: OptimizelyCampaignSettings,
   logger: Logger,
+  pacers?: PacerFactory,
 ): EspAdapter {
   const { rest: restCredentials, formAuthCode } = settings.credentials;
-  const kit = createAdapterKit(settings, logger, { secrets: formAuthCode ? [formAuthCode] : [] });
+  const kit = createAdapterKit(settings, logger, { secrets: formAuthCode ? [formAuthCode] : [], ...(pacers ? { pacers } : {}) });
   const restBase = `/rest/${encodeURIComponent(restCredentials?.clientId ?? '')}`;
   const restHeaders = restCredentials
     ? { Authorization: basicAuth(restCredentials.apiUser, restCredentials.apiPassword) }

@@ -1,5 +1,5 @@
-import type { EspErrorKind } from '../http/classify.js';
-import { ALREADY_IN_STATE, deadLetter, notApplicable, PUSHED } from '../outcome.js';
+import type { EspErrorKind } from '../kit/http/classify.js';
+import { ALREADY_IN_STATE, deadLetter, notApplicable, PUSHED } from '../kit/outcome.js';
 import type { PushOutcome } from '../types.js';
 
 /**

@@ -1,20 +1,21 @@
 import type { Logger } from 'pino';
 import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
-import { createAdapterKit } from '../adapter-kit.js';
-import { basicAuth } from '../http/client.js';
-import { EspError } from '../http/errors.js';
+import { createAdapterKit } from '../kit/adapter-kit.js';
+import { basicAuth } from '../kit/http/client.js';
+import { EspError } from '../kit/http/errors.js';
 import {
   clampPageSize,
   decodeCursor,
   type EspReadBack,
   encodeCursor,
+  type OptOutCheck,
   isRecord,
   type ReadBackPage,
   type RemoteSuppression,
   stringField,
   toIsoUtc,
   unexpectedResponse,
-} from '../readback.js';
+} from '../kit/readback-kit.js';
 
 /**
  * Optimizely Campaign read-back (esp-contracts.md §1.2, the REST API; the HTTP API cannot read):
@@ -28,7 +29,15 @@ import {
  * reconciliation, misses are not). Entries added later have a later `created` and land at the end.
  *
  * Not readable over REST: tracking opt-outs (§1.2 has only POST/DELETE), so no `tracking` items.
+ *
+ * The lists name opt-outs only. `checkOptOuts` reads the other direction for contacts we hold
+ * opted out: `GET /unsubscribes?recipientIds=a,b,…&mediaType=` (§1.2) per media type, in chunks of
+ * CHECK_CHUNK ids, and, when our opt-outs go to the blocklist (OPTIMIZELY_OPTOUT_ACTION=blacklist),
+ * `GET /blacklistentries/blacklisted?address=` per address. A pair with no entry is opted in there.
  */
+
+/** INFERENCE: recipient ids per `recipientIds` query, so the URL stays a few kilobytes at most. */
+const CHECK_CHUNK = 100;
 
 /** DOC §1.2: list `limit` must be < 10000. */
 const MAX_LIST_LIMIT = 9_999;
@@ -234,6 +243,9 @@ export function mapUnsubscribe(
     state: 'opted_out',
     at,
     type: stringField(element, 'reason') ?? 'unsubscribe',
+    // A re-subscribe removes the entry (DELETE /unsubscribes, §1.2), a new unsubscribe makes a new
+    // one: an entry is held now, unchanged since it was created.
+    lastChangedAt: at,
   };
 }
 
@@ -329,8 +341,68 @@ export function createOptimizelyCampaignReadBack(
     return { items, next, done };
   }
 
+  /** Recipient ids of `ids` that have an entry in the unsubscribe list of `mediaType`. */
+  async function unsubscribedAmong(ids: readonly string[], mediaType: string, signal?: AbortSignal): Promise<Set<string>> {
+    const held = new Set<string>();
+    for (let i = 0; i < ids.length; i += CHECK_CHUNK) {
+      const chunk = ids.slice(i, i + CHECK_CHUNK);
+      const res = await kit.call('readback-check-unsubscribes', signal, () =>
+        kit.http.get(`${base}/unsubscribes`, {
+          params: { recipientIds: chunk.join(','), mediaType, ...listParam, offset: 0, limit: MAX_LIST_LIMIT },
+          signal,
+        }),
+      );
+      const elements = isRecord(res.data) ? res.data['elements'] : undefined;
+      if (!Array.isArray(elements)) throw unexpectedResponse('optimizely-campaign', 'GET /unsubscribes?recipientIds');
+      for (const e of elements) {
+        const id = isRecord(e) ? stringField(e, 'recipientId') : undefined;
+        if (id) held.add(id);
+      }
+    }
+    return held;
+  }
+
+  async function blocklisted(address: string, signal?: AbortSignal): Promise<boolean> {
+    const res = await kit.call('readback-check-blacklist', signal, () =>
+      kit.http.get(`${base}/blacklistentries/blacklisted`, { params: { address }, signal }),
+    );
+    if (!isRecord(res.data) || typeof res.data['blacklisted'] !== 'boolean')
+      throw unexpectedResponse('optimizely-campaign', 'GET /blacklistentries/blacklisted');
+    return res.data['blacklisted'];
+  }
+
+  async function checkOptOuts(checks: readonly OptOutCheck[], signal?: AbortSignal): Promise<RemoteSuppression[]> {
+    const at = new Date().toISOString();
+    const idOf = (c: OptOutCheck) => (settings.recipientId === 'email' ? c.identity.email : c.identity.externalId);
+    const out: RemoteSuppression[] = [];
+    for (const channel of ['email', 'sms', 'push'] as const) {
+      const asked = checks.filter((c) => c.channels.includes(channel) && idOf(c) !== undefined);
+      if (asked.length === 0) continue;
+      const ids = asked.map((c) => idOf(c) as string);
+      let held: Set<string>;
+      if (channel === 'email' && settings.optOutAction === 'blacklist') {
+        held = new Set();
+        for (const c of asked) if (c.identity.email && (await blocklisted(c.identity.email, signal))) held.add(idOf(c) as string);
+      } else {
+        const mediaType = settings.mediaTypes[channel];
+        if (!mediaType) continue;
+        // An email opt-out may be held as GLOBAL (mail links, the HTTP API) as well as EMAIL.
+        held = await unsubscribedAmong(ids, mediaType, signal);
+        if (channel === GLOBAL_CHANNEL && mediaType !== GLOBAL)
+          for (const id of await unsubscribedAmong(ids, GLOBAL, signal)) held.add(id);
+      }
+      for (const c of asked) {
+        if (held.has(idOf(c) as string)) continue;
+        // No entry carries no moment: the read time stands for it, never a reason to ingest anything.
+        out.push({ identity: c.identity, channel, state: 'opted_in', at, type: 'not_unsubscribed' });
+      }
+    }
+    return out;
+  }
+
   return {
     kind: 'list',
+    checkOptOuts,
     async listPage(cursor, pageSize, signal): Promise<ReadBackPage> {
       const size = clampPageSize(pageSize, MAX_PAGE_SIZE);
       let position: OptimizelyPosition = { s: sourceKey(sources[0] as OptimizelySource), o: 0 };

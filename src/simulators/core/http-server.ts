@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createControlRouter } from './control.js';
 import type { SimulatorDefinition } from './definition.js';
 import { FaultInjector } from './faults.js';
-import { createSimRequest, empty, faultReply, json, queryObject, SimHttpError } from './reply.js';
+import { createSimRequest, empty, faultReply, json, notSimulated, queryObject, SimHttpError } from './reply.js';
 import { describeBody, maskHeaders, RequestLog } from './request-log.js';
 import type { Router } from './router.js';
 import type { LoggedRequest, SimReply, SimulatorHandle } from './types.js';
@@ -70,11 +70,13 @@ async function dispatch(
 ): Promise<SimReply> {
   const method = (req.method ?? 'GET').toUpperCase();
   const match = router.match(method, url.pathname);
+  // A route the simulator lacks says so (501) instead of passing for the vendor's answer: a 404 or
+  // 405 here once made an adapter believe the vendor has no such operation.
   if (match.kind === 'method-not-allowed')
-    return json(405, { error: 'method not allowed' }, { allow: match.allow.join(', ') });
+    return notSimulated(def?.name, method, url.pathname, match.allow);
   if (match.kind === 'not-found') {
     const notFound = def?.notFound;
-    return notFound ? notFound(createSimRequest(req, url, raw)) : json(404, { error: 'not found' });
+    return notFound ? notFound(createSimRequest(req, url, raw)) : notSimulated(def?.name, method, url.pathname);
   }
   try {
     return await match.handler(createSimRequest(req, url, raw, match.params));

@@ -18,6 +18,22 @@ export function text(
   return { status, headers: { 'content-type': contentType, ...headers }, body };
 }
 
+/**
+ * 501 naming a request the simulator does not simulate, and for a known path the methods it does
+ * (`Allow`): never a 404 or 405 an adapter could take for the vendor's own answer.
+ */
+export function notSimulated(simulator: string | undefined, method: string, path: string, allow: readonly string[] = []): SimReply {
+  return json(
+    501,
+    {
+      error: 'not simulated',
+      message: `the ${simulator ?? 'this'} simulator does not simulate ${method} ${path}`,
+      ...(allow.length > 0 ? { simulated: allow.map((m) => `${m} ${path}`) } : {}),
+    },
+    allow.length > 0 ? { allow: allow.join(', ') } : {},
+  );
+}
+
 export function empty(status: number, headers: Record<string, string> = {}): SimReply {
   return { status, headers };
 }

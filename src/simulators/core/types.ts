@@ -1,5 +1,5 @@
 /**
- * Shared vocabulary of the ESP simulators (see esp-contracts.md and architecture.md §3 "src/simulators").
+ * Shared vocabulary of the ESP simulators (see esp-contracts.md).
  *
  * Terminology:
  * - simulator: one stateful `node:http` server on loopback that follows one ESP's documented contract.

@@ -5,7 +5,7 @@
  * Optional signing (off by default; neither vendor documents a signature, esp-contracts.md §1.2, §3.4): with a
  * secret — `setSigning({secret})`, the constructor's `signing`, the simulator option `webhookSecret`, or for
  * `npm run sim` the environment variable SIM_WEBHOOK_SECRET — every delivery also carries consent-sync's `hmac` webhook scheme
- * (src/services/webhook-verify.ts):
+ * (src/ingest/webhook-verify.ts):
  *   X-Webhook-Id: <uuid>, X-Webhook-Timestamp: <unix s>,
  *   X-Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
  */

@@ -18,7 +18,7 @@ import {
 /**
  * reliability.md §7 A2 (issue 8 item 2): the worker dies between the MongoDB write of an apply
  * and the enqueue of its ESP pushes. FAULT_EXIT_AFTER_APPLY_EVERY=N makes each worker process
- * SIGKILL itself after its Nth state-changing apply, at exactly that point (src/lib/context.ts);
+ * SIGKILL itself after its Nth state-changing apply, at exactly that point (src/app/context.ts);
  * a process manager (superviseRestarts) starts it again, as often as it dies. The contact's
  * outbox entries are stored with the write, so the retried job (the event is done: no push
  * enqueued) must be covered by the outbox sweeper: every affected contact reaches every ESP.

@@ -6,7 +6,7 @@ import { startEspSimulators } from '../../support/esp-sims.js';
 import {
   chaosContact,
   figures,
-  SIM_CHANNELS,
+  simHolds,
   type Stack,
   sendEvents,
   simRecipients,
@@ -51,8 +51,7 @@ async function undelivered(stack: Stack, events: readonly WireConsentEventInput[
   for (const esp of ESPS) {
     const recipients = await simRecipients(stack.sims, esp);
     for (const e of events) {
-      const key = SIM_CHANNELS[esp].key === 'email' ? e.contact.email! : e.contact.externalId!;
-      if (recipients[key]?.['email'] !== 'opted_out') missing.push(`${esp} ${e.eventId}`);
+      if (simHolds(esp, recipients, e.contact, 'email') !== 'opted_out') missing.push(`${esp} ${e.eventId}`);
     }
   }
   return missing;

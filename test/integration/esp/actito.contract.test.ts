@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { simulatorConnectionEnv } from '../../../src/dev/simulator-env.js';
 import { type SimulatorHandle, startSimulator } from '../../../src/simulators/index.js';
 import { adapterFor, contact, decided, MOMENT, pushError, pushOne, statusMatrix } from './support.js';
 
@@ -53,6 +54,33 @@ describe('profile upsert (§3.3)', () => {
       contact('c1', { email: 'ann@example.com' }, { email: decided('opted_in', { authoritative: true }) }),
     );
     expect(sim.state().recipients['ann@example.com']?.email).toBe('opted_in');
+  });
+});
+
+describe('SMS through the subscription dev and the simulator configure', () => {
+  const devSubscriptions = () => ({ ACTITO_SUBSCRIPTIONS: simulatorConnectionEnv('actito', sim.url)['ACTITO_SUBSCRIPTIONS']! });
+
+  it('dev maps sms to a subscription the simulator holds, both ways', async () => {
+    const a = adapterFor('actito', sim.url, devSubscriptions(), { channels: true });
+    const who = { email: 'sms@example.com', phone: '+4915100000001' };
+    expect(await pushOne(a, contact('c1', who, { email: decided('opted_in'), sms: decided('opted_out') }))).toMatchObject({
+      kind: 'pushed',
+      channels: { email: { kind: 'pushed' }, sms: { kind: 'pushed' } },
+    });
+    expect(sim.state().recipients['sms@example.com']).toMatchObject({ email: 'opted_in', sms: 'opted_out' });
+    await pushOne(a, contact('c1', who, { email: decided('opted_in'), sms: decided('opted_in') }));
+    expect(sim.state().recipients['sms@example.com']).toMatchObject({ sms: 'opted_in' });
+  });
+
+  it('an SMS opt-in while marketingConsent is false is set on the subscription but says it cannot take effect', async () => {
+    const a = adapterFor('actito', sim.url, devSubscriptions(), { channels: true });
+    const outcome = await pushOne(a, contact('c1', { email: 'gate@example.com' }, { email: decided('opted_out'), sms: decided('opted_in') }));
+    expect(outcome?.channels?.['email']).toEqual({ kind: 'pushed' });
+    expect(outcome?.channels?.['sms']).toMatchObject({ kind: 'not_applicable', reason: expect.stringContaining('marketingConsent') });
+    const upsert = sim.requests().find((r) => r.path === PROFILE);
+    expect((upsert?.body as { subscriptions?: unknown[] } | undefined)?.subscriptions).toContainEqual({ name: 'SMS_News', subscribe: true });
+    // what the simulator holds agrees: marketingConsent=false filters SMS campaigns too
+    expect(sim.state().recipients['gate@example.com']).toMatchObject({ email: 'opted_out', sms: 'opted_out' });
   });
 });
 

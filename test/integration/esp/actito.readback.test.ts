@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createActitoReadBack } from '../../../src/esp/actito/actito.readback.js';
-import { EspError } from '../../../src/esp/http/errors.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 import type { ContactReadBack, RemoteSuppression } from '../../../src/esp/readback.js';
 import { type SimulatorHandle, startSimulator } from '../../../src/simulators/index.js';
 import { adapterFor, contact, decided, MOMENT, pushOne, settingsFor, silentLogger } from './support.js';
@@ -34,7 +34,12 @@ describe('profile read-back (§3.4): marketingConsent, subscriptions, tracking',
         decided('opted_out'),
       ),
     );
+    const before = Date.now();
     const items = await readBack().readContact({ email: 'ann@example.com' });
+    // every channel is bounded by the profile's updateMoment: the push just made moved it
+    const changed = Array.isArray(items) ? items[0]?.lastChangedAt : undefined;
+    expect(Date.parse(changed ?? '')).toBeLessThanOrEqual(before);
+    expect(Date.parse(changed ?? '')).toBeGreaterThan(Date.parse(MOMENT));
     expect(items).toEqual([
       {
         identity: { email: 'ann@example.com' },
@@ -42,6 +47,7 @@ describe('profile read-back (§3.4): marketingConsent, subscriptions, tracking',
         state: 'opted_out',
         at: MOMENT,
         type: 'marketing_consent',
+        lastChangedAt: changed,
       },
       {
         identity: { email: 'ann@example.com' },
@@ -49,6 +55,7 @@ describe('profile read-back (§3.4): marketingConsent, subscriptions, tracking',
         state: 'opted_in',
         at: MOMENT,
         type: 'subscription:SMS_News',
+        lastChangedAt: changed,
       },
       {
         identity: { email: 'ann@example.com' },
@@ -56,6 +63,7 @@ describe('profile read-back (§3.4): marketingConsent, subscriptions, tracking',
         state: 'opted_out',
         at: MOMENT,
         type: 'tracking_consent',
+        lastChangedAt: changed,
       },
     ]);
     const read = sim.requests().find((r) => r.method === 'GET' && r.path.startsWith(PROFILE));

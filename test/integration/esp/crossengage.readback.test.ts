@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCrossEngageReadBack } from '../../../src/esp/crossengage/crossengage.readback.js';
-import { EspError } from '../../../src/esp/http/errors.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 import type { ContactReadBack, RemoteSuppression } from '../../../src/esp/readback.js';
 import { type SimulatorHandle, startSimulator } from '../../../src/simulators/index.js';
 import { adapterFor, contact, decided, pushOne, settingsFor, silentLogger } from './support.js';

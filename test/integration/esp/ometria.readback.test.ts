@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EspError } from '../../../src/esp/http/errors.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 import { createOmetriaReadBack } from '../../../src/esp/ometria/ometria.readback.js';
 import type { ListReadBack, RemoteSuppression } from '../../../src/esp/readback.js';
 import { type SimulatorHandle, startSimulator } from '../../../src/simulators/index.js';
@@ -123,9 +123,15 @@ describe('GET /v2/profiles (§5.4): both directions, API-originated opt-outs inc
       contact('c1', { email: 'api@example.com', externalId: 'ext-api' }, { email: decided('opted_out') }),
     );
     await pushOne(adapter, contact('c2', { email: 'in@example.com' }, { email: decided('opted_in') }));
+    const pushedBy = Date.now();
     const { items } = await sweep(1);
     expect(logItems(items)).toEqual([]);
-    expect(profileItems(items)).toEqual([
+    // the profile's `updated` bounds each state: our pushes just applied, after the decision moment
+    for (const item of profileItems(items)) {
+      expect(Date.parse(item.lastChangedAt ?? '')).toBeGreaterThan(Date.parse('2025-05-31T10:20:30.000Z'));
+      expect(Date.parse(item.lastChangedAt ?? '')).toBeLessThanOrEqual(pushedBy + 1_000);
+    }
+    expect(profileItems(items).map(({ lastChangedAt: _, ...item }) => item)).toEqual([
       {
         identity: { email: 'api@example.com', externalId: 'ext-api' },
         channel: 'email',
@@ -160,6 +166,8 @@ describe('GET /v2/profiles (§5.4): both directions, API-originated opt-outs inc
       state: 'opted_out',
       at: at(3),
       type: 'profile_sms_allow_marketing',
+      // the stop word is the profile's last change
+      lastChangedAt: at(3),
     });
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EspError } from '../../../src/esp/http/errors.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 import { createOptimizelyCampaignReadBack } from '../../../src/esp/optimizely-campaign/optimizely-campaign.readback.js';
 import type { EspReadBack, ListReadBack, RemoteSuppression } from '../../../src/esp/readback.js';
 import { type SimulatorHandle, simulatorCredentials, startSimulator } from '../../../src/simulators/index.js';
@@ -94,6 +94,7 @@ describe('GET /unsubscribes + /blacklistentries (§1.2)', () => {
       state: 'opted_out',
       at: at(0),
       type: 'list_unsubscribe',
+      lastChangedAt: at(0),
     });
     expect(items.every((i) => i.state === 'opted_out' && !Number.isNaN(Date.parse(i.at)))).toBe(true);
 
@@ -154,6 +155,7 @@ describe('GET /unsubscribes + /blacklistentries (§1.2)', () => {
         state: 'opted_out',
         at: at(1),
         type: 'list_unsubscribe',
+        lastChangedAt: at(1),
       },
     ]);
   });
@@ -200,5 +202,34 @@ describe('errors go through the shared classifier', () => {
       .listPage('rb1.eyJlIjoib21ldHJpYSIsInAiOnsicCI6InAiLCJvIjowfX0', 10)
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'EspError', kind: 'permanent' });
+  });
+});
+
+describe('checkOptOuts: the other direction of lists that name opt-outs only', () => {
+  const checks = (channels: ('email' | 'sms' | 'push')[], ...emails: string[]) => emails.map((email) => ({ identity: { email }, channels }));
+
+  it('answers opted_in for each asked pair the ESP holds no opt-out for, nothing for the others', async () => {
+    const a = adapterFor('optimizely-campaign', sim.url);
+    await pushOne(a, contact('k1', { email: 'k1@example.com' }, { email: decided('opted_out'), sms: decided('opted_out') }));
+    await pushOne(a, contact('k2', { email: 'k2@example.com' }, { sms: decided('opted_out') }));
+    // a mail-link unsubscribe lands in GLOBAL: it holds k3's email opt-out as well
+    await sim.unsubscribe({ recipient: 'k3@example.com', mediaType: 'GLOBAL' } as Parameters<SimulatorHandle['unsubscribe']>[0]);
+    const items = await readBack().checkOptOuts!(
+      [...checks(['email', 'sms'], 'k1@example.com', 'k2@example.com'), ...checks(['email'], 'k3@example.com', 'k4@example.com')],
+    );
+    expect(items.map((i) => `${i.identity.email}/${i.channel}/${i.state}`).sort()).toEqual([
+      'k2@example.com/email/opted_in',
+      'k4@example.com/email/opted_in',
+    ]);
+    // one request per media type (and GLOBAL for email), never one per recipient
+    const reads = sim.requests().filter((r) => r.method === 'GET' && r.path === `${REST}/unsubscribes`);
+    expect(reads.map((r) => r.query['mediaType']).sort()).toEqual(['EMAIL', 'GLOBAL', 'SMS']);
+  });
+
+  it('with OPTIMIZELY_OPTOUT_ACTION=blacklist, email opt-outs are looked up on the blocklist', async () => {
+    const env = { OPTIMIZELY_OPTOUT_ACTION: 'blacklist' };
+    await pushOne(adapterFor('optimizely-campaign', sim.url, env), contact('b1', { email: 'b1@example.com' }, { email: decided('opted_out') }));
+    const items = await readBack(env).checkOptOuts!(checks(['email'], 'b1@example.com', 'b2@example.com'));
+    expect(items.map((i) => `${i.identity.email}/${i.channel}`)).toEqual(['b2@example.com/email']);
   });
 });

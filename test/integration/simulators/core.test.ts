@@ -172,11 +172,16 @@ describe('simulator core (on the dynamic-yield simulator)', () => {
     expect((await http(url, event('p2'))).status).toBe(204);
   });
 
-  it('answers 404 for unknown paths and 405 for a wrong method', async () => {
-    expect((await http(`${sim.url}/nope`)).status).toBe(404);
+  it('answers 501 naming what it does not simulate, for an unknown path or method', async () => {
+    const unknown = await http(`${sim.url}/nope`);
+    expect([unknown.status, unknown.body]).toEqual([
+      501,
+      { error: 'not simulated', message: 'the dynamic-yield simulator does not simulate GET /nope' },
+    ]);
     const r = await http(url, { method: 'GET', headers: { 'DY-API-Key': KEY } });
-    expect(r.status).toBe(405);
+    expect(r.status).toBe(501);
     expect(r.headers.get('allow')).toBe('POST');
+    expect(r.body).toMatchObject({ simulated: [`POST ${new URL(url).pathname}`] });
   });
 
   it('accepts and clears a webhook target over HTTP', async () => {

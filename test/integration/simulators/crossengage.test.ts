@@ -108,7 +108,7 @@ describe('crossengage simulator', () => {
       success: 1,
       error: 0,
     });
-    expect((await get('/users/email/TWO@example.com/bu/', V2)).status).toBe(404);
+    expect((await get('/users/email/TWO@example.com/bu/xx', V2)).status).toBe(404);
     expect((await get('/users/u2', V2)).body).toMatchObject({
       id: 'u2',
       email: 'two@example.com',
@@ -139,7 +139,63 @@ describe('crossengage simulator', () => {
     expect(ok.status).toBe(202);
     expect((ok.body as { errors: unknown[] }).errors).toHaveLength(1);
     const v1 = await post('/users/batch', { updated: [{ id: 'b3', email: 'b3@example.com' }] }, V1);
-    expect(v1.body).toEqual({ updated: [{ id: 'b3', success: true }], deleted: [] });
+    expect(v1.status).toBe(200);
+    expect(v1.body).toEqual({ updated: [{ id: 'b3', xngId: expect.any(String), success: true }], deleted: [] });
+  });
+
+  it('v1 batch item errors come in the documented {field, type} shape, with 400', async () => {
+    const res = await post('/users/batch', { updated: [{ id: 'b4', email: 'b4@example.com' }, { email: 'x@example.com' }, { id: 'b5', email: 'not-an-email' }] }, V1);
+    expect(res.status).toBe(400);
+    const body = res.body as { updated: { success: boolean; errors?: unknown[] }[]; deleted: unknown[] };
+    expect(body.updated.map((u) => u.success)).toEqual([true, false, false]);
+    expect(body.updated[1]?.errors).toEqual([{ field: 'id', type: 'NOT_NULL' }]);
+    expect(body.updated[2]?.errors).toEqual([{ field: 'email', type: 'WRONG_FORMAT' }]);
+    // the valid item was applied
+    expect((await get('/users/b4')).status).toBe(200);
+    const leads = await post('/leads', { updated: [{ email: 'ok@example.com' }, { email: 'bad' }] });
+    expect(leads.status).toBe(400);
+    expect(leads.body).toEqual({
+      updated: [
+        { xngId: expect.any(String), success: true },
+        { xngId: null, success: false, errors: [{ field: 'email', type: 'WRONG_FORMAT' }] },
+      ],
+      deleted: [],
+    });
+  });
+
+  it('v1 PUT /users/{id} creates and updates a user as documented; DELETE answers 204 (v2 202)', async () => {
+    const created = await put('/users/u9', { email: 'nine@example.com', businessUnit: 'DE', firstName: 'Nine' });
+    expect(created.status).toBe(200);
+    expect(created.body).toEqual({ id: 'u9', xngId: expect.any(String), email: 'nine@example.com', businessUnit: 'DE', success: true });
+    const updated = await put('/users/u9', { firstName: 'Neun' });
+    expect([updated.status, (updated.body as { xngId: string }).xngId]).toEqual([200, (created.body as { xngId: string }).xngId]);
+    expect((await get('/users/u9')).body).toMatchObject({ id: 'u9', email: 'nine@example.com', firstName: 'Neun' });
+    // the user now exists for the opt-out endpoints
+    expect((await put('/users/u9/optout-status?channelType=SMS', { optOut: true })).status).toBe(200);
+    const mismatch = await put('/users/u9', { id: 'other', email: 'nine@example.com' });
+    expect([mismatch.status, (mismatch.body as { errors: unknown[] }).errors]).toEqual([409, [{ field: 'id', type: 'user_IDS_MISMATCH' }]]);
+    const wrong = await put('/users/u10', { email: 'nope' });
+    expect([wrong.status, (wrong.body as { errors: unknown[] }).errors]).toEqual([400, [{ field: 'email', type: 'WRONG_VALUE' }]]);
+    expect((await get('/users/u10')).status).toBe(404);
+    const deleted = await http(`${sim.url}/users/u9`, { method: 'DELETE', headers: V1 });
+    expect([deleted.status, deleted.text]).toEqual([204, '']);
+    expect((await get('/users/u9')).status).toBe(404);
+    expect((await http(`${sim.url}/users/u9`, { method: 'DELETE', headers: V2 })).status).toBe(202);
+  });
+
+  it('a user created with a lead\'s email and business unit absorbs the lead, opt-outs included', async () => {
+    await post('/events', { email: 'Merge@Example.com', businessUnit: 'de', events: [{ event: 'Opt Out', 'channel.type': 'SMS' }] });
+    expect((await simState(sim.url)).recipients['lead:de:merge@example.com']).toMatchObject({ sms: 'opted_out' });
+    expect((await put('/users/m1', { email: 'merge@example.com', businessUnit: 'de' })).status).toBe(200);
+    const recipients = (await simState(sim.url)).recipients;
+    expect(recipients['lead:de:merge@example.com']).toBeUndefined();
+    expect(recipients['m1']).toEqual({ email: 'opted_in', sms: 'opted_out', push: 'opted_in' });
+  });
+
+  it('a route it does not simulate answers 501 naming it', async () => {
+    const res = await get('/users/attributes?offset=0&limit=2');
+    expect(res.status).toBe(501);
+    expect(res.body).toMatchObject({ error: 'not simulated', message: expect.stringContaining('GET /users/attributes') });
   });
 
   describe('POST /events', () => {

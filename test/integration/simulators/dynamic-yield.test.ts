@@ -145,7 +145,7 @@ describe('dynamic-yield simulator', () => {
     expect(
       (await http(`${sim.url}/v2/userdata/channels/email/opt-in`, { headers: { 'DY-API-Key': apiKey } }))
         .status,
-    ).toBe(405);
+    ).toBe(501);
     const res = await control(sim.url, '/__sim/unsubscribe', { recipient: 'p1', channel: 'push' });
     expect(res.body).toMatchObject({ recipient: 'p1', channel: 'push', webhook: false });
     expect((await simState(sim.url)).recipients.p1).toEqual({ push: 'opted_out' });

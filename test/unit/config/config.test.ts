@@ -31,6 +31,29 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('development listens on loopback unless HOST says otherwise; elsewhere on every interface', () => {
+    expect(loadConfig({}).http.host).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0', BOARD_PASSWORD: 'a-long-board-password' }).http.host).toBe('0.0.0.0');
+    expect(loadConfig({ NODE_ENV: 'test', BOARD_PASSWORD: 'a-long-board-password', UNSUBSCRIBE_SECRET: 'u'.repeat(32) }).http.host).toBe('0.0.0.0');
+  });
+
+  it("refuses Bull Board's admin/admin in development when HOST is not loopback, naming HOST", () => {
+    for (const host of ['0.0.0.0', '::', '192.168.1.20']) {
+      const problems = problemsOf({ HOST: host });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^BOARD_PASSWORD: .*admin\/admin.*loopback/);
+      expect(problems[0]).toContain(`HOST is ${host}`);
+      expect(problemsOf({ HOST: host, BOARD_PASSWORD: 'admin' })[0]).toMatch(/^BOARD_PASSWORD:/);
+    }
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) expect(loadConfig({ HOST: host }).http.host).toBe(host);
+  });
+
+  it('the one-click base URL defaults to the port the web process really listens on', () => {
+    expect(loadConfig({ PORT: '3917' }).webhooks.publicBaseUrl).toBe('http://127.0.0.1:3917');
+    expect(loadConfig({}).webhooks.publicBaseUrl).toBe('http://127.0.0.1:3000');
+    expect(loadConfig({ PORT: '3917', PUBLIC_BASE_URL: 'https://consent.example.com/' }).webhooks.publicBaseUrl).toBe('https://consent.example.com');
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ PORT: '', REDIS_URL: '  ' }).http.port).toBe(3000);
   });

@@ -42,7 +42,9 @@ describe('Actito profile upsert (esp-contracts.md §3.3)', () => {
           date: '2025-05-31 10:20:30',
         },
       },
-      covered: ['email', 'sms', 'tracking'],
+      covered: ['email', 'tracking'],
+      // the SMS subscription is set, but marketingConsent=false filters every campaign
+      gated: ['sms'],
       skipped: [
         {
           channel: 'push',
@@ -54,6 +56,19 @@ describe('Actito profile upsert (esp-contracts.md §3.3)', () => {
         },
       ],
     });
+  });
+
+  it('an opt-in on a subscription channel is gated only while marketingConsent is false', () => {
+    const gatedOf = (email: 'opted_in' | 'opted_out', sms: 'opted_in' | 'opted_out') => {
+      const built = buildProfileUpsert(makeSnapshot({ email: state(email), sms: state(sms) }), settings, NOW);
+      return 'gated' in built ? { gated: built.gated, covered: built.covered } : built;
+    };
+    expect(gatedOf('opted_out', 'opted_in')).toEqual({ gated: ['sms'], covered: ['email'] });
+    expect(gatedOf('opted_out', 'opted_out')).toEqual({ gated: [], covered: ['email', 'sms'] });
+    expect(gatedOf('opted_in', 'opted_in')).toEqual({ gated: [], covered: ['email', 'sms'] });
+    // without a marketingConsent channel nothing gates
+    const free = buildProfileUpsert(makeSnapshot({ email: state('opted_out'), sms: state('opted_in') }), { ...settings, marketingConsentChannel: '' }, NOW);
+    expect(free).toMatchObject({ gated: [], covered: ['sms'] });
   });
 
   it('nothing decided → not_applicable; no email → missing_identity', () => {

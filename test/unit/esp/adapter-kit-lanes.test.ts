@@ -1,8 +1,8 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { EspSettings } from '../../../config/esps.js';
-import { createAdapterKit } from '../../../src/esp/adapter-kit.js';
-import { inLane } from '../../../src/esp/lane-scope.js';
+import { createAdapterKit } from '../../../src/esp/kit/adapter-kit.js';
+import { inLane } from '../../../src/esp/kit/lane-scope.js';
 
 const settings = {
   esp: 'actito',

@@ -1,8 +1,8 @@
 import { AxiosError, AxiosHeaders } from 'axios';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classifyHttpError } from '../../../src/esp/http/classify.js';
-import { EspError } from '../../../src/esp/http/errors.js';
+import { classifyHttpError } from '../../../src/esp/kit/http/classify.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const CAP = 900_000;

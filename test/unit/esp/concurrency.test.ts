@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createPacer, createSemaphore, mapWithConcurrency } from '../../../src/esp/concurrency.js';
+import { createPacer, createSemaphore, mapWithConcurrency } from '../../../src/esp/kit/concurrency.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

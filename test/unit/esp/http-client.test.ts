@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { classifyHttpError } from '../../../src/esp/http/classify.js';
-import { basicAuth, createHttpClient, safeUrlForLog } from '../../../src/esp/http/client.js';
+import { classifyHttpError } from '../../../src/esp/kit/http/classify.js';
+import { basicAuth, createHttpClient, safeUrlForLog } from '../../../src/esp/kit/http/client.js';
 
 interface Seen {
   method: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { combineChannels, combineOutcomes, onChannel, planChannels } from '../../../src/esp/outcome.js';
+import { combineChannels, combineOutcomes, onChannel, planChannels } from '../../../src/esp/kit/outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../../../src/esp/types.js';
 
 const snapshot = (marketing: ContactSnapshot['marketing']): ContactSnapshot => ({

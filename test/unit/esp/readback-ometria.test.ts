@@ -83,6 +83,7 @@ describe('profiles (§5.4)', () => {
         state: 'opted_out',
         at: '2025-05-31T10:20:30.000Z',
         type: 'profile_marketing_optin',
+        lastChangedAt: '2025-06-01T00:00:00.000Z',
       },
       {
         identity: { email: 'ann@example.com', externalId: 'ext-1' },
@@ -90,6 +91,7 @@ describe('profiles (§5.4)', () => {
         state: 'opted_in',
         at: '2024-02-02T00:00:00.000Z',
         type: 'profile_sms_allow_marketing',
+        lastChangedAt: '2025-06-01T00:00:00.000Z',
       },
     ]);
   });
@@ -109,6 +111,7 @@ describe('profiles (§5.4)', () => {
         state: 'opted_in',
         at: '2025-06-01T00:00:00.000Z',
         type: 'profile_marketing_optin',
+        lastChangedAt: '2025-06-01T00:00:00.000Z',
       },
     ]);
     expect(mapProfile({ email: 'c@example.com', marketing_optin: 'NOT_SPECIFIED' })).toEqual([]);

@@ -65,6 +65,8 @@ describe('mapUnsubscribe / mapBlacklistEntry', () => {
       state: 'opted_out',
       at: '2025-05-31T10:20:30.000Z',
       type: 'list_unsubscribe',
+      // an entry is held now, unchanged since it was created
+      lastChangedAt: '2025-05-31T10:20:30.000Z',
     });
   });
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildEspSettings } from '../../../config/esps.js';
-import { EspError } from '../../../src/esp/http/errors.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 import {
   clampPageSize,
   createEspReadBacks,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter } from '../../../src/esp/http/retry-after.js';
+import { parseRetryAfter } from '../../../src/esp/kit/http/retry-after.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const CAP = 900_000;

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { EspError } from '../../../src/esp/http/errors.js';
-import { type InlineRetryPolicy, inlineRetryDelay, withRetry } from '../../../src/esp/http/with-retry.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
+import { type InlineRetryPolicy, inlineRetryDelay, withRetry } from '../../../src/esp/kit/http/with-retry.js';
 
 const policy: InlineRetryPolicy = {
   retries: 2,

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/lib/logger.js';
 
@@ -44,5 +45,19 @@ describe('logger redaction', () => {
     log.info({ contactId: 'c-42', version: 17, count: 1234567, esp: 'ometria' }, 'pushed');
     const entry = JSON.parse(text());
     expect(entry).toMatchObject({ contactId: 'c-42', version: 17, count: 1234567, esp: 'ometria', msg: 'pushed' });
+  });
+
+  it("logs fastify's request and reply as method, path and status, without the query, headers or IP", async () => {
+    const { log, text } = capture();
+    const app = Fastify({ loggerInstance: log as FastifyBaseLogger });
+    app.get('/v1/contacts', async () => ({ ok: true }));
+    await app.inject({ url: '/v1/contacts?email=jo@example.com', headers: { authorization: 'Bearer sekret-token' } });
+    await app.close();
+    const entries = text().trim().split('\n').map((l) => JSON.parse(l));
+    const incoming = entries.find((e) => e.msg === 'incoming request');
+    const completed = entries.find((e) => e.msg === 'request completed');
+    expect(incoming.req).toEqual({ method: 'GET', url: '/v1/contacts' });
+    expect(completed.res).toEqual({ statusCode: 200 });
+    expect(text()).not.toMatch(/jo@example|sekret|"req":\{\}|"res":\{\}/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.js';
-import { contactsPerPushJob } from '../../../src/lib/wiring/esp-sync.js';
+import { contactsPerPushJob } from '../../../src/app/wiring/esp-sync.js';
 
 describe('contactsPerPushJob: about 2 s of the ESP’s request budget', () => {
   const config = loadConfig({});

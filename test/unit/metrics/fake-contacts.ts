@@ -1,6 +1,6 @@
 /**
  * An in-memory stand-in for the contacts model, with just the query operators the backlog
- * queries use (equality, $exists, $in, $nin, $lt on dotted paths; find().sort().limit().lean()).
+ * queries use (equality, $exists, $in, $nin, $lt, $gte on dotted paths; find().sort().limit().lean()).
  * Missing fields follow MongoDB: `$nin` matches them, `$in`/`$lt`/equality do not.
  */
 
@@ -28,6 +28,8 @@ function matches(doc: Doc, filter: Doc): boolean {
             return !(arg as unknown[]).includes(value);
           case '$lt':
             return value !== undefined && cmp(value) < cmp(arg);
+          case '$gte':
+            return value !== undefined && cmp(value) >= cmp(arg);
           default:
             throw new Error(`fake contacts: unsupported operator ${op}`);
         }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { AppContext } from '../../../src/lib/context.js';
+import type { AppContext } from '../../../src/app/context.js';
 import {
   createMetrics,
   METRIC_NAMES,
@@ -70,13 +70,17 @@ describe('attemptSeconds', () => {
 });
 
 describe('createMetrics: names and label sets', () => {
-  it('registers exactly the documented metrics (plus prefixed defaults) in its own registry', async () => {
+  it('registers exactly the documented metrics (plus Node defaults under their standard names) in its own registry', async () => {
     const metrics = createMetrics();
     const json = await metrics.registry.getMetricsAsJSON();
     const names = json.map((m) => m.name);
     for (const name of Object.values(METRIC_NAMES)) expect(names).toContain(name);
-    expect(names.every((n) => n.startsWith('consent_sync_'))).toBe(true);
-    expect(names).toContain('consent_sync_process_cpu_user_seconds_total');
+    const ours = names.filter((n) => n.startsWith('consent_sync_'));
+    expect(ours.sort()).toEqual(Object.values(METRIC_NAMES).sort());
+    // Stock Node.js dashboards query these names; a prefix breaks them.
+    expect(names).toContain('process_cpu_user_seconds_total');
+    expect(names).toContain('nodejs_heap_size_used_bytes');
+    expect(names.filter((n) => !n.startsWith('consent_sync_')).every((n) => /^(process|nodejs)_/.test(n))).toBe(true);
     const custom = json.filter((m) => (Object.values(METRIC_NAMES) as string[]).includes(m.name));
     expect(Object.fromEntries(custom.map((m) => [m.name, m.type]))).toEqual({
       consent_sync_queue_jobs: 'gauge',
@@ -86,10 +90,12 @@ describe('createMetrics: names and label sets', () => {
       consent_sync_oldest_pending_seconds: 'gauge',
       consent_sync_oldest_pending_optout_seconds: 'gauge',
       consent_sync_drift_total: 'gauge',
+      consent_sync_reconcile_drift_total: 'counter',
       consent_sync_events_total: 'counter',
       consent_sync_esp_queue_paused: 'gauge',
       consent_sync_producer_guard_total: 'counter',
       consent_sync_schedules_restored_total: 'counter',
+      consent_sync_dead_letters: 'gauge',
     });
   });
 
@@ -114,6 +120,8 @@ describe('createMetrics: names and label sets', () => {
     metrics.setDrift('ometria', 'unsubscribed_at_esp', 3);
     metrics.setDrift('ometria', 'unsubscribed_at_esp', 1); // latest reconciliation wins
     metrics.setEspPaused('crossengage', true);
+    metrics.reconcileDrift('ometria', 'sms', 'push_not_stuck');
+    metrics.reconcileDrift('ometria', 'sms', 'push_not_stuck');
     const text = await metrics.registry.metrics();
     expect(text).toContain('consent_sync_esp_push_total{esp="crossengage",channel="email",outcome="acked"} 2');
     expect(text).toContain('consent_sync_esp_push_total{esp="ometria",channel="sms",outcome="rejected"} 1');
@@ -121,6 +129,7 @@ describe('createMetrics: names and label sets', () => {
     expect(text).toContain('consent_sync_job_duration_seconds_count{queue="consent-apply"} 1');
     expect(text).toContain('consent_sync_job_duration_seconds_bucket{le="0.25",queue="consent-apply"} 1');
     expect(text).toContain('consent_sync_drift_total{esp="ometria",type="unsubscribed_at_esp"} 1');
+    expect(text).toContain('consent_sync_reconcile_drift_total{esp="ometria",channel="sms",kind="push_not_stuck"} 2');
     expect(text).toContain('consent_sync_esp_queue_paused{esp="crossengage"} 1');
     // Gauges read from the stores have no series before the first collect (a failed first read is absent, not 0)
     expect(text).not.toMatch(/^consent_sync_oldest_pending_optout_seconds/m);
@@ -157,7 +166,8 @@ function fakeContext(opts: { failRedis?: boolean } = {}) {
       { _id: 'd', outbox: { crossengage: entry(undefined, 30, true) } },
       { _id: 'e', outbox: { crossengage: entry(3, 50, false) } },
       { _id: 'f', outbox: { actito: entry(1, 100, true) } },
-      { _id: 'g', outbox: {} },
+      { _id: 'g', outbox: {}, deadLetters: { ometria: { version: 2, reason: 'invalid email', at: hoursAgo(4) } } },
+      { _id: 'h', outbox: {}, deadLetters: { ometria: { version: 1, reason: 'invalid email', at: hoursAgo(1) }, actito: { version: 1, reason: 'x', at: hoursAgo(1) } } },
     ],
     calls,
   );
@@ -211,6 +221,9 @@ describe('createMetrics: collect', () => {
     expect(hours('consent_sync_oldest_pending_optout_seconds{lane="2"}')).toBe(3);
     expect(hours('consent_sync_oldest_pending_optout_seconds{lane="3"}')).toBe(30);
     expect(text).not.toMatch(/^consent_sync_oldest_pending_optout_seconds /m);
+    // Dead letters per enabled ESP (actito's is not connected, so not reported).
+    expect(text).toContain('consent_sync_dead_letters{esp="ometria"} 2');
+    expect(text).toContain('consent_sync_dead_letters{esp="crossengage"} 0');
   });
 
   it('a queue paused here or in Redis reads as paused', async () => {
@@ -232,14 +245,15 @@ describe('createMetrics: collect', () => {
       const { ctx, calls } = fakeContext();
       await Promise.all([metrics.collect(ctx), metrics.collect(ctx), metrics.collect(ctx)]);
       // one job count per queue (apply, two per enabled ESP, reconcile, maintenance);
-      // per enabled ESP (2) and lane (3): one count, the oldest entry and the oldest opt-out
-      expect(calls).toEqual({ getJobCounts: 7, countDocuments: 6, find: 12 });
+      // per enabled ESP (2) and lane (3): one count, the oldest entry and the oldest opt-out;
+      // per enabled ESP: one count of dead letters
+      expect(calls).toEqual({ getJobCounts: 7, countDocuments: 8, find: 12 });
       clock += 1_999;
       await metrics.collect(ctx);
       expect(calls.getJobCounts).toBe(7);
       clock += 1;
       await metrics.collect(ctx);
-      expect(calls).toEqual({ getJobCounts: 14, countDocuments: 12, find: 24 });
+      expect(calls).toEqual({ getJobCounts: 14, countDocuments: 16, find: 24 });
     } finally {
       spy.mockRestore();
     }

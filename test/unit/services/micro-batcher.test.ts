@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MicroBatcher, type Settled } from '../../../src/services/micro-batcher.js';
+import { MicroBatcher, type Settled } from '../../../src/apply/micro-batcher.js';
 
 describe('MicroBatcher', () => {
   it('settles every submitted key with its own result, in batches no larger than the maximum', async () => {

@@ -9,7 +9,7 @@ import {
   type WebhookParseSettings,
   WebhookPayloadError,
   webhookEventId,
-} from '../../../src/services/webhook-events.js';
+} from '../../../src/ingest/webhook-events.js';
 
 const settings: WebhookParseSettings = {
   channels: ['email', 'sms', 'push'],

@@ -6,7 +6,7 @@ import {
   oneClickEventId,
   parseContactKey,
   verifyUnsubscribeToken,
-} from '../../../src/services/one-click.js';
+} from '../../../src/ingest/one-click.js';
 import { isOneClickBody } from '../../../src/web/unsubscribe.routes.js';
 
 const SECRET = 'unit-test-unsubscribe-secret-0123456789abcdef';
@@ -255,6 +255,12 @@ describe('one-click body (RFC 8058: List-Unsubscribe=One-Click)', () => {
       true,
     );
     expect(await isOneClickBody(form, Buffer.from('List-Unsubscribe=one-click'))).toBe(false);
+    // a trailing line break (CRLF or LF), as a client copying the header value sends it
+    expect(await isOneClickBody(form, Buffer.from('List-Unsubscribe=One-Click\r\n'))).toBe(true);
+    expect(await isOneClickBody(form, Buffer.from('List-Unsubscribe=One-Click\n'))).toBe(true);
+    // …but not other trailing text
+    expect(await isOneClickBody(form, Buffer.from('List-Unsubscribe=One-Click\r\nx'))).toBe(false);
+    expect(await isOneClickBody(form, Buffer.from('List-Unsubscribe=One-Click '))).toBe(false);
     expect(await isOneClickBody(form, Buffer.from(''))).toBe(false);
     expect(await isOneClickBody('application/json', Buffer.from('{"List-Unsubscribe":"One-Click"}'))).toBe(
       false,

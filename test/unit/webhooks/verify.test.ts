@@ -7,7 +7,7 @@ import {
   verifyHmacSignature,
   verifyWebhook,
   WEBHOOK_HEADERS,
-} from '../../../src/services/webhook-verify.js';
+} from '../../../src/ingest/webhook-verify.js';
 
 const SECRET = 'whsec-unit-test-0123456789';
 const NOW_S = 1_795_000_000;
