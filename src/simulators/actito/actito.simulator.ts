@@ -19,6 +19,8 @@
  * Acted-out unsubscribes: `POST /__sim/unsubscribe {"recipient": <key or profileId>, "channel", "type",
  * "subscription"?}` unsubscribes `subscription` (default: the channel's configured subscription), or, for email
  * without one, sets `marketingConsent` false; consent metadata `{source:"actito", way:<type>, date}`.
+ * Bulk imports (actito.imports.ts): `POST /v4/entity/{e}/table/{t}/import` (a ZIP of one CSV, 12 a table a day),
+ * status at `GET …/import/{id}`, landing after a scripted delay; `POST /__sim/imports {"hold", "delayMs"}`.
  * Extra control routes: `POST /__sim/seed {"profiles":[{attributes:{...}, subscriptions?:{name: bool}}]}`,
  * `POST /__sim/expire-tokens` (every issued token becomes invalid → 401).
  */
@@ -38,6 +40,7 @@ import {
   type ActitoWebhookEvent,
   resolveActitoOptions,
 } from './actito.options.js';
+import { createActitoImports } from './actito.imports.js';
 import { parseProfileInput, registerProfileRoutes } from './actito.routes.js';
 import { ActitoState, type ProfileChange } from './actito.state.js';
 
@@ -157,6 +160,19 @@ export function createActitoSimulator(
     },
   });
 
+  const imports = createActitoImports({
+    state,
+    opts,
+    entity: creds.entity,
+    profileTable: creds.profileTable,
+    now: ctx.now,
+    authed,
+    onChange: (change) => {
+      if (opts.webhookOnApiChanges) emit(change);
+    },
+  });
+  imports.register(routes);
+
   const controlRoutes = new Router()
     .post('/__sim/seed', (req) => {
       const body = parseOr400(seedSchema, req.json());
@@ -167,6 +183,7 @@ export function createActitoSimulator(
       state.tokens.clear();
       return json(200, { ok: true });
     });
+  imports.registerControl(controlRoutes);
 
   const unsubscribe = (input: UnsubscribeInput): UnsubscribeResult => {
     const profile = state.find(input.recipient);
@@ -229,6 +246,7 @@ export function createActitoSimulator(
     admission,
     reset: () => {
       state.clear();
+      imports.reset();
       perMinute.reset();
       seed(opts.profiles);
     },
@@ -241,6 +259,7 @@ export function createActitoSimulator(
         ]),
       ),
       interactions: state.interactions.map((i) => ({ ...i })),
+      imports: imports.state(),
     }),
   };
 }
