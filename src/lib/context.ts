@@ -36,7 +36,9 @@ export interface Services {
   /** Pushes one job's contacts to one ESP (see services/esp-sync/delivery.ts). */
   pushContacts(esp: EspName, lane: Lane, contactIds: readonly string[]): Promise<PushBatchResult>;
   enqueuePush(esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number): Promise<void>;
-  sweepOutbox(): Promise<{ requeued: Record<string, number> }>;
+  sweepOutbox(): Promise<{ requeued: Record<string, number>; bulk?: Record<string, unknown> }>;
+  /** One bulk-mode check of every connected ESP (also part of every outbox sweep). */
+  bulkTick(): Promise<Record<string, unknown>>;
   replayDeadLetters(esps?: readonly EspName[]): Promise<Record<string, string[]>>;
   pauseEsp(esp: EspName, reason: string): Promise<void>;
   resumeEsp(esp: EspName): Promise<void>;
@@ -181,6 +183,7 @@ export async function createContext(
     pushContacts: espSync.pushContacts,
     enqueuePush,
     sweepOutbox: espSync.sweepOutbox,
+    bulkTick: espSync.bulkTick,
     replayDeadLetters: espSync.replayDeadLetters,
     pauseEsp: espSync.pauseEsp,
     resumeEsp: espSync.resumeEsp,

@@ -1,13 +1,15 @@
 import type { Config } from '../../../config/index.js';
 import { espPushJobOf, pushScheduling } from '../../../jobs/esp-push.job.js';
-import { BULK_LANE, type Lane, laneOfRepair, mergeLane } from '../../domain/index.js';
+import { BULK_LANE, type Lane, laneOfRepair, laneThreeContactsPerSecond, mergeLane } from '../../domain/index.js';
 import { createEspAdapters } from '../../esp/registry.js';
 import { ESP_NAMES, type EspAdapter, type EspName } from '../../esp/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import { bulkModels } from '../../persistence/bulk.model.js';
 import type { ContactDoc, Models } from '../../persistence/models.js';
 import { laneOfEntry, pendingFields } from '../../persistence/outbox.js';
 import { espQueueNames } from '../../queues/names.js';
 import type { JobProducer, QueueRuntime } from '../../queues/runtime.js';
+import { type BulkTickResult, bulkTick } from '../../services/esp-sync/bulk.js';
 import { type DeliveryDeps, pushBatch, stalePendingContacts } from '../../services/esp-sync/delivery.js';
 import type { Logger } from '../logger.js';
 
@@ -128,6 +130,48 @@ export function createEspSync(w: EspSyncWiring) {
     await markPending(esp, [contactId]);
   };
 
+  const bulkStore = bulkModels(models.contacts.db);
+  /** Bulk mode of every connected ESP (services/esp-sync/bulk.ts); one ESP's failure never stops another's. */
+  const bulkTicks = async (): Promise<Record<string, BulkTickResult | { error: string }>> => {
+    const results: Record<string, BulkTickResult | { error: string }> = {};
+    for (const esp of esps) {
+      const settings = config.esps[esp];
+      const adapter = adapters[esp]!;
+      try {
+        results[esp] = await bulkTick(esp, {
+          models,
+          bulkModels: bulkStore,
+          adapter,
+          afterSeconds: ('bulk' in settings ? settings.bulk.afterSeconds : undefined) ?? config.bulk.afterSeconds,
+          maxPendingMs: config.bulk.maxPendingMs,
+          contactsPerSecond: laneThreeContactsPerSecond({
+            calls: settings.rateLimit.max,
+            perMs: settings.rateLimit.durationMs,
+            reservePercent: settings.firstLaneReservePercent ?? 0,
+            contactsPerCall: Math.min(adapter.maxBatch, adapter.contactsPerRequest ?? adapter.maxBatch),
+          }),
+          now: clock,
+          log,
+          enqueuePush,
+          onMode: (e, on) => metrics.setBulkMode(e, on),
+          onBulk: (e, outcome, contacts) => metrics.bulk(e, outcome, contacts),
+          onOutcome: (e, outcome, _lane, channels) => countOutcome(e, outcome, channels),
+        });
+      } catch (err) {
+        log.warn({ esp, err }, 'bulk mode check failed; tried again at the next sweep');
+        results[esp] = { error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    return results;
+  };
+
+  // One count per channel the push covered; a contact with no decided channel counts once as `none`.
+  const countOutcome = (e: EspName, outcome: string, channels?: Readonly<Record<string, { kind: string }>>) => {
+    const entries = Object.entries(channels ?? {});
+    if (entries.length === 0) metrics.espPush(e, 'none', outcome);
+    for (const [channel, o] of entries) metrics.espPush(e, channel, o.kind);
+  };
+
   const deliveryDeps = (esp: EspName): DeliveryDeps => ({
     models,
     adapter: adapters[esp]!,
@@ -137,12 +181,7 @@ export function createEspSync(w: EspSyncWiring) {
     log,
     enqueuePush,
     pauseEsp,
-    onOutcome: (e, outcome, _lane, channels) => {
-      // One count per channel the push covered; a contact with no decided channel counts once as `none`.
-      const entries = Object.entries(channels ?? {});
-      if (entries.length === 0) metrics.espPush(e, 'none', outcome);
-      for (const [channel, o] of entries) metrics.espPush(e, channel, o.kind);
-    },
+    onOutcome: (e, outcome, _lane, channels) => countOutcome(e, outcome, channels),
   });
 
   return {
@@ -166,8 +205,9 @@ export function createEspSync(w: EspSyncWiring) {
         }
         requeued[esp] = stale.length;
       }
-      return { requeued };
+      return { requeued, bulk: await bulkTicks() };
     },
+    bulkTick: bulkTicks,
     /** Moves dead letters back into the outbox so they are pushed again (after a fix at the ESP). */
     replayDeadLetters: async (only?: readonly EspName[], limit = 10_000) => {
       const replayed: Record<string, string[]> = {};

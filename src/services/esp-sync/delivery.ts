@@ -6,7 +6,7 @@ import { CHANNEL_IN_STATE, type ChannelOutcome, type EspAdapter, type EspName, t
 import type { Logger } from '../../lib/logger.js';
 import { hydrateContact } from '../../persistence/contacts.repository.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../../persistence/models.js';
-import { acknowledgeOp, claimOp, heldByOther, laneOfEntry, releaseOp } from '../../persistence/outbox.js';
+import { acknowledgeOp, claimOp, heldByBulk, heldByOther, laneOfEntry, releaseOp } from '../../persistence/outbox.js';
 import { readByIds } from '../../persistence/read-by-ids.js';
 import { JobRateLimited } from '../../queues/failure-policy.js';
 import { toSnapshot } from './snapshot.js';
@@ -37,13 +37,15 @@ export interface PushBatchResult {
   contended: number;
   /** Nothing pending any more (acknowledged by an earlier push, or no such contact). */
   nothingPending: number;
+  /** In a bulk the ESP has not reported processed: the bulk queues them again once it has. */
+  inBulk?: number;
 }
 
 /**
  * What a push reads of a contact: what adapters are sent (toSnapshot) and the outbox entry the
  * acknowledgement guards. The journal, listings and sync states are most of a document.
  */
-const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1 } as const;
+export const PUSH_FIELDS = { identities: 1, effective: 1, version: 1, outbox: 1 } as const;
 
 /** Requests stop this long before the claim ends, so none is in flight when another push may claim. */
 export const CLAIM_MARGIN_MS = 5_000;
@@ -75,7 +77,7 @@ function channelsNotInState(outcome: PushOutcome): string[] {
  * channels that are not and why (also when an adapter reports a failing kind without channels);
  * `dead_letter` when the ESP refused the contact.
  */
-function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date) {
+export function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date) {
   const notInState = channelsNotInState(outcome);
   const failingKind = outcome.kind === 'missing_identity' || outcome.kind === 'reactivation_blocked';
   const status: SyncStatusEntry['status'] =
@@ -123,6 +125,7 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
     const entry = stored?.outbox?.[esp];
     if (!stored || !entry) result.nothingPending++;
     else if (entry.claimBy === token) mine.push(hydrateContact(stored));
+    else if (heldByBulk(entry, claimedAt)) result.inBulk = (result.inBulk ?? 0) + 1;
     // Held by another push, or taken and given back between our claim and our read: either way
     // someone else is on it now or was a moment ago, so it is looked at again once that ends.
     else contended.set(id, heldByOther(entry, token, claimedAt) ? (entry.claimUntil ?? claimedAt) : claimedAt);
