@@ -66,6 +66,8 @@ export interface BulkTickResult {
 /** Contact operations per write: a bulk of 100,000 contacts is written in slices. */
 const WRITE_CHUNK = 2_000;
 const OPEN_STATES = ['submitting', 'pending'] as const;
+/** How long a bulk refused with 429 keeps lane 3 on per-call pushes (see startBulk). */
+const QUOTA_PAUSE_MS = 3_600_000;
 
 function utcDayStart(at: Date): Date {
   return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
@@ -187,9 +189,11 @@ async function startBulk(esp: EspName, path: EspBulkPath, deps: BulkDeps): Promi
     const reason = EspError.is(err) ? err.message : String(err);
     await deps.bulkModels.bulks.updateOne({ _id: token }, { $set: { state: 'failed', finishedAt: deps.now(), contacts: [], reason } });
     if (EspError.is(err) && err.kind === 'rate_limited') {
-      // Actito's bulk quota is per day (§3.2): a 429 on the import does not clear before tomorrow.
-      const tomorrow = new Date(utcDayStart(deps.now()).getTime() + 86_400_000);
-      await deps.bulkModels.modes.updateOne({ _id: esp }, { $set: { quotaUntil: tomorrow } });
+      // Actito's bulk quota is per day (§3.2) and its 429 does not clear before the next day, but
+      // the same 429 also means "a 6th request in flight", which clears at once: an hour's pause
+      // neither hot-loops on a spent quota nor loses a day to a passing 429.
+      const until = Math.min(utcDayStart(deps.now()).getTime() + 86_400_000, deps.now().getTime() + QUOTA_PAUSE_MS);
+      await deps.bulkModels.modes.updateOne({ _id: esp }, { $set: { quotaUntil: new Date(until) } });
     }
     deps.log.warn({ esp, bulk: token, reason }, 'bulk not accepted; lane 3 goes on with per-call pushes');
     deps.onBulk?.(esp, 'refused', contacts.length);
