@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BULK_LANE, bulkDisposition, drainSeconds, type Lane, nextBulkMode } from '../../domain/index.js';
+import { BULK_LANE, bulkDisposition, drainSeconds, type Lane, LANES, nextBulkMode } from '../../domain/index.js';
 import { EspError } from '../../esp/http/errors.js';
 import type { EspAdapter, EspBulkPath, EspName, PushOutcome } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
@@ -185,7 +185,12 @@ async function startBulk(esp: EspName, path: EspBulkPath, deps: BulkDeps): Promi
   try {
     submitted = await path.submit(mine.map(toSnapshot));
   } catch (err) {
+    // Given back and queued in their lanes: their own push jobs may have passed them by while
+    // the bulk held them.
     await writeInChunks(models, mine.map((c) => releaseOp(esp, c._id, token)));
+    for (const lane of LANES) {
+      await deps.enqueuePush(esp, lane, mine.filter((c) => laneOfEntry(c.outbox[esp]) === lane).map((c) => c._id));
+    }
     const reason = EspError.is(err) ? err.message : String(err);
     await deps.bulkModels.bulks.updateOne({ _id: token }, { $set: { state: 'failed', finishedAt: deps.now(), contacts: [], reason } });
     if (EspError.is(err) && err.kind === 'rate_limited') {
@@ -233,11 +238,13 @@ export async function bulkTick(esp: EspName, deps: BulkDeps): Promise<BulkTickRe
   const path = deps.adapter.bulk;
   const { bulks, modes } = deps.bulkModels;
   const result: BulkTickResult = { on: false, backlog: 0, drainSeconds: 0 };
-  let settled: BulkTickResult['settled'] | 'open' | undefined;
-  const open = path ? await bulks.findOne({ esp, state: { $in: [...OPEN_STATES] } }).lean<EspBulkDoc>() : null;
-  if (path && open) {
-    settled = await settleOpen(esp, open, path, deps);
-    if (settled !== 'open') result.settled = settled;
+  // Normally one; two when checks overlapped (each claims other contacts, so both are sound).
+  const open = path ? await bulks.find({ esp, state: { $in: [...OPEN_STATES] } }).lean<EspBulkDoc[]>() : [];
+  let stillOpen = false;
+  for (const bulk of open) {
+    const settled = await settleOpen(esp, bulk, path!, deps);
+    if (settled === 'open') stillOpen = true;
+    else result.settled = settled;
   }
 
   const previous = await modes.findOne({ _id: esp }).lean();
@@ -269,8 +276,8 @@ export async function bulkTick(esp: EspName, deps: BulkDeps): Promise<BulkTickRe
     );
   }
   if (!result.on || !path) return result;
-  if (settled === 'open') return { ...result, skipped: 'a bulk is still open' };
-  if (previous?.quotaUntil && previous.quotaUntil.getTime() > now.getTime()) return { ...result, skipped: 'bulk quota spent for today' };
+  if (stillOpen) return { ...result, skipped: 'a bulk is still open' };
+  if (previous?.quotaUntil && previous.quotaUntil.getTime() > now.getTime()) return { ...result, skipped: 'the ESP refused a bulk with 429 within the hour' };
   if (path.perDay !== undefined) {
     const recent = await bulks.find({ esp, submittedAt: { $exists: true } }, { submittedAt: 1 }).sort({ submittedAt: -1 }).limit(path.perDay).lean();
     const today = recent.filter((b) => b.submittedAt !== undefined && b.submittedAt.getTime() >= utcDayStart(now).getTime()).length;
