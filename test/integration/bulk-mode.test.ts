@@ -35,7 +35,7 @@ describe('bulk mode: a big lane-3 backlog goes to Actito as a bulk import', () =
     sims = await startEspSimulators([ESP]);
     // 600 calls a minute, 20% kept for lane 1: 8 contacts a second for lane 3, so 300 imported
     // contacts would take 37.5 s per call, beyond the 5 s this test sets as the threshold.
-    app = await startTestApp({ workers: 1, env: { ...sims.env, ACTITO_CALLS_PER_MINUTE: '600', BULK_MODE_AFTER_S: '5' } });
+    app = await startTestApp({ workers: 1, env: { ...sims.env, ACTITO_CALLS_PER_MINUTE: '600', BULK_MODE_AFTER_S: '5', SWEEP_DELAY_MS: '1' } });
   });
   afterAll(async () => {
     await app?.close();
@@ -89,6 +89,9 @@ describe('bulk mode: a big lane-3 backlog goes to Actito as a bulk import', () =
     expect(sims.sims[ESP].state().recipients[`${person}@example.com`]).toBeUndefined();
     expect(sims.sims[ESP].requests().filter((r) => r.path.endsWith('/profile'))).toHaveLength(0);
     expect(await tick()).toMatchObject({ on: true, skipped: 'a bulk is still open' });
+    // Nor does the outbox sweeper queue pushes for contacts in the pending bulk (every entry is
+    // stale here, SWEEP_DELAY_MS being 1 ms): the bulk queues them once Actito has run it.
+    expect((await app.ctx.services.sweepOutbox()).requeued[ESP]).toBe(0);
 
     // Actito runs the import: it lands the opt-in it carried. Then the check settles the bulk
     // and the opt-out goes out in lane 1, after it.

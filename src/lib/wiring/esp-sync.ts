@@ -199,7 +199,7 @@ export function createEspSync(w: EspSyncWiring) {
       const cutoff = new Date(clock().getTime() - config.sweeper.delayMs);
       const requeued: Record<string, number> = {};
       for (const esp of esps) {
-        const stale = await stalePendingContacts(models, esp, cutoff, 1_000);
+        const stale = await stalePendingContacts(models, esp, cutoff, 1_000, clock().getTime());
         for (const lane of [1, 2, 3] as Lane[]) {
           await enqueuePush(esp, lane, stale.filter((s) => s.lane === lane).map((s) => s.contactId));
         }

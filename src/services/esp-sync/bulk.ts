@@ -238,11 +238,15 @@ export async function bulkTick(esp: EspName, deps: BulkDeps): Promise<BulkTickRe
   const path = deps.adapter.bulk;
   const { bulks, modes } = deps.bulkModels;
   const result: BulkTickResult = { on: false, backlog: 0, drainSeconds: 0 };
+  if (!path) {
+    deps.onMode?.(esp, false);
+    return { ...result, skipped: `${esp} has no bulk path` };
+  }
   // Normally one; two when checks overlapped (each claims other contacts, so both are sound).
-  const open = path ? await bulks.find({ esp, state: { $in: [...OPEN_STATES] } }).lean<EspBulkDoc[]>() : [];
+  const open = await bulks.find({ esp, state: { $in: [...OPEN_STATES] } }).lean<EspBulkDoc[]>();
   let stillOpen = false;
   for (const bulk of open) {
-    const settled = await settleOpen(esp, bulk, path!, deps);
+    const settled = await settleOpen(esp, bulk, path, deps);
     if (settled === 'open') stillOpen = true;
     else result.settled = settled;
   }
@@ -252,7 +256,7 @@ export async function bulkTick(esp: EspName, deps: BulkDeps): Promise<BulkTickRe
   // operator sees it on while an import is pending at the ESP.
   result.backlog = await deps.models.contacts.countDocuments(laneFilter(esp, BULK_LANE) as never);
   result.drainSeconds = drainSeconds(result.backlog, deps.contactsPerSecond);
-  result.on = path !== undefined && nextBulkMode(previous?.on ?? false, result.drainSeconds, deps.afterSeconds);
+  result.on = nextBulkMode(previous?.on ?? false, result.drainSeconds, deps.afterSeconds);
   const now = deps.now();
   const switched = (previous?.on ?? false) !== result.on;
   await modes.updateOne(
@@ -275,7 +279,7 @@ export async function bulkTick(esp: EspName, deps: BulkDeps): Promise<BulkTickRe
       result.on ? 'bulk mode on: lane 3 goes to the bulk path' : 'bulk mode off: lane 3 back to per-call pushes',
     );
   }
-  if (!result.on || !path) return result;
+  if (!result.on) return result;
   if (stillOpen) return { ...result, skipped: 'a bulk is still open' };
   if (previous?.quotaUntil && previous.quotaUntil.getTime() > now.getTime()) return { ...result, skipped: 'the ESP refused a bulk with 429 within the hour' };
   if (path.perDay !== undefined) {

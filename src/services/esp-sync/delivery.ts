@@ -279,15 +279,17 @@ export async function stalePendingContacts(
   esp: EspName,
   olderThan: Date,
   limit: number,
+  nowMs = Date.now(),
 ): Promise<{ contactId: string; lane: Lane }[]> {
   const found: { contactId: string; lane: Lane }[] = [];
   for (const lane of LANES) {
     if (found.length >= limit) break;
     const docs = await models.contacts
-      .find({ [`outbox.${esp}.lane`]: lane, [`outbox.${esp}.since`]: { $lt: olderThan } }, { _id: 1 })
+      .find({ [`outbox.${esp}.lane`]: lane, [`outbox.${esp}.since`]: { $lt: olderThan } }, { _id: 1, [`outbox.${esp}.claimBy`]: 1, [`outbox.${esp}.claimUntil`]: 1 })
       .limit(limit - found.length)
-      .lean<Pick<ContactDoc, '_id'>[]>();
-    for (const d of docs) found.push({ contactId: d._id, lane });
+      .lean<Pick<ContactDoc, '_id' | 'outbox'>[]>();
+    // A contact in a pending bulk is queued again by its bulk (services/esp-sync/bulk.ts), not here.
+    for (const d of docs) if (!heldByBulk(d.outbox?.[esp], nowMs)) found.push({ contactId: d._id, lane });
   }
   if (found.length < limit) {
     // Entries written before lanes existed carry none; they are pushed with the imports.
