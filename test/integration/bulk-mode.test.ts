@@ -88,6 +88,10 @@ describe('bulk mode: a big lane-3 backlog goes to Actito as a bulk import', () =
     expect(personDoc?.outbox?.[ESP]).toMatchObject({ lane: 1 });
     expect(sims.sims[ESP].state().recipients[`${person}@example.com`]).toBeUndefined();
     expect(sims.sims[ESP].requests().filter((r) => r.path.endsWith('/profile'))).toHaveLength(0);
+    const waiting = await app.get(`/v1/contacts/externalId:${person}`);
+    const pending = (waiting.body['sync'] as Record<string, { pending: { lane: number; inBulk?: string; placeInLine: { text: string } } }>)[ESP]?.pending;
+    expect(pending).toMatchObject({ lane: 1, inBulk: first.started?.id });
+    expect(pending?.placeInLine.text).toContain('has not run yet');
     expect(await tick()).toMatchObject({ on: true, skipped: 'a bulk is still open' });
     // Nor does the outbox sweeper queue pushes for contacts in the pending bulk (every entry is
     // stale here, SWEEP_DELAY_MS being 1 ms): the bulk queues them once Actito has run it.
