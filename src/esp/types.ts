@@ -96,7 +96,11 @@ export interface EspAdapter {
 }
 
 /** What the ESP says of a bulk it accepted. */
-export type BulkStatus = { state: 'pending' } | { state: 'processed' } | { state: 'failed'; reason: string };
+export type BulkStatus =
+  | { state: 'pending' }
+  /** `rejected`: contacts the ESP refused, by their place in the bulk (0-based, in the order sent), and why. */
+  | { state: 'processed'; rejected?: { index: number; reason: string }[] }
+  | { state: 'failed'; reason: string };
 
 /**
  * An asynchronous bulk write: the ESP accepts a file of contacts at once and applies it later,

@@ -12,7 +12,8 @@ import { createTestContext } from '../support/integration.js';
  * The ways a bulk does not land, at Actito over HTTP with MongoDB: the ESP refuses it (429), the
  * ESP reports it failed, or it never reports it. In each, no contact is left behind: every one
  * the bulk held is given back and queued for a per-call push in its own lane, and nothing is
- * acknowledged as if Actito had it.
+ * acknowledged as if Actito had it. A row Actito refuses in a processed import is that contact's
+ * dead letter, not a success.
  */
 const ESP = 'actito' as const;
 const CONTACTS = 5;
@@ -101,6 +102,22 @@ describe('a bulk that does not land leaves no contact behind', () => {
     // check may already have put them in the next bulk.
     expect((await entries(ids)).every((e) => e !== undefined && e.claimBy !== started?.id)).toBe(true);
     expect(queuedIds()).toEqual([...ids].sort());
+  });
+
+  it('processed with a refused row: that contact is dead-lettered, the others acknowledged', async () => {
+    const ids = await importContacts();
+    const started = (await bulkTick(ESP, deps())).started;
+    const bulk = await bulkModels(ctx.models.contacts.db).bulks.findOne({ _id: started?.id }).lean();
+    sims.sims[ESP].setFaults({
+      rules: [{ method: 'GET', path: `${IMPORT_PATH}/`, steps: [{ status: 200, body: { id: 1, status: 'FINISHED', errors: [{ line: 3, message: 'invalid value' }] } }] }],
+    });
+    expect((await bulkTick(ESP, deps())).settled).toMatchObject({ state: 'processed', acknowledged: CONTACTS, pushedAgain: 0 });
+    const docs = await ctx.models.contacts.find({ _id: { $in: ids } }).lean<ContactDoc[]>();
+    const refused = bulk!.contacts[1]!.c; // line 3 of the CSV: the second contact sent
+    expect(docs.filter((d) => d.sync[ESP]?.status === 'dead_letter').map((d) => d._id)).toEqual([refused]);
+    expect(docs.find((d) => d._id === refused)?.deadLetters?.[ESP]?.reason).toMatch(/refused line 3: invalid value/);
+    expect(docs.filter((d) => d.sync[ESP]?.status === 'synced')).toHaveLength(CONTACTS - 1);
+    expect(docs.every((d) => d.outbox?.[ESP] === undefined)).toBe(true);
   });
 
   it('never reported within BULK_MAX_PENDING_S: given up, every contact pushed again', async () => {

@@ -18,7 +18,7 @@ import type { ActitoSession } from './actito.session.js';
  * INFERENCE (not in any text we found, the doc shows its call as a screenshot), each a setting or
  * flagged here: the V4 prefix and the parameters as query string (ACTITO_IMPORT_PATH); the answer
  * `{"id": N}` (also read as `importId`); the status at `GET <import path>/{id}` as
- * `{"status": "WAITING"|"RUNNING"|"FINISHED"|"ERROR"}`; the CSV columns `subscription:<name>` and
+ * `{"status": "WAITING"|"RUNNING"|"FINISHED"|"ERROR", "errors": [{"line", "message"}]}`; the CSV columns `subscription:<name>` and
  * `dataCollectionInformation.source|way|date`; an empty cell leaves that attribute as it is (a
  * contact whose state leaves a column undecided must not blank it).
  *
@@ -101,8 +101,16 @@ export function createActitoBulk(
       const res = await session.call('bulk-import-status', signal, (bearer) =>
         kit.http.get(`${importPath}/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${bearer}` }, signal }),
       );
-      const status = String(((res.data ?? {}) as Record<string, unknown>)['status'] ?? '').toUpperCase();
-      if (status === 'FINISHED') return { state: 'processed' };
+      const data = (res.data ?? {}) as Record<string, unknown>;
+      const status = String(data['status'] ?? '').toUpperCase();
+      if (status === 'FINISHED') {
+        // INFERENCE: errors name the CSV line (1 = the header), so line n is the (n-2)th contact sent.
+        const errors = Array.isArray(data['errors']) ? (data['errors'] as Record<string, unknown>[]) : [];
+        const rejected = errors
+          .filter((e) => typeof e['line'] === 'number' && e['line'] >= 2)
+          .map((e) => ({ index: (e['line'] as number) - 2, reason: `actito import ${id} refused line ${String(e['line'])}: ${String(e['message'] ?? 'no reason given')}` }));
+        return rejected.length > 0 ? { state: 'processed', rejected } : { state: 'processed' };
+      }
       if (status === 'ERROR' || status === 'FAILED' || status === 'CANCELED')
         return { state: 'failed', reason: `actito import ${id} ended ${status}` };
       return { state: 'pending' };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BULK_LANE, bulkDisposition, drainSeconds, type Lane, LANES, nextBulkMode } from '../../domain/index.js';
 import { EspError } from '../../esp/http/errors.js';
+import { deadLetter } from '../../esp/outcome.js';
 import type { EspAdapter, EspBulkPath, EspName, PushOutcome } from '../../esp/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { laneFilter } from '../../metrics/backlog.js';
@@ -90,12 +91,14 @@ async function writeInChunks(models: Models, ops: readonly unknown[]): Promise<n
 export async function settleBulk(
   esp: EspName,
   bulk: EspBulkDoc,
-  result: { processed: boolean; state: EspBulkDoc['state']; reason?: string },
+  result: { processed: boolean; state: EspBulkDoc['state']; reason?: string; rejected?: { index: number; reason: string }[] },
   deps: BulkDeps,
 ): Promise<{ acknowledged: number; pushedAgain: number }> {
   const { models } = deps;
   const path = deps.adapter.bulk!;
   const sent = new Map(bulk.contacts.map((b) => [b.c, b.v]));
+  // A row the ESP refused is that contact's dead letter, as a refused per-call push would be.
+  const refused = new Map((result.rejected ?? []).flatMap((r) => (bulk.contacts[r.index] ? [[bulk.contacts[r.index]!.c, r.reason] as const] : [])));
   const docs = await readByIds(models.contacts, [...sent.keys()], PUSH_FIELDS);
   const now = deps.now();
   const acks: { contact: ContactDoc; outcome: PushOutcome }[] = [];
@@ -106,7 +109,8 @@ export async function settleBulk(
     const disposition = bulkDisposition({ token: bulk._id, processed: result.processed }, version, entry);
     if (disposition === 'acknowledge') {
       const contact = hydrateContact(stored!);
-      acks.push({ contact, outcome: path.landedOutcome(toSnapshot(contact)) });
+      const reason = refused.get(id);
+      acks.push({ contact, outcome: reason === undefined ? path.landedOutcome(toSnapshot(contact)) : deadLetter(reason) });
     } else if (disposition === 'push-again') again.set(id, laneOfEntry(entry));
   }
   const matched = await writeInChunks(
@@ -142,11 +146,11 @@ export async function settleBulk(
 async function settleOpen(esp: EspName, open: EspBulkDoc, path: EspBulkPath, deps: BulkDeps): Promise<BulkTickResult['settled'] | 'open'> {
   const age = deps.now().getTime() - (open.submittedAt ?? open.createdAt).getTime();
   const overdue = age > deps.maxPendingMs;
-  let outcome: { processed: boolean; state: EspBulkDoc['state']; reason?: string } | undefined;
+  let outcome: Parameters<typeof settleBulk>[2] | undefined;
   if (open.state === 'pending' && open.espId) {
     try {
       const status = await path.status(open.espId);
-      if (status.state === 'processed') outcome = { processed: true, state: 'processed' };
+      if (status.state === 'processed') outcome = { processed: true, state: 'processed', ...(status.rejected ? { rejected: status.rejected } : {}) };
       else if (status.state === 'failed') outcome = { processed: false, state: 'failed', reason: status.reason };
     } catch (err) {
       deps.log.warn({ esp, bulk: open._id, err: EspError.is(err) ? err.message : String(err) }, 'bulk status not read; asked again at the next check');

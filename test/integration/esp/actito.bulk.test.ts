@@ -64,6 +64,24 @@ describe('actito bulk import', () => {
     expect(sim.state().recipients['ann@example.com']).toEqual({ email: 'opted_out', tracking: 'opted_out' });
   });
 
+  it('a row Actito refuses is reported by its place among the contacts sent, the others land', async () => {
+    const path = bulkPath();
+    const { id, settled } = await path.submit([
+      contact('c1', { externalId: 'no-email' }, { email: decided('opted_in') }), // settled, not sent
+      contact('c2', { email: 'ann@example.com' }, { email: decided('opted_in') }),
+      contact('c3', { email: ' ' }, { email: decided('opted_in') }), // Actito has no key for this row
+      contact('c4', { email: 'cy@example.com' }, { email: decided('opted_out') }),
+    ]);
+    expect([...settled.keys()]).toEqual(['c1']);
+    await new Promise((r) => setTimeout(r, 50));
+    const status = await path.status(id);
+    expect(status.state).toBe('processed');
+    // c2, c3, c4 were sent in that order: c3 is the second (index 1)
+    expect(status.state === 'processed' && status.rejected?.map((r) => r.index)).toEqual([1]);
+    expect(status.state === 'processed' && status.rejected?.[0]?.reason).toMatch(/refused line 3: .*emailAddress is required/);
+    expect(sim.state().recipients['cy@example.com']).toEqual({ email: 'opted_out' });
+  });
+
   it('the import beyond the daily quota is refused as rate limited (12 a table a day; 2 here)', async () => {
     const path = bulkPath();
     const one = [contact('c1', { email: 'ann@example.com' }, { email: decided('opted_in') })];
