@@ -131,8 +131,16 @@ export function createEspSync(w: EspSyncWiring) {
   };
 
   const bulkStore = bulkModels(models.contacts.db);
+  // autoIndex is off (persistence/connect.ts): created at the first check, as reconciliation's are at start-up.
+  let bulkIndexes: Promise<unknown> | undefined;
   /** Bulk mode of every connected ESP (services/esp-sync/bulk.ts); one ESP's failure never stops another's. */
   const bulkTicks = async (): Promise<Record<string, BulkTickResult | { error: string }>> => {
+    bulkIndexes ??= bulkStore.bulks.createIndexes().catch((err: unknown) => {
+      // The collection is small (a few bulks a day per ESP): checks go on without, and retry it.
+      log.warn({ err }, 'esp_bulks indexes not created; tried again at the next check');
+      bulkIndexes = undefined;
+    });
+    await bulkIndexes;
     const results: Record<string, BulkTickResult | { error: string }> = {};
     for (const esp of esps) {
       const settings = config.esps[esp];
