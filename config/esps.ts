@@ -247,6 +247,37 @@ export const espEnvSchema = z.object({
     .describe('Concurrent requests per process (licence maximum 5; the 6th gets 429).'),
   ACTITO_MAX_BATCH: positiveInt.default(1).describe('Contacts per push (one profile upsert each).'),
   ACTITO_ATTEMPTS: positiveInt.default(8).describe('Queue attempts per push job.'),
+  // DOC Creating_or_Updating_Profiles_in_Bulk (cdn.actito.be): `POST /entity/{e}/table/{t}/import` takes a ZIP of one
+  // UTF-8 CSV with format, charset, mode and headerKeyColumn; the V4 prefix and passing those as query parameters
+  // are INFERENCE (the doc shows them only as a screenshot), so the path is a setting.
+  ACTITO_IMPORT_PATH: z
+    .string()
+    .min(1)
+    .default('/v4/entity/{entity}/table/{table}/import')
+    .describe('Bulk profile import path template (bulk mode); `/{importId}` appended reads its status.'),
+  // DOC §3.2: DATA V4 bulk calls, at most 12 per table per day (then 429).
+  ACTITO_BULK_IMPORTS_PER_DAY: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(12)
+    .default(12)
+    .describe('Bulk imports a day into the profile table (Actito allows 12); 0 = never use bulk imports.'),
+  // INFERENCE: the 100 MB zip limit (§3.2) holds several hundred thousand profiles; a smaller file lands sooner and
+  // holds back fewer contacts whose opt-out must wait for it. 12 a day × 100,000 = 1.2 million contacts a day.
+  ACTITO_BULK_MAX_CONTACTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(500_000)
+    .default(100_000)
+    .describe('Most contacts one Actito bulk import carries.'),
+  ACTITO_BULK_MODE_AFTER_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Overrides `BULK_MODE_AFTER_S` for Actito.'),
 
   // §4 Dynamic Yield
   DY_API_KEY: secret.optional().describe('Server-side API key sent as `DY-API-Key` (secret).'),
@@ -325,6 +356,14 @@ export interface RateLimit {
   durationMs: number;
 }
 
+/** An ESP's documented bulk path (bulk mode, services/esp-sync/bulk.ts). */
+export interface BulkPathSettings {
+  /** Most contacts one bulk carries. */
+  maxContacts: number;
+  /** This ESP's own BULK_MODE_AFTER_S, when set. */
+  afterSeconds?: number;
+}
+
 /** Settings every adapter and its queue share. `credentials` hold secrets: never log them. */
 interface CommonEspSettings {
   /** false when the ESP's credentials are absent; no adapter is built then. */
@@ -392,6 +431,8 @@ export interface ActitoSettings extends CommonEspSettings {
   subscriptions: Record<string, string>;
   trackingAttribute: string;
   dataCollection: { source: string; way: string; dateFormat: 'actito' | 'iso' };
+  importPath: string;
+  bulk: BulkPathSettings & { importsPerDay: number };
 }
 
 export interface DynamicYieldSettings extends CommonEspSettings {
@@ -554,6 +595,12 @@ export function buildEspSettings(rawEnv: Readonly<Record<string, string | undefi
         source: env.ACTITO_DCI_SOURCE,
         way: env.ACTITO_DCI_WAY,
         dateFormat: env.ACTITO_DCI_DATE_FORMAT,
+      },
+      importPath: env.ACTITO_IMPORT_PATH,
+      bulk: {
+        importsPerDay: env.ACTITO_BULK_IMPORTS_PER_DAY,
+        maxContacts: env.ACTITO_BULK_MAX_CONTACTS,
+        ...(env.ACTITO_BULK_MODE_AFTER_S !== undefined ? { afterSeconds: env.ACTITO_BULK_MODE_AFTER_S } : {}),
       },
     },
     'dynamic-yield': {

@@ -37,6 +37,12 @@ export interface Config {
   readonly applyBatch: { readonly size: number; readonly lingerMs: number };
   /** How long a push owns the outbox entries it claimed, and the most contacts one push job carries. */
   readonly push: { readonly claimMs: number; readonly maxContactsPerJob: number };
+  /**
+   * Bulk mode (services/esp-sync/bulk.ts): lane 3 goes to an ESP's bulk path when its backlog
+   * would take longer than `afterSeconds` at the per-call budget (0 = never; an ESP's own setting
+   * wins); a bulk the ESP has not reported within `maxPendingMs` is given up.
+   */
+  readonly bulk: { readonly afterSeconds: number; readonly maxPendingMs: number };
   readonly espBackoffMs: number;
   readonly webhooks: WebhookConfig;
   readonly workerMetricsPort: number;
@@ -164,6 +170,18 @@ const espQueueEnvSchema = z.object({
     .max(5_000)
     .default(2_000)
     .describe('Most contacts one push job carries; below it, jobs are sized to about 2 s of the ESP\'s rate budget so a person\'s opt-out soon gets a worker slot.'),
+  BULK_MODE_AFTER_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(3_600)
+    .describe('An ESP switches imports, opt-ins and repairs (lane 3) to its bulk path when that backlog would take longer than this many seconds at its per-call budget, and back at a quarter of it; 0 = never. Per ESP: `ACTITO_BULK_MODE_AFTER_S`. Only ESPs with a bulk path (Actito) have one.'),
+  BULK_MAX_PENDING_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(86_400)
+    .describe('A bulk the ESP has not reported processed after this long is given up: its contacts are pushed one by one again. Their newer states wait for the bulk until then.'),
   OPTIMIZELY_FIRST_LANE_RESERVE: reservePercent('Optimizely Campaign'),
   CROSSENGAGE_FIRST_LANE_RESERVE: reservePercent('CrossEngage'),
   ACTITO_FIRST_LANE_RESERVE: reservePercent('Actito'),
@@ -321,6 +339,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     espWorkerConcurrency: env.ESP_WORKER_CONCURRENCY,
     applyBatch: { size: env.APPLY_BATCH_SIZE, lingerMs: env.APPLY_BATCH_LINGER_MS },
     push: { claimMs: env.PUSH_CLAIM_MS, maxContactsPerJob: env.PUSH_JOB_MAX_CONTACTS },
+    bulk: { afterSeconds: env.BULK_MODE_AFTER_S, maxPendingMs: env.BULK_MAX_PENDING_S * 1_000 },
     espBackoffMs: env.ESP_BACKOFF_MS,
     webhooks,
     workerMetricsPort: env.WORKER_METRICS_PORT,

@@ -44,7 +44,9 @@ export interface Services {
   /** Pushes one job's contacts to one ESP (see src/delivery/delivery.ts). */
   pushContacts(esp: EspName, lane: Lane, contactIds: readonly string[]): Promise<PushBatchResult>;
   enqueuePush(esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number): Promise<void>;
-  sweepOutbox(): Promise<{ requeued: Record<string, number> }>;
+  sweepOutbox(): Promise<{ requeued: Record<string, number>; bulk?: Record<string, unknown> }>;
+  /** One bulk-mode check of every connected ESP (also part of every outbox sweep). */
+  bulkTick(): Promise<Record<string, unknown>>;
   replayDeadLetters(esps?: readonly EspName[]): Promise<Record<string, string[]>>;
   /** Requeues dead letters through the outbox: all of the ESPs' (default every connected ESP), or only these contacts'. */
   requeueDeadLetters(opts?: { esps?: readonly EspName[]; contactIds?: readonly string[] }): Promise<Record<string, string[]>>;
@@ -202,6 +204,7 @@ export async function createContext(
     deadLetters: ({ esp, limit }) => listDeadLetters(models, esp ? [esp] : esps, limit),
     deadLettersOfContact: (contactId) => deadLettersOfContact(models, contactId),
     espStatuses: () => espStatuses({ models, pauses, isPaused: espSync.isEspPaused }, esps),
+    bulkTick: espSync.bulkTick,
     pauseEsp: espSync.pauseEsp,
     resumeEsp: espSync.resumeEsp,
     repush: espSync.repush,

@@ -6,7 +6,7 @@ import { CHANNEL_IN_STATE, type ChannelOutcome, type EspAdapter, type EspName, t
 import type { Logger } from '../lib/logger.js';
 import { hydrateContact } from '../persistence/contacts.repository.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../persistence/models.js';
-import { acknowledgeOp, claimOp, heldByOther, laneOfEntry, releaseOp } from '../persistence/outbox.js';
+import { acknowledgeOp, claimOp, heldByBulk, heldByOther, laneOfEntry, releaseOp } from '../persistence/outbox.js';
 import { bulkUpdate, readByIds } from '../persistence/read-by-ids.js';
 import { JobRateLimited } from '../queues/failure-policy.js';
 import { toSnapshot } from './snapshot.js';
@@ -37,6 +37,8 @@ export interface PushBatchResult {
   contended: number;
   /** Nothing pending any more (acknowledged by an earlier push, or no such contact). */
   nothingPending: number;
+  /** In a bulk the ESP has not reported processed: the bulk queues them again once it has. */
+  inBulk?: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export interface PushBatchResult {
  * outbox entry, which the acknowledgement guards. The journal, listings, sync states and the
  * other ESPs' entries are most of a document, and BSON decoding was the worker's largest cost.
  */
-const pushFields = (esp: EspName) =>
+export const pushFields = (esp: EspName) =>
   ({ identities: 1, effective: 1, version: 1, [`outbox.${esp}`]: 1, [`espIdentities.${esp}`]: 1 }) as const;
 
 /** Requests stop this long before the claim ends, so none is in flight when another push may claim. */
@@ -77,7 +79,7 @@ function channelsNotInState(outcome: PushOutcome): string[] {
  * channels that are not and why (also when an adapter reports a failing kind without channels);
  * `dead_letter` when the ESP refused the contact.
  */
-function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date) {
+export function acknowledgement(esp: EspName, contact: ContactDoc, outcome: PushOutcome, now: Date) {
   const notInState = channelsNotInState(outcome);
   const failingKind = outcome.kind === 'missing_identity' || outcome.kind === 'reactivation_blocked';
   const status: SyncStatusEntry['status'] =
@@ -125,6 +127,7 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
     const entry = stored?.outbox?.[esp];
     if (!stored || !entry) result.nothingPending++;
     else if (entry.claimBy === token) mine.push(hydrateContact(stored));
+    else if (heldByBulk(entry, claimedAt)) result.inBulk = (result.inBulk ?? 0) + 1;
     // Held by another push, or taken and given back between our claim and our read: either way
     // someone else is on it now or was a moment ago, so it is looked at again once that ends.
     else contended.set(id, heldByOther(entry, token, claimedAt) ? (entry.claimUntil ?? claimedAt) : claimedAt);
@@ -284,15 +287,17 @@ export async function stalePendingContacts(
   esp: EspName,
   olderThan: Date,
   limit: number,
+  nowMs = Date.now(),
 ): Promise<{ contactId: string; lane: Lane }[]> {
   const found: { contactId: string; lane: Lane }[] = [];
   for (const lane of LANES) {
     if (found.length >= limit) break;
     const docs = await models.contacts
-      .find({ [`outbox.${esp}.lane`]: lane, [`outbox.${esp}.since`]: { $lt: olderThan } }, { _id: 1 })
+      .find({ [`outbox.${esp}.lane`]: lane, [`outbox.${esp}.since`]: { $lt: olderThan } }, { _id: 1, [`outbox.${esp}.claimBy`]: 1, [`outbox.${esp}.claimUntil`]: 1 })
       .limit(limit - found.length)
-      .lean<Pick<ContactDoc, '_id'>[]>();
-    for (const d of docs) found.push({ contactId: d._id, lane });
+      .lean<Pick<ContactDoc, '_id' | 'outbox'>[]>();
+    // A contact in a pending bulk is queued again by its bulk (services/esp-sync/bulk.ts), not here.
+    for (const d of docs) if (!heldByBulk(d.outbox?.[esp], nowMs)) found.push({ contactId: d._id, lane });
   }
   if (found.length < limit) {
     // Entries written before lanes existed carry none; they are pushed with the imports.

@@ -6,3 +6,4 @@ export * from './identity.js';
 export * from './moment.js';
 export * from './resolve.js';
 export * from './lane.js';
+export * from './bulk-mode.js';

@@ -103,4 +103,33 @@ export interface EspAdapter {
    * push's lane (esp/lane-scope.ts): pass it to every `kit.call`.
    */
   push(contacts: readonly ContactSnapshot[], signal?: AbortSignal): Promise<Map<string, PushOutcome>>;
+  /** The ESP's documented bulk path, where it has one (bulk mode, services/esp-sync/bulk.ts). */
+  readonly bulk?: EspBulkPath;
+}
+
+/** What the ESP says of a bulk it accepted. */
+export type BulkStatus =
+  | { state: 'pending' }
+  /** `rejected`: contacts the ESP refused, by their place in the bulk (0-based, in the order sent), and why. */
+  | { state: 'processed'; rejected?: { index: number; reason: string }[] }
+  | { state: 'failed'; reason: string };
+
+/**
+ * An asynchronous bulk write: the ESP accepts a file of contacts at once and applies it later,
+ * reporting when it has. State-based like push(): each contact's current state, never a delta.
+ */
+export interface EspBulkPath {
+  /** Most contacts one bulk carries. */
+  readonly maxContacts: number;
+  /** Bulks the ESP accepts a UTC day (Actito: 12 a table); undefined = no documented limit. */
+  readonly perDay?: number;
+  /**
+   * Sends one bulk. `id` is the ESP's id of it, for status(); `settled` holds the outcome of each
+   * contact the bulk does not carry (nothing to send, a missing identity), which is final at once.
+   * Throws EspError; kind `rate_limited` means the ESP's bulk quota is spent.
+   */
+  submit(contacts: readonly ContactSnapshot[], signal?: AbortSignal): Promise<{ id: string; settled: Map<string, PushOutcome> }>;
+  status(id: string, signal?: AbortSignal): Promise<BulkStatus>;
+  /** The outcome of a contact carried by a bulk the ESP reported processed (it still holds the state sent). */
+  landedOutcome(contact: ContactSnapshot): PushOutcome;
 }

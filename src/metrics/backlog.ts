@@ -1,5 +1,6 @@
 import { BULK_LANE, LANE_NAMES, LANES, type Lane } from '../domain/lane.js';
 import type { Models, OutboxEntry } from '../persistence/models.js';
+import { heldByBulk } from '../persistence/outbox.js';
 
 /**
  * The outbox backlog by ESP and delivery lane (domain/lane.ts), for the metrics and the contact
@@ -50,14 +51,21 @@ export interface PendingPush extends OutboxEntry {
   laneName: string;
   /** Contacts pending at this ESP before this one: more urgent lanes, then older in the same lane. */
   placeInLine: { ahead: number; estimate: true; text: string };
+  /** The bulk (services/esp-sync/bulk.ts) that holds the contact: it is pushed once the ESP has run that bulk. */
+  inBulk?: string;
 }
 
 /** One pending entry as the contact view shows it: its lane by number and name, and its place in line. */
-export async function pendingPush(models: Models, esp: string, entry: OutboxEntry): Promise<PendingPush> {
+export async function pendingPush(models: Models, esp: string, entry: OutboxEntry, nowMs = Date.now()): Promise<PendingPush> {
   const lane = entryLane(entry);
   const since = entry.since instanceof Date ? entry.since : new Date(entry.since);
   const ahead = Number.isNaN(since.getTime()) ? 0 : await countAhead(models, esp, lane, since);
-  return { ...entry, lane, laneName: LANE_NAMES[lane], placeInLine: placeInLine(ahead) };
+  const view: PendingPush = { ...entry, lane, laneName: LANE_NAMES[lane], placeInLine: placeInLine(ahead) };
+  if (heldByBulk(entry, nowMs) && entry.claimBy) {
+    view.inBulk = entry.claimBy;
+    view.placeInLine = { ...view.placeInLine, text: `waits for ${entry.claimBy}, which ${esp} has not run yet; pushed as soon as it has` };
+  }
+  return view;
 }
 
 export function placeInLine(ahead: number): PendingPush['placeInLine'] {

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { LANES } from '../domain/lane.js';
 import type { AppContext } from '../app/context.js';
 import { countDeadLetters } from '../persistence/dead-letters.js';
+import { bulkModels } from '../persistence/bulk.model.js';
 import type { OutboxEntry } from '../persistence/models.js';
 import { allQueueNames, espOfQueue } from '../queues/names.js';
 import { laneFilter } from './backlog.js';
@@ -42,6 +43,9 @@ export const METRIC_NAMES = {
   producerGuard: 'consent_sync_producer_guard_total',
   schedulesRestored: 'consent_sync_schedules_restored_total',
   deadLetters: 'consent_sync_dead_letters',
+  espBulkMode: 'consent_sync_esp_bulk_mode',
+  espBulks: 'consent_sync_esp_bulks_total',
+  espBulkContacts: 'consent_sync_esp_bulk_contacts_total',
 } as const;
 
 export interface Metrics {
@@ -62,6 +66,10 @@ export interface Metrics {
   producerGuard(outcome: string): void;
   /** The scheduler found job scheduler `schedule` missing from Redis and created it again. */
   scheduleRestored(schedule: string): void;
+  /** Whether `esp` has lane 3 in bulk mode (also read from MongoDB by collect, for processes that do not check). */
+  setBulkMode(esp: string, on: boolean): void;
+  /** A bulk of `contacts` contacts was submitted, refused, processed, failed or given up at `esp`. */
+  bulk(esp: string, outcome: string, contacts: number): void;
   /** Refreshes the Redis and MongoDB gauges, unless refreshed less than `cacheMs` ago. */
   collect(ctx: AppContext): Promise<void>;
 }
@@ -202,6 +210,24 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['esp'] as const,
     registers,
   });
+  const bulkMode = new Gauge({
+    name: METRIC_NAMES.espBulkMode,
+    help: '1 while the ESP sends lane 3 (imports, opt-ins, repairs) through its bulk path because that backlog would take longer than BULK_MODE_AFTER_S at the per-call budget, else 0.',
+    labelNames: ['esp'] as const,
+    registers,
+  });
+  const bulks = new Counter({
+    name: METRIC_NAMES.espBulks,
+    help: 'Bulks by ESP and outcome: submitted, refused (not accepted), processed, failed, given_up (not reported within BULK_MAX_PENDING_S).',
+    labelNames: ['esp', 'outcome'] as const,
+    registers,
+  });
+  const bulkContacts = new Counter({
+    name: METRIC_NAMES.espBulkContacts,
+    help: 'Contacts carried by bulks, by ESP and bulk outcome (as consent_sync_esp_bulks_total).',
+    labelNames: ['esp', 'outcome'] as const,
+    registers,
+  });
   if (options.defaultMetrics !== false)
     collectDefaultMetrics({ register: registry });
 
@@ -268,12 +294,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     for (const [i, esp] of esps.entries()) deadLetters.set({ esp }, deadCounts[i]!);
   }
 
+  async function collectBulkModes(ctx: AppContext, esps: readonly string[]): Promise<void> {
+    const modes = await bulkModels(ctx.models.contacts.db).modes.find({ _id: { $in: [...esps] } }).lean();
+    const on = new Map(modes.map((m) => [m._id, m.on]));
+    for (const esp of esps) bulkMode.set({ esp }, on.get(esp) === true ? 1 : 0);
+  }
+
   let lastRefresh = Number.NEGATIVE_INFINITY;
   let inFlight: Promise<void> | undefined;
 
   async function refresh(ctx: AppContext): Promise<void> {
     const esps = enabledEsps(ctx);
-    const results = await Promise.allSettled([collectQueues(ctx, esps), collectOutbox(ctx, esps)]);
+    const results = await Promise.allSettled([collectQueues(ctx, esps), collectOutbox(ctx, esps), collectBulkModes(ctx, esps)]);
     for (const [i, result] of results.entries()) {
       if (result.status === 'rejected') {
         // Keep serving the last values; /readyz reports the unreachable store.
@@ -296,6 +328,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     setDrift: (esp, type, count) => drift.set({ esp, type }, count),
     reconcileDrift: (esp, channel, kind) => reconcileDrift.inc({ esp, channel, kind }),
+    setBulkMode: (esp, on) => bulkMode.set({ esp }, on ? 1 : 0),
+    bulk: (esp, outcome, contacts) => {
+      bulks.inc({ esp, outcome });
+      bulkContacts.inc({ esp, outcome }, contacts);
+    },
     setEspPaused: (esp, paused) => {
       pausedHere.set(esp, paused);
       publishPaused(esp);

@@ -21,6 +21,9 @@ import type { ContactDoc, OutboxEntry } from './models.js';
  *    leaves a live claim as it is), so a newer change never erases a claim in flight.
  * 5. The acknowledgement removes the entry only if it still holds the version pushed *and* the
  *    pusher's claim; a newer version keeps the entry pending for the next push.
+ * 6. A bulk (services/esp-sync/bulk.ts) is a holder whose request lands at the ESP whenever the
+ *    ESP runs it, hours later maybe: its claim (`bulk:<id>`) lasts until the ESP reports the bulk
+ *    processed (or it is given up), and only then are newer states of its contacts pushed.
  */
 
 export interface PendingChange {
@@ -104,6 +107,13 @@ export function acknowledgeOp(
 /** The lane of a pending entry; one written before lanes existed counts as the lowest. */
 export function laneOfEntry(entry: Pick<OutboxEntry, 'lane'> | undefined): Lane {
   return entry?.lane ?? BULK_LANE;
+}
+
+export const BULK_CLAIM_PREFIX = 'bulk:';
+
+/** True when a bulk the ESP has not reported yet holds `entry`: its bulk queues it again when it has. */
+export function heldByBulk(entry: OutboxEntry | undefined, nowMs: number): boolean {
+  return entry?.claimBy?.startsWith(BULK_CLAIM_PREFIX) === true && (entry.claimUntil ?? 0) >= nowMs;
 }
 
 /** True when `entry` is held by a claim other than `token` that has not run out at `nowMs`. */

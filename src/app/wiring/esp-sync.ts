@@ -1,6 +1,6 @@
 import type { Config } from '../../../config/index.js';
 import { espPushJobOf, pushScheduling } from '../../../jobs/esp-push.job.js';
-import { BULK_LANE, type Lane, laneOfRepair, mergeLane } from '../../domain/index.js';
+import { BULK_LANE, type Lane, laneOfRepair, laneThreeContactsPerSecond, mergeLane } from '../../domain/index.js';
 import { createEspAdapters } from '../../esp/registry.js';
 import { sharedPacers } from '../../esp/kit/shared-pacer.js';
 import { ESP_NAMES, type EspAdapter, type EspName } from '../../esp/types.js';
@@ -8,10 +8,12 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { Model } from 'mongoose';
 import { deadLetterFilter } from '../../persistence/dead-letters.js';
 import type { EspPauseDoc } from '../../persistence/esp-pause.model.js';
+import { bulkModels } from '../../persistence/bulk.model.js';
 import type { ContactDoc, Models } from '../../persistence/models.js';
 import { laneOfEntry, pendingFields } from '../../persistence/outbox.js';
 import { espQueueNames } from '../../queues/names.js';
 import type { JobProducer, QueueRuntime } from '../../queues/runtime.js';
+import { type BulkTickResult, bulkTick } from '../../delivery/bulk.js';
 import { type DeliveryDeps, pushBatch, stalePendingContacts } from '../../delivery/delivery.js';
 import type { Logger } from '../../lib/logger.js';
 
@@ -154,6 +156,56 @@ export function createEspSync(w: EspSyncWiring) {
     await markPending(esp, [contactId]);
   };
 
+  const bulkStore = bulkModels(models.contacts.db);
+  // autoIndex is off (persistence/connect.ts): created at the first check, as reconciliation's are at start-up.
+  let bulkIndexes: Promise<unknown> | undefined;
+  /** Bulk mode of every connected ESP (services/esp-sync/bulk.ts); one ESP's failure never stops another's. */
+  const bulkTicks = async (): Promise<Record<string, BulkTickResult | { error: string }>> => {
+    bulkIndexes ??= bulkStore.bulks.createIndexes().catch((err: unknown) => {
+      // The collection is small (a few bulks a day per ESP): checks go on without, and retry it.
+      log.warn({ err }, 'esp_bulks indexes not created; tried again at the next check');
+      bulkIndexes = undefined;
+    });
+    await bulkIndexes;
+    const results: Record<string, BulkTickResult | { error: string }> = {};
+    for (const esp of esps) {
+      const settings = config.esps[esp];
+      const adapter = adapters[esp]!;
+      try {
+        results[esp] = await bulkTick(esp, {
+          models,
+          bulkModels: bulkStore,
+          adapter,
+          afterSeconds: ('bulk' in settings ? settings.bulk.afterSeconds : undefined) ?? config.bulk.afterSeconds,
+          maxPendingMs: config.bulk.maxPendingMs,
+          contactsPerSecond: laneThreeContactsPerSecond({
+            calls: settings.rateLimit.max,
+            perMs: settings.rateLimit.durationMs,
+            reservePercent: settings.firstLaneReservePercent ?? 0,
+            contactsPerCall: Math.min(adapter.maxBatch, adapter.contactsPerRequest ?? adapter.maxBatch),
+          }),
+          now: clock,
+          log,
+          enqueuePush,
+          onMode: (e, on) => metrics.setBulkMode(e, on),
+          onBulk: (e, outcome, contacts) => metrics.bulk(e, outcome, contacts),
+          onOutcome: (e, outcome, _lane, channels) => countOutcome(e, outcome, channels),
+        });
+      } catch (err) {
+        log.warn({ esp, err }, 'bulk mode check failed; tried again at the next sweep');
+        results[esp] = { error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    return results;
+  };
+
+  // One count per channel the push covered; a contact with no decided channel counts once as `none`.
+  const countOutcome = (e: EspName, outcome: string, channels?: Readonly<Record<string, { kind: string }>>) => {
+    const entries = Object.entries(channels ?? {});
+    if (entries.length === 0) metrics.espPush(e, 'none', outcome);
+    for (const [channel, o] of entries) metrics.espPush(e, channel, o.kind);
+  };
+
   const deliveryDeps = (esp: EspName): DeliveryDeps => ({
     models,
     adapter: adapters[esp]!,
@@ -163,12 +215,7 @@ export function createEspSync(w: EspSyncWiring) {
     log,
     enqueuePush,
     pauseEsp,
-    onOutcome: (e, outcome, _lane, channels) => {
-      // One count per channel the push covered; a contact with no decided channel counts once as `none`.
-      const entries = Object.entries(channels ?? {});
-      if (entries.length === 0) metrics.espPush(e, 'none', outcome);
-      for (const [channel, o] of entries) metrics.espPush(e, channel, o.kind);
-    },
+    onOutcome: (e, outcome, _lane, channels) => countOutcome(e, outcome, channels),
   });
 
   return {
@@ -186,14 +233,15 @@ export function createEspSync(w: EspSyncWiring) {
       const cutoff = new Date(clock().getTime() - config.sweeper.delayMs);
       const requeued: Record<string, number> = {};
       for (const esp of esps) {
-        const stale = await stalePendingContacts(models, esp, cutoff, 1_000);
+        const stale = await stalePendingContacts(models, esp, cutoff, 1_000, clock().getTime());
         for (const lane of [1, 2, 3] as Lane[]) {
           await enqueuePush(esp, lane, stale.filter((s) => s.lane === lane).map((s) => s.contactId));
         }
         requeued[esp] = stale.length;
       }
-      return { requeued };
+      return { requeued, bulk: await bulkTicks() };
     },
+    bulkTick: bulkTicks,
     isEspPaused,
     /**
      * Moves dead letters back into the outbox (after a fix at the ESP), through markPending like

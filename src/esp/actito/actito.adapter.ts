@@ -6,6 +6,7 @@ import { mapWithConcurrency } from '../kit/concurrency.js';
 import { combineChannels, notApplicable, onChannel, onChannels, PUSHED } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import { type ActitoProfileBody, buildProfileUpsert, gatedByMarketingConsent, profilePath } from './actito.mapping.js';
+import { createActitoBulk } from './actito.bulk.js';
 import { createActitoSession } from './actito.session.js';
 
 /**
@@ -41,9 +42,11 @@ export function createActitoAdapter(
     }
   }
 
+  const bulk = createActitoBulk(kit, session, settings, now);
   return {
     name: 'actito',
     maxBatch: settings.maxBatch,
+    ...(bulk ? { bulk } : {}),
     async push(contacts: readonly ContactSnapshot[], signal?: AbortSignal) {
       const results = await mapWithConcurrency(contacts, settings.concurrency, (c) => pushContact(c, signal));
       return new Map(contacts.map((c, i) => [c.contactId, results[i] as PushOutcome]));

@@ -59,6 +59,7 @@ export function adapterFor(
   return {
     name: adapter.name,
     maxBatch: adapter.maxBatch,
+    ...(adapter.bulk ? { bulk: adapter.bulk } : {}),
     lastChannels,
     async push(contacts, signal) {
       const outcomes = await adapter.push(contacts, signal);

@@ -96,6 +96,9 @@ describe('createMetrics: names and label sets', () => {
       consent_sync_producer_guard_total: 'counter',
       consent_sync_schedules_restored_total: 'counter',
       consent_sync_dead_letters: 'gauge',
+      consent_sync_esp_bulk_mode: 'gauge',
+      consent_sync_esp_bulks_total: 'counter',
+      consent_sync_esp_bulk_contacts_total: 'counter',
     });
   });
 

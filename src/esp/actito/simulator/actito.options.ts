@@ -50,6 +50,12 @@ export interface ActitoOptions {
   webhookEvents?: ActitoWebhookEvent[];
   /** Profiles present at start and after every reset. */
   profiles?: ActitoSeedProfile[];
+  /** DOC §3.2: DATA V4 bulk calls, at most 12 per table per day; the 13th gets 429. */
+  importsPerTablePerDay?: number;
+  /** DOC §3.2: a bulk zip above 100 MB gets 400. */
+  maxImportBytes?: number;
+  /** Scripted: how long after it was accepted a bulk import lands (status FINISHED). Default 2000 ms. */
+  importDelayMs?: number;
 }
 
 export interface ResolvedActitoOptions extends Required<Omit<ActitoOptions, 'channelSubscriptions'>> {
@@ -75,5 +81,8 @@ export function resolveActitoOptions(opts: ActitoOptions): ResolvedActitoOptions
     webhookOnApiChanges: opts.webhookOnApiChanges ?? true,
     webhookEvents: opts.webhookEvents ?? ['UPDATED_SUBSCRIPTION', 'UPDATE'],
     profiles: opts.profiles ?? [],
+    importsPerTablePerDay: opts.importsPerTablePerDay ?? 12,
+    maxImportBytes: opts.maxImportBytes ?? 100 * 1024 * 1024,
+    importDelayMs: opts.importDelayMs ?? 2_000,
   };
 }

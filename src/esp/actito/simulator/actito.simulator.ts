@@ -20,6 +20,8 @@
  * Acted-out unsubscribes: `POST /__sim/unsubscribe {"recipient": <key or profileId>, "channel", "type",
  * "subscription"?}` unsubscribes `subscription` (default: the channel's configured subscription), or, for email
  * without one, sets `marketingConsent` false; consent metadata `{source:"actito", way:<type>, date}`.
+ * Bulk imports (actito.imports.ts): `POST /v4/entity/{e}/table/{t}/import` (a ZIP of one CSV, 12 a table a day),
+ * status at `GET …/import/{id}`, landing after a scripted delay; `POST /__sim/imports {"hold", "delayMs"}`.
  * Extra control routes: `POST /__sim/seed {"profiles":[{attributes:{...}, subscriptions?:{name: bool}}]}`,
  * `POST /__sim/expire-tokens` (every issued token becomes invalid → 401).
  */
@@ -39,6 +41,7 @@ import {
   type ActitoWebhookEvent,
   resolveActitoOptions,
 } from './actito.options.js';
+import { createActitoImports } from './actito.imports.js';
 import { parseProfileInput, registerProfileRoutes } from './actito.routes.js';
 import { ActitoState, type ProfileChange } from './actito.state.js';
 
@@ -158,6 +161,19 @@ export function createActitoSimulator(
     },
   });
 
+  const imports = createActitoImports({
+    state,
+    opts,
+    entity: creds.entity,
+    profileTable: creds.profileTable,
+    now: ctx.now,
+    authed,
+    onChange: (change) => {
+      if (opts.webhookOnApiChanges) emit(change);
+    },
+  });
+  imports.register(routes);
+
   const controlRoutes = new Router()
     .post('/__sim/seed', (req) => {
       const body = parseOr400(seedSchema, req.json());
@@ -168,6 +184,7 @@ export function createActitoSimulator(
       state.tokens.clear();
       return json(200, { ok: true });
     });
+  imports.registerControl(controlRoutes);
 
   const unsubscribe = (input: UnsubscribeInput): UnsubscribeResult => {
     const profile = state.find(input.recipient);
@@ -230,6 +247,7 @@ export function createActitoSimulator(
     admission,
     reset: () => {
       state.clear();
+      imports.reset();
       perMinute.reset();
       seed(opts.profiles);
     },
@@ -242,6 +260,7 @@ export function createActitoSimulator(
         ]),
       ),
       interactions: state.interactions.map((i) => ({ ...i })),
+      imports: imports.state(),
     }),
   };
 }
