@@ -96,6 +96,19 @@ describe('createHttpClient', () => {
     expect(second!.headers).not.toHaveProperty('other');
   });
 
+  it('sends bytes as they are (a zipped file upload), with the content type given or octet-stream', async () => {
+    answer = json(200, { id: 7 });
+    const client = createHttpClient({ baseURL, timeoutMs: 1_000 });
+    const zip = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00]);
+    await client.post('/upload', zip, { headers: { 'Content-Type': 'application/zip' } });
+    await client.post('/raw', new Uint8Array([0x41, 0x42]));
+    const [upload, raw] = seen;
+    expect(upload).toMatchObject({ method: 'POST', body: zip.toString('utf8') });
+    expect(upload!.headers).toMatchObject({ 'content-type': 'application/zip', 'content-length': '6' });
+    expect(raw).toMatchObject({ body: 'AB' });
+    expect(raw!.headers['content-type']).toBe('application/octet-stream');
+  });
+
   it('keeps repeated query keys and returns text bodies as text', async () => {
     answer = (_req, res) => res.end('{"looks":"json"}');
     const client = createHttpClient({ baseURL, timeoutMs: 1_000 });

@@ -37,8 +37,11 @@ export interface HttpResponse<T = unknown> {
   data: T;
 }
 
-/** A request body: JSON for plain values, form encoding for URLSearchParams, a string as is. */
-export type HttpBody = string | URLSearchParams | object;
+/**
+ * A request body: JSON for plain values, form encoding for URLSearchParams, a string or bytes as
+ * they are (bytes for file uploads such as Actito's zipped bulk imports).
+ */
+export type HttpBody = string | Uint8Array | URLSearchParams | object;
 
 export interface HttpClient {
   get<T = unknown>(path: string, options?: HttpRequestOptions): Promise<HttpResponse<T>>;
@@ -100,9 +103,13 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
   return false;
 }
 
-function encodeBody(body: HttpBody | undefined, headers: Record<string, string>): string | undefined {
+function encodeBody(body: HttpBody | undefined, headers: Record<string, string>): string | Uint8Array | undefined {
   if (body === undefined) return undefined;
   if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) {
+    if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/octet-stream';
+    return body;
+  }
   if (body instanceof URLSearchParams) {
     if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = FORM_TYPE;
     return body.toString();
