@@ -129,9 +129,7 @@ export async function settleBulk(
     if (!again.has(contact._id)) deps.onOutcome?.(esp, outcome.kind, BULK_LANE, outcome.channels);
   }
   await writeInChunks(models, [...again.keys()].map((id) => releaseOp(esp, id, bulk._id)));
-  const byLane = new Map<Lane, string[]>();
-  for (const [id, lane] of again) byLane.set(lane, [...(byLane.get(lane) ?? []), id]);
-  for (const [lane, ids] of [...byLane].sort(([a], [b]) => a - b)) await deps.enqueuePush(esp, lane, ids);
+  for (const lane of LANES) await deps.enqueuePush(esp, lane, [...again].filter(([, l]) => l === lane).map(([id]) => id));
   await deps.bulkModels.bulks.updateOne(
     { _id: bulk._id },
     { $set: { state: result.state, finishedAt: now, contacts: [], ...(result.reason ? { reason: result.reason } : {}) } },
