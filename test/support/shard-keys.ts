@@ -30,6 +30,10 @@ export const SHARD_KEY_EXCEPTIONS: readonly ShardKeyException[] = [
     why: 'the outbox sweeper for entries written before lanes (no lane field): as above',
   },
   {
+    shape: 'aggregate contacts {outbox.<esp>.lane:$nin,outbox.<esp>.version:$exists}',
+    why: "bulk mode's check of an ESP's lane-3 backlog (a count): once per outbox sweep and ESP, an index range on every shard",
+  },
+  {
     shape: 'find contacts {}',
     why: "reconciliation's pass over our contacts (per-contact read-back): its first page, in _id order from the start",
   },
