@@ -44,7 +44,25 @@ describe('npm run dev, from a fresh clone', () => {
     port = await freePort();
     workerPort = await freePort();
     schedulerPort = await freePort();
-    const simPort = 20_000 + Math.floor(Math.random() * 30_000);
+    // Five consecutive ports for the simulators, below Linux's ephemeral range (32768 and up), where
+    // the other tests' free ports and outgoing connections live; a start that still meets a taken
+    // port is tried again on others.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      output = '';
+      const simPort = 20_000 + Math.floor(Math.random() * 12_700);
+      startDev(simPort);
+      await waitFor(() => output.includes('[dev] ready:') || dev.exitCode !== null, {
+        what: 'dev ready',
+        timeoutMs: 120_000,
+        intervalMs: 200,
+      });
+      if (output.includes('[dev] ready:') || !output.includes('EADDRINUSE')) break;
+      await exited;
+    }
+    if (!output.includes('[dev] ready:')) throw new Error(`dev did not start:\n${output}`);
+  }, 300_000);
+
+  function startDev(simPort: number): void {
     dev = spawn(process.execPath, ['--import', 'tsx', 'src/bin/dev.ts'], {
       cwd: clone,
       env: {
@@ -66,9 +84,7 @@ describe('npm run dev, from a fresh clone', () => {
       output += d.toString();
     });
     exited = new Promise((resolve) => dev.once('exit', (code) => resolve(code)));
-    await waitFor(() => output.includes('[dev] ready:') || dev.exitCode !== null, { what: 'dev ready', timeoutMs: 120_000, intervalMs: 200 });
-    if (!output.includes('[dev] ready:')) throw new Error(`dev did not start:\n${output}`);
-  }, 180_000);
+  }
 
   afterAll(async () => {
     if (dev?.pid && dev.exitCode === null) process.kill(-dev.pid, 'SIGKILL');
@@ -76,8 +92,14 @@ describe('npm run dev, from a fresh clone', () => {
   });
 
   it('is quiet until ready: no warnings, no request noise, the configuration once', () => {
-    const before = lines().slice(0, lines().findIndex((l) => l.includes('[dev] ready:')));
-    expect(before.filter((l) => /\b(WARN|ERROR|FATAL)\b/.test(l)), output).toEqual([]);
+    const before = lines().slice(
+      0,
+      lines().findIndex((l) => l.includes('[dev] ready:')),
+    );
+    expect(
+      before.filter((l) => /\b(WARN|ERROR|FATAL)\b/.test(l)),
+      output,
+    ).toEqual([]);
     expect(output).not.toContain('FSTDEP');
     expect(output).not.toMatch(/req: \{\}|res: \{\}/);
     expect(output.match(/"unsubscribeSecret"/g)).toHaveLength(1);
@@ -109,7 +131,14 @@ describe('npm run dev, from a fresh clone', () => {
     const events = join(clone, 'events.json');
     writeFileSync(
       events,
-      JSON.stringify({ eventId: 'dev-cli-1', contact: { externalId: 'dev-cli-user' }, kind: 'marketing', channel: 'all', value: 'opt_out', source: 'preference_center' }),
+      JSON.stringify({
+        eventId: 'dev-cli-1',
+        contact: { externalId: 'dev-cli-user' },
+        kind: 'marketing',
+        channel: 'all',
+        value: 'opt_out',
+        source: 'preference_center',
+      }),
     );
     const recorded = await cli(clone, ['record', events]);
     expect(recorded.code, recorded.stderr).toBe(0);
@@ -138,8 +167,12 @@ describe('npm run dev, from a fresh clone', () => {
     expect(lines().filter((l) => /\b(WARN|ERROR|FATAL)\b/.test(l))).toEqual([]);
     const status = await cli(clone, ['status']);
     expect(status.code, status.stderr).toBe(0);
-    expect(status.stdout).toContain(`redis\t${parseDevEnv(readFileSync(join(clone, DEV_ENV_FILE), 'utf8'))['REDIS_URL']}`);
-    expect(status.stdout).toMatch(/^esps\toptimizely-campaign, crossengage, actito, dynamic-yield, ometria$/m);
+    expect(status.stdout).toContain(
+      `redis\t${parseDevEnv(readFileSync(join(clone, DEV_ENV_FILE), 'utf8'))['REDIS_URL']}`,
+    );
+    expect(status.stdout).toMatch(
+      /^esps\toptimizely-campaign, crossengage, actito, dynamic-yield, ometria$/m,
+    );
     expect(status.stdout).toMatch(/^consent-apply\t\d+\t\d+\t\d+\t\d+\t\d+\t-$/m);
     const schedules = await cli(clone, ['schedules']);
     expect(schedules.code, schedules.stderr).toBe(0);
@@ -154,10 +187,13 @@ describe('npm run dev, from a fresh clone', () => {
     expect(web).toMatch(/^nodejs_heap_size_used_bytes /m);
     expect(web).not.toMatch(/^consent_sync_(process|nodejs)_/m);
     // The event recorded above was applied by the worker, which counts it on its own port.
-    await waitFor(async () => /^consent_sync_events_total\{outcome="applied"\} [1-9]/m.test(await text(workerPort)), {
-      what: 'the worker counting the applied event',
-      intervalMs: 200,
-    });
+    await waitFor(
+      async () => /^consent_sync_events_total\{outcome="applied"\} [1-9]/m.test(await text(workerPort)),
+      {
+        what: 'the worker counting the applied event',
+        intervalMs: 200,
+      },
+    );
     expect(await text(schedulerPort)).toMatch(/^process_cpu_user_seconds_total /m);
     expect(output).toContain(`worker http://127.0.0.1:${workerPort}/metrics`);
   });
@@ -169,7 +205,12 @@ describe('npm run dev, from a fresh clone', () => {
     const after = stripVTControlCharacters(output.slice(mark));
     // Last started, first stopped, each by dev; Redis and MongoDB still up until all are done.
     const stops = after.split('\n').filter((l) => l.startsWith('[dev] ') && /stopped|exited/.test(l));
-    expect(stops, after).toEqual(['[dev] scheduler stopped', '[dev] worker stopped', '[dev] web stopped', '[dev] stopped']);
+    expect(stops, after).toEqual([
+      '[dev] scheduler stopped',
+      '[dev] worker stopped',
+      '[dev] web stopped',
+      '[dev] stopped',
+    ]);
     expect(after).not.toMatch(/ERROR|WARN|ECONNREFUSED|Connection is closed|connection error/i);
     expect(existsSync(join(clone, DEV_ENV_FILE))).toBe(false);
   });
