@@ -174,8 +174,12 @@ export async function pushBatch(esp: EspName, lane: Lane, contactIds: readonly s
     if (outcome.kind === 'dead_letter') deps.log.warn({ esp, contactId: contact._id, reason: outcomeReason(outcome) }, 'push dead-lettered');
   }
   if (failed.length > 0) {
-    // Given back so the job's retry (or another push) can claim them without waiting.
-    await bulkUpdate(models.contacts, failed.map((c) => releaseOp(esp, c._id, token)));
+    // Given back for the job's retry or another push, but not claimable for CLAIM_MARGIN_MS: a
+    // request that failed without an answer may still land at the ESP, and a newer state sent
+    // at once could land before it (the same margin that ends a claim's requests, rule 3 of
+    // outbox.ts). A definite refusal (4xx, 429) waits as long; the retry's backoff covers it.
+    const heldUntil = now.getTime() + CLAIM_MARGIN_MS;
+    await bulkUpdate(models.contacts, failed.map((c) => releaseOp(esp, c._id, token, heldUntil)));
     throw await failureSignal(esp, failure, deps);
   }
   return result;

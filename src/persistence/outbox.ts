@@ -79,11 +79,16 @@ export function claimOp(esp: string, contactId: string, token: string, nowMs: nu
 }
 
 /** Gives the claim back (the push failed or was superseded) so the next push need not wait for it to expire. */
-export function releaseOp(esp: string, contactId: string, token: string): AnyBulkWriteOperation<ContactDoc> {
+/**
+ * Gives a claim back. `heldUntilMs` keeps the entry unclaimable until then: a request that failed
+ * without an answer (a timeout, a reset) may still be applied by the ESP a moment later, and a
+ * push of a newer state must not overtake it there.
+ */
+export function releaseOp(esp: string, contactId: string, token: string, heldUntilMs = 0): AnyBulkWriteOperation<ContactDoc> {
   return {
     updateOne: {
       filter: { _id: contactId, [path(esp, 'claimBy')]: token } as never,
-      update: { $set: { [path(esp, 'claimUntil')]: 0 }, $unset: { [path(esp, 'claimBy')]: '' } } as never,
+      update: { $set: { [path(esp, 'claimUntil')]: heldUntilMs }, $unset: { [path(esp, 'claimBy')]: '' } } as never,
     },
   };
 }

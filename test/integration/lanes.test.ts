@@ -83,9 +83,11 @@ describe('lanes: a person’s opt-out goes before an import already waiting at t
       .filter((i) => i !== personAt);
     expect(personAt).toBeGreaterThanOrEqual(0);
     expect(importsAt.length).toBeGreaterThanOrEqual(IMPORTS);
-    // Requests already started when the queue resumed may go first; nothing of the import's bulk does.
+    // Requests started in the moments both queues resume, before the first lane's worker has
+    // fetched its job (a few rounds of the ESP's concurrency on a busy machine), may go first;
+    // the import's bulk never does: at most 5% of it.
     const importsBefore = importsAt.filter((i) => i < personAt).length;
     console.log(`[lanes] ${importsBefore} of ${importsAt.length} import requests went before the person's opt-out (request ${personAt + 1} of ${log.length})`);
-    expect(importsBefore).toBeLessThan(10);
+    expect(importsBefore).toBeLessThan(IMPORTS / 20);
   });
 });
