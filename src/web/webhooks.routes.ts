@@ -4,9 +4,7 @@ import type { WireConsentEvent } from '../contracts/consent-event.js';
 import type { AppContext } from '../app/context.js';
 import { EventIdConflictError, EventValidationError, type RecordResult } from '../ingest/record-events.js';
 import {
-  parseActitoWebhook,
-  parseGenericWebhook,
-  parseOptimizelyWebhook,
+  WEBHOOK_PARSERS,
   type WebhookItem,
   type WebhookParseSettings,
   WebhookPayloadError,
@@ -129,21 +127,21 @@ export function registerWebhookRoutes(
       path: '/v1/webhooks/optimizely-campaign',
       endpoint: config.optimizely,
       allowedIps: config.optimizely.allowedIps.map(normaliseIp),
-      parse: parseOptimizelyWebhook,
+      parse: WEBHOOK_PARSERS['optimizely-campaign'],
     },
     {
       name: 'actito',
       path: '/v1/webhooks/actito',
       endpoint: config.actito,
       allowedIps: [],
-      parse: parseActitoWebhook,
+      parse: WEBHOOK_PARSERS.actito,
     },
     {
       name: 'generic',
       path: '/v1/webhooks/generic',
       endpoint: config.generic,
       allowedIps: [],
-      parse: parseGenericWebhook,
+      parse: WEBHOOK_PARSERS.crossengage,
     },
   ];
 
