@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CrossEngageSettings } from '../../../config/esps.js';
+import type { CrossEngageSettings } from './crossengage.settings.js';
 import type { PacerFactory } from '../kit/concurrency.js';
 import { createAdapterKit, deadLetterOrThrow, statusOf } from '../kit/adapter-kit.js';
 import { mapWithConcurrency } from '../kit/concurrency.js';

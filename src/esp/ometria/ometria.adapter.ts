@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { OmetriaSettings } from '../../../config/esps.js';
+import type { OmetriaSettings } from './ometria.settings.js';
 import type { PacerFactory } from '../kit/concurrency.js';
 import { createAdapterKit, deadLetterOrThrow } from '../kit/adapter-kit.js';
 import { type ChannelResult, combineChannels, deadLetter, onChannels, PUSHED } from '../kit/outcome.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { OmetriaSettings } from '../../../config/esps.js';
+import type { OmetriaSettings } from './ometria.settings.js';
 import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
 import { EspError } from '../kit/http/errors.js';
 import {

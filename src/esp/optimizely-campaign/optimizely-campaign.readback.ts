@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
+import type { OptimizelyCampaignSettings } from './optimizely-campaign.settings.js';
 import { createAdapterKit } from '../kit/adapter-kit.js';
 import { basicAuth } from '../kit/http/client.js';
 import { EspError } from '../kit/http/errors.js';
