@@ -26,15 +26,16 @@ export const changesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
 });
 
-export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const channels = ctx.config.consent.channels;
-  const single = consentEventSchema(channels);
-  const batch = consentBatchSchema(channels, ctx.config.consent.maxEventsPerRequest);
-
+/** `POST /v1/consent-events`: one event or a batch, stored before the 202. */
+function registerConsentEventRoute(
+  app: FastifyInstance,
+  ctx: AppContext,
+  schemas: { single: ReturnType<typeof consentEventSchema>; batch: ReturnType<typeof consentBatchSchema> },
+): void {
   app.post('/v1/consent-events', async (request, reply) => {
     const body = request.body;
     const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body;
-    const parsed = isBatch ? batch.safeParse(body) : single.safeParse(body);
+    const parsed = isBatch ? schemas.batch.safeParse(body) : schemas.single.safeParse(body);
     if (!parsed.success) {
       return reply.code(400).send(errorBody('validation_failed', 'the request was not stored', describeZodIssues(parsed.error)));
     }
@@ -62,7 +63,10 @@ export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): vo
       throw err;
     }
   });
+}
 
+/** The contact view: by identity in the path, by identity in a POST body (no PII in URLs), by contact id. */
+function registerContactRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { identity: string }; Querystring: { businessUnit?: string } }>(
     '/v1/contacts/:identity',
     async (request, reply) => {
@@ -106,7 +110,10 @@ export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): vo
     if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this id'));
     return view;
   });
+}
 
+/** Consent history (streamed NDJSON) and the paged consent changes since a time. */
+function registerHistoryRoutes(app: FastifyInstance, ctx: AppContext): void {
   // One response, streamed from one MongoDB cursor: any size in constant memory, no paging.
   app.get('/v1/consent-history', async (request, reply) => {
     const query = historyQuery.safeParse(request.query);
@@ -143,4 +150,13 @@ export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): vo
     reply.type('application/x-ndjson');
     return page.records.map((r) => `${JSON.stringify(r)}\n`).join('');
   });
+}
+
+export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const channels = ctx.config.consent.channels;
+  const single = consentEventSchema(channels);
+  const batch = consentBatchSchema(channels, ctx.config.consent.maxEventsPerRequest);
+  registerConsentEventRoute(app, ctx, { single, batch });
+  registerContactRoutes(app, ctx);
+  registerHistoryRoutes(app, ctx);
 }
