@@ -1,13 +1,11 @@
 import type { Connection } from 'mongoose';
 import type { Config } from '../../config/index.js';
-import { createHash } from 'node:crypto';
-import { applyConsentEventsJob, applyScheduling, EVENTS_PER_APPLY_JOB, sweptApplyJobId } from '../../jobs/apply-consent-events.job.js';
 import type { EspAdapter, EspName } from '../esp/types.js';
 import type { ReconcileRunDoc } from '../persistence/reconcile-run.model.js';
 import type { PageTask } from '../reconcile/engine.js';
 import type { PushBatchResult } from '../delivery/delivery.js';
 import type { WireConsentEvent } from '../contracts/consent-event.js';
-import { type ConsentPolicy, type ContactIdentity, createPolicy, type Lane, LANES } from '../domain/index.js';
+import { type ConsentPolicy, type ContactIdentity, createPolicy, type Lane } from '../domain/index.js';
 import { connectMongo } from '../persistence/connect.js';
 import { type HeartbeatDoc, heartbeatModel } from '../persistence/heartbeat.model.js';
 import { createModels, ensureIndexes, type Models } from '../persistence/models.js';
@@ -22,6 +20,7 @@ import { recordHeartbeat } from '../operate/heartbeat.js';
 import { type RecordResult, recordEvents } from '../ingest/record-events.js';
 import { sweepPendingEvents } from '../delivery/sweep.js';
 import type { Logger } from '../lib/logger.js';
+import { createApplyEnqueuers } from './wiring/apply-enqueue.js';
 import { createEspSync } from './wiring/esp-sync.js';
 import { createReconciliation } from './wiring/reconcile.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
@@ -86,17 +85,8 @@ export interface AppContext {
   close(): Promise<void>;
 }
 
-/**
- * Connects to Redis and MongoDB (failing fast, naming the one that is down) and wires the
- * services every process shares.
- */
-const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
-
-export async function createContext(
-  config: Config,
-  log: Logger,
-  clock: () => Date = () => new Date(),
-): Promise<AppContext> {
+/** Redis and MongoDB, failing fast and naming the one that is down; the queue runtime and its producer. */
+async function connectStores(config: Config, log: Logger) {
   await assertRedisReachable({ url: config.redis.url, clusterNodes: config.redis.clusterNodes });
   const mongo = await connectMongo(config.mongo.uri);
   const models = createModels(mongo);
@@ -104,7 +94,92 @@ export async function createContext(
   const runtime = new QueueRuntime({ redisUrl: config.redis.url, clusterNodes: config.redis.clusterNodes, prefix: config.redis.prefix, log });
   await runtime.ready();
   const producer = new JobProducer<unknown>(runtime, config);
+  return { mongo, models, runtime, producer };
+}
+
+interface ServiceDeps {
+  config: Config;
+  log: Logger;
+  mongo: Connection;
+  models: Models;
+  pauses: ReturnType<typeof espPauseModel>;
+  policy: ConsentPolicy;
+  clock: () => Date;
+  esps: readonly EspName[];
+  espSync: ReturnType<typeof createEspSync>;
+  applier: ReturnType<typeof createApplier>;
+  reconciliation: Awaited<ReturnType<typeof createReconciliation>>;
+  enqueueApply: (events: readonly { eventId: string; lane: Lane }[]) => Promise<void>;
+  enqueueSwept: (events: readonly { eventId: string; lane: Lane }[]) => Promise<void>;
+}
+
+/** The services every process shares, each one a stage's function given its dependencies. */
+function buildServices(deps: ServiceDeps): Services {
+  const { config, log, mongo, models, pauses, policy, clock, esps, espSync, applier, reconciliation, enqueueApply } = deps;
   const heartbeats = heartbeatModel(mongo);
+  return {
+    recordHeartbeat: (source) => recordHeartbeat(heartbeats, source, clock()),
+    enqueueApply,
+    recordEvents: (events, fieldPrefix) =>
+      recordEvents(
+        events,
+        {
+          models,
+          policy,
+          now: clock,
+          enqueueApply,
+          writeConcern: config.mongo.eventWriteConcern,
+          onEnqueueFailure: (err, ids) =>
+            log.warn(
+              { err, events: ids.length },
+              'events stored but not enqueued; the sweeper will enqueue them',
+            ),
+        },
+        fieldPrefix,
+      ),
+    applyEvents: applier.applyEvents,
+    pushContacts: espSync.pushContacts,
+    enqueuePush: espSync.enqueuePush,
+    sweepOutbox: espSync.sweepOutbox,
+    replayDeadLetters: (only) => espSync.requeueDeadLetters(only ? { esps: only } : {}),
+    requeueDeadLetters: espSync.requeueDeadLetters,
+    deadLetters: ({ esp, limit }) => listDeadLetters(models, esp ? [esp] : esps, limit),
+    deadLettersOfContact: (contactId) => deadLettersOfContact(models, contactId),
+    espStatuses: () => espStatuses({ models, pauses, isPaused: espSync.isEspPaused }, esps),
+    bulkTick: espSync.bulkTick,
+    pauseEsp: espSync.pauseEsp,
+    resumeEsp: espSync.resumeEsp,
+    repush: espSync.repush,
+    ...reconciliation,
+    sweepPendingEvents: () =>
+      sweepPendingEvents({
+        models,
+        delayMs: config.sweeper.delayMs,
+        now: clock,
+        policy,
+        enqueueApply: deps.enqueueSwept,
+      }),
+    contactView: (identity) => contactView(models, identity),
+    contactViewById: (contactId) => contactViewById(models, contactId),
+    consentHistory: (opts) => consentHistory(models, opts),
+    eventContact: async (eventId) => {
+      const event = await models.events.findById(eventId, { _id: 1, status: 1, contactId: 1 }).lean();
+      return event ? { eventId: event._id, status: event.status, ...(event.contactId ? { contactId: event.contactId } : {}) } : null;
+    },
+    consentChanges: (opts) => consentChanges(models, opts),
+  };
+}
+
+/**
+ * Connects to Redis and MongoDB (failing fast, naming the one that is down) and wires the
+ * services every process shares.
+ */
+export async function createContext(
+  config: Config,
+  log: Logger,
+  clock: () => Date = () => new Date(),
+): Promise<AppContext> {
+  const { mongo, models, runtime, producer } = await connectStores(config, log);
   const metrics = createMetrics();
   const policy = createPolicy({
     channels: [...config.consent.channels],
@@ -113,41 +188,7 @@ export async function createContext(
   const pauses = espPauseModel(mongo);
   const espSync = createEspSync({ config, log, models, pauses, runtime, producer, metrics, clock });
   const { esps, adapters, enqueuePush } = espSync;
-
-  /** One apply job per lane and EVENTS_PER_APPLY_JOB stored events: a producer request is one job or a few. */
-  const enqueueApply = async (events: readonly { eventId: string; lane: Lane }[]) => {
-    const jobs = [];
-    for (const lane of LANES) {
-      const eventIds = events.filter((e) => e.lane === lane).map((e) => e.eventId);
-      for (let i = 0; i < eventIds.length; i += EVENTS_PER_APPLY_JOB) {
-        jobs.push({ payload: { eventIds: eventIds.slice(i, i + EVENTS_PER_APPLY_JOB), lane }, scheduling: applyScheduling(lane) });
-      }
-    }
-    await producer.addMany(applyConsentEventsJob as never, jobs);
-  };
-
-  /**
-   * Stragglers the sweeper finds (stored, never enqueued, or left by a job that failed) get one
-   * job each, with the event's own job id: a sweep never piles jobs on a poison event. A job its
-   * worker lost twice ("stalled more than allowable limit") failed without its handler failing,
-   * and its id would make every re-enqueue a no-op, so exactly those are retried.
-   */
-  const enqueueSwept = async (events: readonly { eventId: string; lane: Lane }[]) => {
-    const queue = runtime.queue(applyConsentEventsJob.queue);
-    for (const { eventId } of events) {
-      const job = await queue.getJob(sweptApplyJobId(eventId, sha1));
-      if (job && /stalled more than allowable limit/.test(job.failedReason ?? '') && (await job.getState()) === 'failed') {
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-      }
-    }
-    await producer.addMany(
-      applyConsentEventsJob as never,
-      events.map(({ eventId, lane }) => ({
-        payload: { eventIds: [eventId], lane },
-        scheduling: { ...applyScheduling(lane), jobId: sweptApplyJobId(eventId, sha1) },
-      })),
-    );
-  };
+  const { enqueueApply, enqueueSwept } = createApplyEnqueuers(runtime, producer);
 
   const applier = createApplier({
     models,
@@ -175,57 +216,21 @@ export async function createContext(
     repush: espSync.repush,
     onDrift: (esp, channel, kind) => metrics.reconcileDrift(esp, channel, kind),
   });
-  const services: Services = {
-    recordHeartbeat: (source) => recordHeartbeat(heartbeats, source, clock()),
+  const services = buildServices({
+    config,
+    log,
+    mongo,
+    models,
+    pauses,
+    policy,
+    clock,
+    esps,
+    espSync,
+    applier,
+    reconciliation,
     enqueueApply,
-    recordEvents: (events, fieldPrefix) =>
-      recordEvents(
-        events,
-        {
-          models,
-          policy,
-          now: clock,
-          enqueueApply,
-          writeConcern: config.mongo.eventWriteConcern,
-          onEnqueueFailure: (err, ids) =>
-            log.warn(
-              { err, events: ids.length },
-              'events stored but not enqueued; the sweeper will enqueue them',
-            ),
-        },
-        fieldPrefix,
-      ),
-    applyEvents: applier.applyEvents,
-    pushContacts: espSync.pushContacts,
-    enqueuePush,
-    sweepOutbox: espSync.sweepOutbox,
-    replayDeadLetters: (only) => espSync.requeueDeadLetters(only ? { esps: only } : {}),
-    requeueDeadLetters: espSync.requeueDeadLetters,
-    deadLetters: ({ esp, limit }) => listDeadLetters(models, esp ? [esp] : esps, limit),
-    deadLettersOfContact: (contactId) => deadLettersOfContact(models, contactId),
-    espStatuses: () => espStatuses({ models, pauses, isPaused: espSync.isEspPaused }, esps),
-    bulkTick: espSync.bulkTick,
-    pauseEsp: espSync.pauseEsp,
-    resumeEsp: espSync.resumeEsp,
-    repush: espSync.repush,
-    ...reconciliation,
-    sweepPendingEvents: () =>
-      sweepPendingEvents({
-        models,
-        delayMs: config.sweeper.delayMs,
-        now: clock,
-        policy,
-        enqueueApply: enqueueSwept,
-      }),
-    contactView: (identity) => contactView(models, identity),
-    contactViewById: (contactId) => contactViewById(models, contactId),
-    consentHistory: (opts) => consentHistory(models, opts),
-    eventContact: async (eventId) => {
-      const event = await models.events.findById(eventId, { _id: 1, status: 1, contactId: 1 }).lean();
-      return event ? { eventId: event._id, status: event.status, ...(event.contactId ? { contactId: event.contactId } : {}) } : null;
-    },
-    consentChanges: (opts) => consentChanges(models, opts),
-  };
+    enqueueSwept,
+  });
   return {
     config,
     log,

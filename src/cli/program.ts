@@ -66,14 +66,8 @@ function driftTotal(counts: Record<string, number>): number {
     .reduce((sum, [, n]) => sum + n, 0);
 }
 
-/** The operator CLI: every verb validates its input and maps failures to documented exit codes. */
-export function buildProgram(io: CliIo): Command {
-  const program = new Command('consent-sync')
-    .description('Operate consent-sync: record events, inspect contacts, export changes, replay dead letters, reconcile.')
-    .exitOverride()
-    // runCli prints every usage error itself, as one line that also names the valid values.
-    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} });
-
+/** `record <file>`: stores consent events read from a JSON file or stdin. */
+function addRecordCommand(program: Command, io: CliIo): void {
   program
     .command('record')
     .description('record consent events from a JSON file (one event, an array, or {"events": [...]}); "-" reads stdin')
@@ -102,7 +96,10 @@ export function buildProgram(io: CliIo): Command {
         throw err;
       }
     });
+}
 
+/** `contact <identity>`: the per-contact view. */
+function addContactCommand(program: Command, io: CliIo): void {
   program
     .command('contact')
     .description('show the per-contact view: identities, effective consent, why suppressed, listings, audit, ESP sync')
@@ -125,7 +122,10 @@ export function buildProgram(io: CliIo): Command {
       if (!view) throw new CliError(`no contact has the identity ${identity}`, EXIT.notFound);
       io.out(`${JSON.stringify(view, null, 2)}\n`);
     });
+}
 
+/** `export --since`: consent changes as NDJSON or CSV. */
+function addExportCommand(program: Command, io: CliIo): void {
   program
     .command('export')
     .description('export consent changes applied since a time, oldest first, to stdout')
@@ -149,7 +149,10 @@ export function buildProgram(io: CliIo): Command {
         cursor = page.nextCursor;
       } while (cursor);
     });
+}
 
+/** `history [contact]`: consent history as NDJSON. */
+function addHistoryCommand(program: Command, io: CliIo): void {
   program
     .command('history')
     .description("stream consent history as NDJSON, oldest first: one contact's, or every change since --since")
@@ -174,7 +177,10 @@ export function buildProgram(io: CliIo): Command {
       const records = ctx.services.consentHistory({ ...(contactId ? { contactId } : {}), ...(opts.since ? { since: opts.since } : {}) });
       for await (const record of records) io.out(`${JSON.stringify(record)}\n`);
     });
+}
 
+/** `replay`: dead letters pushed again. */
+function addReplayCommand(program: Command, io: CliIo): void {
   program
     .command('replay')
     .description('push dead-lettered changes again (after fixing their cause at the ESP)')
@@ -184,7 +190,10 @@ export function buildProgram(io: CliIo): Command {
       const replayed = await ctx.services.replayDeadLetters(opts.esp ? [opts.esp] : undefined);
       for (const [esp, ids] of Object.entries(replayed)) io.out(`${esp}\t${ids.length} replayed\n`);
     });
+}
 
+/** `deadletters list|show|requeue`: dead letters and paused ESPs. */
+function addDeadLetterCommands(program: Command, io: CliIo): void {
   const deadletters = program
     .command('deadletters')
     .description('dead letters (pushes an ESP refused permanently) and paused ESPs: list, show the reason, requeue after a fix');
@@ -242,7 +251,10 @@ export function buildProgram(io: CliIo): Command {
       if (contactId && total === 0) throw new CliError(`contact ${contactId} has no dead letter${opts.esp ? ` for ${opts.esp}` : ''}`, EXIT.notFound);
       io.out(`${total} requeued\n`);
     });
+}
 
+/** `resume <esp>`: a paused ESP queue resumed. */
+function addResumeCommand(program: Command, io: CliIo): void {
   program
     .command('resume')
     .description('resume an ESP queue paused after an authentication failure (fix the credentials first)')
@@ -252,7 +264,10 @@ export function buildProgram(io: CliIo): Command {
       await ctx.services.resumeEsp(esp);
       io.out(`${esp}\tresumed\n`);
     });
+}
 
+/** `reconcile <esp|all>`: reconciliation run in this process, with a progress line. */
+function addReconcileCommand(program: Command, io: CliIo): void {
   program
     .command('reconcile')
     .description('reconcile now: compare one ESP (or all) with our state and repair drift, with a progress line')
@@ -270,7 +285,10 @@ export function buildProgram(io: CliIo): Command {
         io.out(`${JSON.stringify({ runId: run._id, esp, status: run.status, durationMs: run.durationMs, pages: run.pages, compared: run.compared, counts: run.counts, actions: run.actions })}\n`);
       }
     });
+}
 
+/** `schedules`: the registered job schedules. */
+function addSchedulesCommand(program: Command, io: CliIo): void {
   program
     .command('status')
     .description('where this CLI points and what is waiting: Redis, MongoDB, connected ESPs, jobs per queue (paused queues marked)')
@@ -298,14 +316,36 @@ export function buildProgram(io: CliIo): Command {
         }
       }
     });
+}
 
+/** `sim`: the five ESP simulators. */
+function addSimCommand(program: Command, io: CliIo): void {
   program
     .command('sim')
     .description('run the five ESP simulators (default ports 4101-4105)')
     .allowUnknownOption()
     .argument('[args...]', 'simulator options, e.g. --base-port 4101')
     .action(async (args: string[]) => io.runSimulators(args));
+}
 
+/** The operator CLI: every verb validates its input and maps failures to documented exit codes. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('consent-sync')
+    .description('Operate consent-sync: record events, inspect contacts, export changes, replay dead letters, reconcile.')
+    .exitOverride()
+    // runCli prints every usage error itself, as one line that also names the valid values.
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} });
+
+  addRecordCommand(program, io);
+  addContactCommand(program, io);
+  addExportCommand(program, io);
+  addHistoryCommand(program, io);
+  addReplayCommand(program, io);
+  addDeadLetterCommands(program, io);
+  addResumeCommand(program, io);
+  addReconcileCommand(program, io);
+  addSchedulesCommand(program, io);
+  addSimCommand(program, io);
   return program;
 }
 

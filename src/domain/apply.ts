@@ -99,28 +99,7 @@ export function applyEvent(
     return unchanged('rejected', { rejectReason: `unknown channel ${JSON.stringify(unknown[0])}` });
   }
 
-  const byKey = new Map(current.map((l) => [listingKey(l), l]));
-  let duplicates = 0;
-  let replaced = 0;
-  for (const channel of targetChannels) {
-    const candidate: Listing = {
-      kind: event.kind,
-      channel,
-      source: event.source,
-      value: event.value,
-      force: event.force,
-      moment: event.moment,
-      eventId: event.eventId,
-    };
-    const key = listingKey(candidate);
-    const held = byKey.get(key);
-    // The eventId is the idempotency key: a re-delivery is a duplicate even if its body differs.
-    if (held?.eventId === event.eventId) duplicates += 1;
-    else if (held === undefined || compareListings(candidate, held) > 0) {
-      byKey.set(key, candidate);
-      replaced += 1;
-    }
-  }
+  const { byKey, duplicates, replaced } = mergeEvent(current, event, targetChannels);
   if (replaced === 0) {
     // Some keys may hold this event and others a newer one (an 'all' event partly superseded):
     // it was applied before, so it is a duplicate.
@@ -140,18 +119,58 @@ export function applyEvent(
     targetChannels,
   };
 
-  // Rule 4: the opt-in is recorded (it may count later, e.g. once a force is removed) but the
-  // person must learn that it did not take effect and what would (a forced opt-in).
-  if (event.value === 'opt_in' && !isForced(event, policy)) {
-    const blocked = targetChannels
-      .map((channel) => decisionFor(next, event.kind, channel))
-      .find((d) => d?.state === 'opted_out');
-    if (blocked !== undefined) {
-      result.outcome = 'optin_blocked';
-      if (blocked.decidedBy !== undefined) result.blockedBy = blocked.decidedBy;
-    }
+  const blocked = blockedOptIn(event, policy, next, targetChannels);
+  if (blocked !== undefined) {
+    result.outcome = 'optin_blocked';
+    if (blocked.decidedBy !== undefined) result.blockedBy = blocked.decidedBy;
   }
   return result;
+}
+
+/**
+ * The event's listing on each target channel, kept where it beats the held one (compareListings).
+ * The eventId is the idempotency key: a re-delivery is a duplicate even if its body differs.
+ */
+function mergeEvent(current: readonly Listing[], event: ConsentEvent, targetChannels: readonly string[]) {
+  const byKey = new Map(current.map((l) => [listingKey(l), l]));
+  let duplicates = 0;
+  let replaced = 0;
+  for (const channel of targetChannels) {
+    const candidate: Listing = {
+      kind: event.kind,
+      channel,
+      source: event.source,
+      value: event.value,
+      force: event.force,
+      moment: event.moment,
+      eventId: event.eventId,
+    };
+    const key = listingKey(candidate);
+    const held = byKey.get(key);
+    if (held?.eventId === event.eventId) duplicates += 1;
+    else if (held === undefined || compareListings(candidate, held) > 0) {
+      byKey.set(key, candidate);
+      replaced += 1;
+    }
+  }
+  return { byKey, duplicates, replaced };
+}
+
+/**
+ * Rule 4: the opt-in is recorded (it may count later, e.g. once a force is removed) but the
+ * person must learn that it did not take effect and what would (a forced opt-in): the decision
+ * that keeps a target channel opted out, or undefined.
+ */
+function blockedOptIn(
+  event: ConsentEvent,
+  policy: ConsentPolicy,
+  next: EffectiveState,
+  targetChannels: readonly string[],
+) {
+  if (event.value !== 'opt_in' || isForced(event, policy)) return undefined;
+  return targetChannels
+    .map((channel) => decisionFor(next, event.kind, channel))
+    .find((d) => d?.state === 'opted_out');
 }
 
 function decisionFor(

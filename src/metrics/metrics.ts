@@ -1,8 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { LANES } from '../domain/lane.js';
 import type { AppContext } from '../app/context.js';
-import { countDeadLetters } from '../persistence/dead-letters.js';
 import { bulkModels } from '../persistence/bulk.model.js';
+import { countDeadLetters } from '../persistence/dead-letters.js';
 import type { OutboxEntry } from '../persistence/models.js';
 import { allQueueNames, espOfQueue } from '../queues/names.js';
 import { laneFilter } from './backlog.js';
@@ -125,10 +125,11 @@ function enabledEsps(ctx: Pick<AppContext, 'config'>): string[] {
     .map((settings) => settings.esp);
 }
 
-export function createMetrics(options: MetricsOptions = {}): Metrics {
-  const cacheMs = options.cacheMs ?? 2_000;
-  const now = options.now ?? (() => new Date());
-  const registry = new Registry();
+/**
+ * Every metric of the app, registered on `registry`. Over 80 lines on purpose: one declaration per
+ * metric, so the catalog (names, help texts, labels) reads in one place.
+ */
+function defineInstruments(registry: Registry) {
   const registers = [registry];
 
   const queueJobs = new Gauge({
@@ -228,76 +229,117 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['esp', 'outcome'] as const,
     registers,
   });
+  return {
+    queueJobs,
+    jobDuration,
+    espPush,
+    outboxPending,
+    oldestPending,
+    oldestOptOut,
+    drift,
+    reconcileDrift,
+    events,
+    espPaused,
+    producerGuard,
+    schedulesRestored,
+    deadLetters,
+    bulkMode,
+    bulks,
+    bulkContacts,
+  };
+}
+
+type Instruments = ReturnType<typeof defineInstruments>;
+
+/** Jobs per queue and state; returns whether each ESP's queues are paused in Redis (either one is enough). */
+async function collectQueues(
+  ctx: AppContext,
+  esps: readonly string[],
+  queueJobs: Instruments['queueJobs'],
+): Promise<Map<string, boolean>> {
+  const pausedQueues = new Map<string, boolean>();
+  await Promise.all(
+    allQueueNames(esps).map(async (name) => {
+      const queue = ctx.runtime.queue(name);
+      const [counts, paused] = await Promise.all([queue.getJobCounts(...QUEUE_STATES), queue.isPaused()]);
+      for (const state of QUEUE_STATES) queueJobs.set({ queue: name, state }, counts[state] ?? 0);
+      const esp = espOfQueue(name);
+      // An ESP is paused when either of its queues is (pauseEsp pauses both).
+      if (esp) pausedQueues.set(esp, (pausedQueues.get(esp) ?? false) || paused);
+    }),
+  );
+  return pausedQueues;
+}
+
+// mongo-compat.md §7: only countDocuments and find with equality/$in/$nin/$exists, sort and limit.
+// Per ESP and lane: a count, the oldest entry, the oldest opt-out entry.
+async function collectOutbox(
+  ctx: AppContext,
+  esps: readonly string[],
+  m: Instruments,
+  now: () => Date,
+): Promise<void> {
+  const contacts = ctx.models.contacts;
+  const oldestOf = (esp: string, filter: Record<string, unknown>) =>
+    contacts
+      .find(filter as never, { _id: 1, [`outbox.${esp}`]: 1 })
+      .sort({ [`outbox.${esp}.since`]: 1 })
+      .limit(1)
+      .lean<{ outbox?: OutboxLike }[]>()
+      .then((docs) => docs[0]?.outbox);
+  const results = await Promise.all(
+    esps.flatMap((esp) =>
+      LANES.map(async (lane) => {
+        const filter = laneFilter(esp, lane);
+        const [pending, oldest, oldestOptOutEntry] = await Promise.all([
+          contacts.countDocuments(filter as never),
+          oldestOf(esp, filter),
+          oldestOf(esp, { ...filter, [`outbox.${esp}.optOut`]: true }),
+        ]);
+        return { esp, lane, pending, oldest, oldestOptOutEntry };
+      }),
+    ),
+  );
+  const at = now();
+  for (const r of results) {
+    const labels = { esp: r.esp, lane: String(r.lane) };
+    m.outboxPending.set(labels, r.pending);
+    m.oldestPending.set(labels, pendingOptOutAgeSeconds(toDate(r.oldest?.[r.esp]?.since), at));
+  }
+  for (const lane of LANES) {
+    const entries = results.filter((r) => r.lane === lane).map((r) => r.oldestOptOutEntry);
+    m.oldestOptOut.set({ lane: String(lane) }, pendingOptOutAgeSeconds(oldestOptOutSince(entries, esps), at));
+  }
+  const deadCounts = await Promise.all(
+    esps.map((esp) => countDeadLetters(ctx.models, esp)),
+  );
+  for (const [i, esp] of esps.entries()) m.deadLetters.set({ esp }, deadCounts[i]!);
+}
+
+async function collectBulkModes(ctx: AppContext, esps: readonly string[], bulkMode: Instruments['bulkMode']): Promise<void> {
+  const modes = await bulkModels(ctx.models.contacts.db).modes.find({ _id: { $in: [...esps] } }).lean();
+  const on = new Map(modes.map((mode) => [mode._id, mode.on]));
+  for (const esp of esps) bulkMode.set({ esp }, on.get(esp) === true ? 1 : 0);
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const cacheMs = options.cacheMs ?? 2_000;
+  const now = options.now ?? (() => new Date());
+  const registry = new Registry();
+  const m = defineInstruments(registry);
   if (options.defaultMetrics !== false)
     collectDefaultMetrics({ register: registry });
 
   const pausedHere = new Map<string, boolean>();
   const pausedInRedis = new Map<string, boolean>();
   const publishPaused = (esp: string) =>
-    espPaused.set({ esp }, pausedHere.get(esp) === true || pausedInRedis.get(esp) === true ? 1 : 0);
+    m.espPaused.set({ esp }, pausedHere.get(esp) === true || pausedInRedis.get(esp) === true ? 1 : 0);
 
-  async function collectQueues(ctx: AppContext, esps: readonly string[]): Promise<void> {
-    const pausedQueues = new Map<string, boolean>();
-    await Promise.all(
-      allQueueNames(esps).map(async (name) => {
-        const queue = ctx.runtime.queue(name);
-        const [counts, paused] = await Promise.all([queue.getJobCounts(...QUEUE_STATES), queue.isPaused()]);
-        for (const state of QUEUE_STATES) queueJobs.set({ queue: name, state }, counts[state] ?? 0);
-        const esp = espOfQueue(name);
-        // An ESP is paused when either of its queues is (pauseEsp pauses both).
-        if (esp) pausedQueues.set(esp, (pausedQueues.get(esp) ?? false) || paused);
-      }),
-    );
-    for (const [esp, paused] of pausedQueues) {
+  async function collectPausedQueues(ctx: AppContext, esps: readonly string[]): Promise<void> {
+    for (const [esp, paused] of await collectQueues(ctx, esps, m.queueJobs)) {
       pausedInRedis.set(esp, paused);
       publishPaused(esp);
     }
-  }
-
-  // mongo-compat.md §7: only countDocuments and find with equality/$in/$nin/$exists, sort and limit.
-  // Per ESP and lane: a count, the oldest entry, the oldest opt-out entry.
-  async function collectOutbox(ctx: AppContext, esps: readonly string[]): Promise<void> {
-    const contacts = ctx.models.contacts;
-    const oldestOf = (esp: string, filter: Record<string, unknown>) =>
-      contacts
-        .find(filter as never, { _id: 1, [`outbox.${esp}`]: 1 })
-        .sort({ [`outbox.${esp}.since`]: 1 })
-        .limit(1)
-        .lean<{ outbox?: OutboxLike }[]>()
-        .then((docs) => docs[0]?.outbox);
-    const results = await Promise.all(
-      esps.flatMap((esp) =>
-        LANES.map(async (lane) => {
-          const filter = laneFilter(esp, lane);
-          const [pending, oldest, oldestOptOutEntry] = await Promise.all([
-            contacts.countDocuments(filter as never),
-            oldestOf(esp, filter),
-            oldestOf(esp, { ...filter, [`outbox.${esp}.optOut`]: true }),
-          ]);
-          return { esp, lane, pending, oldest, oldestOptOutEntry };
-        }),
-      ),
-    );
-    const at = now();
-    for (const r of results) {
-      const labels = { esp: r.esp, lane: String(r.lane) };
-      outboxPending.set(labels, r.pending);
-      oldestPending.set(labels, pendingOptOutAgeSeconds(toDate(r.oldest?.[r.esp]?.since), at));
-    }
-    for (const lane of LANES) {
-      const entries = results.filter((r) => r.lane === lane).map((r) => r.oldestOptOutEntry);
-      oldestOptOut.set({ lane: String(lane) }, pendingOptOutAgeSeconds(oldestOptOutSince(entries, esps), at));
-    }
-    const deadCounts = await Promise.all(
-      esps.map((esp) => countDeadLetters(ctx.models, esp)),
-    );
-    for (const [i, esp] of esps.entries()) deadLetters.set({ esp }, deadCounts[i]!);
-  }
-
-  async function collectBulkModes(ctx: AppContext, esps: readonly string[]): Promise<void> {
-    const modes = await bulkModels(ctx.models.contacts.db).modes.find({ _id: { $in: [...esps] } }).lean();
-    const on = new Map(modes.map((m) => [m._id, m.on]));
-    for (const esp of esps) bulkMode.set({ esp }, on.get(esp) === true ? 1 : 0);
   }
 
   let lastRefresh = Number.NEGATIVE_INFINITY;
@@ -305,7 +347,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   async function refresh(ctx: AppContext): Promise<void> {
     const esps = enabledEsps(ctx);
-    const results = await Promise.allSettled([collectQueues(ctx, esps), collectOutbox(ctx, esps), collectBulkModes(ctx, esps)]);
+    const results = await Promise.allSettled([
+      collectPausedQueues(ctx, esps),
+      collectOutbox(ctx, esps, m, now),
+      collectBulkModes(ctx, esps, m.bulkMode),
+    ]);
     for (const [i, result] of results.entries()) {
       if (result.status === 'rejected') {
         // Keep serving the last values; /readyz reports the unreachable store.
@@ -319,20 +365,20 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   return {
     registry,
-    espPush: (esp, channel, outcome) => espPush.inc({ esp, channel, outcome }),
-    eventApplied: (outcome) => events.inc({ outcome }),
-    producerGuard: (outcome) => producerGuard.inc({ outcome }),
-    scheduleRestored: (schedule) => schedulesRestored.inc({ schedule }),
+    espPush: (esp, channel, outcome) => m.espPush.inc({ esp, channel, outcome }),
+    eventApplied: (outcome) => m.events.inc({ outcome }),
+    producerGuard: (outcome) => m.producerGuard.inc({ outcome }),
+    scheduleRestored: (schedule) => m.schedulesRestored.inc({ schedule }),
     jobDuration: (queue, seconds) => {
-      if (Number.isFinite(seconds) && seconds >= 0) jobDuration.observe({ queue }, seconds);
+      if (Number.isFinite(seconds) && seconds >= 0) m.jobDuration.observe({ queue }, seconds);
     },
-    setDrift: (esp, type, count) => drift.set({ esp, type }, count),
-    reconcileDrift: (esp, channel, kind) => reconcileDrift.inc({ esp, channel, kind }),
-    setBulkMode: (esp, on) => bulkMode.set({ esp }, on ? 1 : 0),
+    setDrift: (esp, type, count) => m.drift.set({ esp, type }, count),
+    setBulkMode: (esp, on) => m.bulkMode.set({ esp }, on ? 1 : 0),
     bulk: (esp, outcome, contacts) => {
-      bulks.inc({ esp, outcome });
-      bulkContacts.inc({ esp, outcome }, contacts);
+      m.bulks.inc({ esp, outcome });
+      m.bulkContacts.inc({ esp, outcome }, contacts);
     },
+    reconcileDrift: (esp, channel, kind) => m.reconcileDrift.inc({ esp, channel, kind }),
     setEspPaused: (esp, paused) => {
       pausedHere.set(esp, paused);
       publishPaused(esp);

@@ -69,6 +69,76 @@ function connected(ctx: AppContext, esp: EspName | undefined, reply: FastifyRepl
   return false;
 }
 
+/** Dead letters (list, one contact's, requeue) and resuming a paused ESP. */
+function registerDeadLetterApi(scope: FastifyInstance, ctx: AppContext): void {
+  scope.get('/api/dead-letters', async (request, reply) => {
+    const query = parse(deadLettersQuery, request.query, reply, 'query');
+    if (!query.ok || !connected(ctx, query.data.esp, reply)) return reply;
+    const deadLetters = await ctx.services.deadLetters({ limit: query.data.limit, ...(query.data.esp ? { esp: query.data.esp } : {}) });
+    return { deadLetters: deadLetters.map((d) => ({ ...d, contactPath: contactPagePath(ADMIN_BASE_PATH, d.contactId) })) };
+  });
+
+  scope.get('/api/dead-letters/:contactId', async (request, reply) => {
+    const params = parse(contactIdParams, request.params, reply, 'path');
+    if (!params.ok) return reply;
+    const deadLetters = await ctx.services.deadLettersOfContact(params.data.contactId);
+    if (deadLetters === null) return reply.code(404).send(errorBody('not_found', 'no contact has this id'));
+    return { contactId: params.data.contactId, deadLetters };
+  });
+
+  scope.post('/api/dead-letters/requeue', async (request, reply) => {
+    const body = parse(requeueBody, request.body, reply, 'body');
+    if (!body.ok || !connected(ctx, body.data.esp, reply)) return reply;
+    const { esp, contactId } = body.data;
+    const requeued = await ctx.services.requeueDeadLetters({ ...(esp ? { esps: [esp] } : {}), ...(contactId ? { contactIds: [contactId] } : {}) });
+    const total = Object.values(requeued).reduce((n, ids) => n + ids.length, 0);
+    if (contactId && total === 0) return reply.code(404).send(errorBody('not_found', `contact ${contactId} has no dead letter${esp ? ` for ${esp}` : ''}`));
+    request.log.info({ esp, contactId, total }, 'dead letters requeued');
+    return { requeued: Object.fromEntries(Object.entries(requeued).map(([e, ids]) => [e, ids.length])), total };
+  });
+
+  scope.post('/api/esps/:esp/resume', async (request, reply) => {
+    const params = parse(espParam, request.params, reply, 'path');
+    if (!params.ok || !connected(ctx, params.data.esp, reply)) return reply;
+    await ctx.services.resumeEsp(params.data.esp);
+    return { esp: params.data.esp, paused: false };
+  });
+}
+
+/** Finding a contact, its view with its jobs, and the contact an event was applied to. */
+function registerContactApi(scope: FastifyInstance, ctx: AppContext): void {
+  scope.post('/api/contacts/search', async (request, reply) => {
+    const body = parse(contactSearchBody, request.body, reply, 'body');
+    if (!body.ok) return reply;
+    let view: Awaited<ReturnType<typeof ctx.services.contactView>>;
+    try {
+      view = await ctx.services.contactView(body.data);
+    } catch (err) {
+      if (err instanceof IdentityError) return reply.code(400).send(errorBody('invalid_identity', err.message, [{ field: '(body)', rule: err.message }]));
+      throw err;
+    }
+    if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this identity'));
+    return { contactId: view.contactId, contactPath: contactPagePath(ADMIN_BASE_PATH, view.contactId) };
+  });
+
+  scope.get('/api/contacts/:contactId', async (request, reply) => {
+    const params = parse(contactIdParams, request.params, reply, 'path');
+    if (!params.ok) return reply;
+    const view = await ctx.services.contactViewById(params.data.contactId);
+    if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this id'));
+    const jobs = await contactJobs({ models: ctx.models, runtime: ctx.runtime, esps: ctx.esps, boardBasePath: BOARD_BASE_PATH }, view.contactId);
+    return { contact: view, jobs };
+  });
+
+  scope.get('/api/events/:eventId', async (request, reply) => {
+    const params = parse(eventIdParam, request.params, reply, 'path');
+    if (!params.ok) return reply;
+    const event = await ctx.services.eventContact(params.data.eventId);
+    if (!event) return reply.code(404).send(errorBody('not_found', 'no event has this id'));
+    return { ...event, ...(event.contactId ? { contactPath: contactPagePath(ADMIN_BASE_PATH, event.contactId) } : {}) };
+  });
+}
+
 export async function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   await app.register(
     async (scope) => {
@@ -86,69 +156,8 @@ export async function registerAdminRoutes(app: FastifyInstance, ctx: AppContext)
 
       scope.get('/api/status', async () => ({ esps: await ctx.services.espStatuses(), boardPath: BOARD_BASE_PATH }));
 
-      scope.get('/api/dead-letters', async (request, reply) => {
-        const query = parse(deadLettersQuery, request.query, reply, 'query');
-        if (!query.ok || !connected(ctx, query.data.esp, reply)) return reply;
-        const deadLetters = await ctx.services.deadLetters({ limit: query.data.limit, ...(query.data.esp ? { esp: query.data.esp } : {}) });
-        return { deadLetters: deadLetters.map((d) => ({ ...d, contactPath: contactPagePath(ADMIN_BASE_PATH, d.contactId) })) };
-      });
-
-      scope.get('/api/dead-letters/:contactId', async (request, reply) => {
-        const params = parse(contactIdParams, request.params, reply, 'path');
-        if (!params.ok) return reply;
-        const deadLetters = await ctx.services.deadLettersOfContact(params.data.contactId);
-        if (deadLetters === null) return reply.code(404).send(errorBody('not_found', 'no contact has this id'));
-        return { contactId: params.data.contactId, deadLetters };
-      });
-
-      scope.post('/api/dead-letters/requeue', async (request, reply) => {
-        const body = parse(requeueBody, request.body, reply, 'body');
-        if (!body.ok || !connected(ctx, body.data.esp, reply)) return reply;
-        const { esp, contactId } = body.data;
-        const requeued = await ctx.services.requeueDeadLetters({ ...(esp ? { esps: [esp] } : {}), ...(contactId ? { contactIds: [contactId] } : {}) });
-        const total = Object.values(requeued).reduce((n, ids) => n + ids.length, 0);
-        if (contactId && total === 0) return reply.code(404).send(errorBody('not_found', `contact ${contactId} has no dead letter${esp ? ` for ${esp}` : ''}`));
-        request.log.info({ esp, contactId, total }, 'dead letters requeued');
-        return { requeued: Object.fromEntries(Object.entries(requeued).map(([e, ids]) => [e, ids.length])), total };
-      });
-
-      scope.post('/api/esps/:esp/resume', async (request, reply) => {
-        const params = parse(espParam, request.params, reply, 'path');
-        if (!params.ok || !connected(ctx, params.data.esp, reply)) return reply;
-        await ctx.services.resumeEsp(params.data.esp);
-        return { esp: params.data.esp, paused: false };
-      });
-
-      scope.post('/api/contacts/search', async (request, reply) => {
-        const body = parse(contactSearchBody, request.body, reply, 'body');
-        if (!body.ok) return reply;
-        let view: Awaited<ReturnType<typeof ctx.services.contactView>>;
-        try {
-          view = await ctx.services.contactView(body.data);
-        } catch (err) {
-          if (err instanceof IdentityError) return reply.code(400).send(errorBody('invalid_identity', err.message, [{ field: '(body)', rule: err.message }]));
-          throw err;
-        }
-        if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this identity'));
-        return { contactId: view.contactId, contactPath: contactPagePath(ADMIN_BASE_PATH, view.contactId) };
-      });
-
-      scope.get('/api/contacts/:contactId', async (request, reply) => {
-        const params = parse(contactIdParams, request.params, reply, 'path');
-        if (!params.ok) return reply;
-        const view = await ctx.services.contactViewById(params.data.contactId);
-        if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this id'));
-        const jobs = await contactJobs({ models: ctx.models, runtime: ctx.runtime, esps: ctx.esps, boardBasePath: BOARD_BASE_PATH }, view.contactId);
-        return { contact: view, jobs };
-      });
-
-      scope.get('/api/events/:eventId', async (request, reply) => {
-        const params = parse(eventIdParam, request.params, reply, 'path');
-        if (!params.ok) return reply;
-        const event = await ctx.services.eventContact(params.data.eventId);
-        if (!event) return reply.code(404).send(errorBody('not_found', 'no event has this id'));
-        return { ...event, ...(event.contactId ? { contactPath: contactPagePath(ADMIN_BASE_PATH, event.contactId) } : {}) };
-      });
+      registerDeadLetterApi(scope, ctx);
+      registerContactApi(scope, ctx);
     },
     { prefix: ADMIN_BASE_PATH },
   );

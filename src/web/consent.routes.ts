@@ -33,15 +33,16 @@ export function duplicateMessage(eventIds: readonly string[]): string {
   return `${shown}${more} ${eventIds.length === 1 ? 'was' : 'were'} already recorded with the same content (a duplicate): nothing changed`;
 }
 
-export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const channels = ctx.config.consent.channels;
-  const single = consentEventSchema(channels);
-  const batch = consentBatchSchema(channels, ctx.config.consent.maxEventsPerRequest);
-
+/** `POST /v1/consent-events`: one event or a batch, stored before the 202. */
+function registerConsentEventRoute(
+  app: FastifyInstance,
+  ctx: AppContext,
+  schemas: { single: ReturnType<typeof consentEventSchema>; batch: ReturnType<typeof consentBatchSchema> },
+): void {
   app.post('/v1/consent-events', async (request, reply) => {
     const body = request.body;
     const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body;
-    const parsed = isBatch ? batch.safeParse(body, READABLE_ERRORS) : single.safeParse(body, READABLE_ERRORS);
+    const parsed = isBatch ? schemas.batch.safeParse(body, READABLE_ERRORS) : schemas.single.safeParse(body, READABLE_ERRORS);
     if (!parsed.success) {
       return reply.code(400).send(errorBody('validation_failed', 'the request was not stored', describeZodIssues(parsed.error)));
     }
@@ -71,7 +72,10 @@ export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): vo
       throw err;
     }
   });
+}
 
+/** The contact view: by identity in the path, by identity in a POST body (no PII in URLs), by contact id. */
+function registerContactRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { identity: string }; Querystring: { businessUnit?: string } }>(
     '/v1/contacts/:identity',
     async (request, reply) => {
@@ -115,7 +119,10 @@ export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): vo
     if (!view) return reply.code(404).send(errorBody('not_found', 'no contact has this id'));
     return view;
   });
+}
 
+/** Consent history (streamed NDJSON) and the paged consent changes since a time. */
+function registerHistoryRoutes(app: FastifyInstance, ctx: AppContext): void {
   // One response, streamed from one MongoDB cursor: any size in constant memory, no paging.
   app.get('/v1/consent-history', async (request, reply) => {
     const query = historyQuery.safeParse(request.query);
@@ -152,4 +159,13 @@ export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): vo
     reply.type('application/x-ndjson');
     return page.records.map((r) => `${JSON.stringify(r)}\n`).join('');
   });
+}
+
+export function registerConsentRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const channels = ctx.config.consent.channels;
+  const single = consentEventSchema(channels);
+  const batch = consentBatchSchema(channels, ctx.config.consent.maxEventsPerRequest);
+  registerConsentEventRoute(app, ctx, { single, batch });
+  registerContactRoutes(app, ctx);
+  registerHistoryRoutes(app, ctx);
 }

@@ -100,48 +100,131 @@ export async function isOneClickBody(contentType: string | undefined, body: Buff
   return false;
 }
 
+type OneClickStatus = 'accepted' | 'duplicate' | 'gone';
+
+/** The token's payload and id, or undefined (logged) when it is bad, expired or for a channel we do not have. */
+function openToken(
+  ctx: AppContext,
+  config: WebhookConfig,
+  request: FastifyRequest<TokenRoute>,
+): { payload: UnsubscribeTokenPayload; tokenId: string } | undefined {
+  const channels = ctx.config.consent.channels;
+  const result = verifyUnsubscribeToken(request.params['*'], ctx.config.unsubscribeSecret, {
+    maxAgeS: config.unsubscribeTokenMaxAgeS,
+  });
+  if (!result.ok) {
+    request.log.info({ reason: result.reason }, 'one-click unsubscribe: invalid token');
+    return undefined;
+  }
+  if (result.payload.channel !== 'all' && !channels.includes(result.payload.channel)) {
+    request.log.warn(
+      { channel: result.payload.channel },
+      'one-click unsubscribe: token for a channel that is not configured',
+    );
+    return undefined;
+  }
+  return { payload: result.payload, tokenId: result.tokenId };
+}
+
+/** The identities to record the opt-out under; undefined = the referenced contact no longer exists. */
+async function identityOf(
+  ctx: AppContext,
+  payload: UnsubscribeTokenPayload,
+): Promise<ContactIdentity | undefined> {
+  const ref = parseContactKey(payload.contactKey, payload.businessUnit);
+  if (ref.kind === 'identity') return ref.identity;
+  const contact = await ctx.models.contacts.findById(ref.contactId, { identities: 1 }).lean();
+  if (!contact) return undefined;
+  const { externalId, email, businessUnit, phone } = contact.identities;
+  return {
+    ...(externalId !== undefined ? { externalId } : {}),
+    ...(email !== undefined ? { email } : {}),
+    ...(email !== undefined && businessUnit !== undefined ? { businessUnit } : {}),
+    ...(phone !== undefined ? { phone } : {}),
+  };
+}
+
+/** GET's page: asks, and POSTs the one-click body to the same URL (a GET never unsubscribes). */
+function confirmationPage(request: FastifyRequest<TokenRoute>, payload: UnsubscribeTokenPayload): string {
+  const what = CHANNEL_WORDS[payload.channel] ?? escapeHtml(payload.channel);
+  return page(
+    'Unsubscribe',
+    `<h1>Unsubscribe</h1>
+<p>Stop receiving ${payload.channel === 'all' ? 'all our marketing messages' : `our ${what} marketing messages`}?</p>
+<form method="post" action="${escapeHtml(request.params['*'])}">
+<input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Unsubscribe</button>
+</form>`,
+  );
+}
+
+/** Stores the one-click opt-out; `unusable` when the token's identity cannot be used (an invalid link). */
+async function recordOneClick(
+  ctx: AppContext,
+  eventSchema: ReturnType<typeof consentEventSchema>,
+  request: FastifyRequest,
+  payload: UnsubscribeTokenPayload,
+  tokenId: string,
+): Promise<OneClickStatus | 'unusable'> {
+  const identity = await identityOf(ctx, payload);
+  if (!identity) {
+    // The referenced contact was erased: there is nothing left to send to.
+    request.log.warn('one-click unsubscribe: the referenced contact no longer exists');
+    return 'gone';
+  }
+  try {
+    normaliseIdentity(identity);
+  } catch (err) {
+    if (!(err instanceof IdentityError)) throw err;
+    request.log.warn({ field: err.field }, 'one-click unsubscribe: token identity is not usable');
+    return 'unusable';
+  }
+  const event = eventSchema.parse({
+    eventId: oneClickEventId(tokenId, new Date()),
+    contact: identity,
+    kind: 'marketing',
+    channel: payload.channel,
+    value: 'opt_out',
+    source: 'list_unsubscribe',
+    // No moment: it is the receipt time, and a repeated click keeps the same event body.
+    way: { mechanism: 'rfc8058_one_click' },
+    proof: { token: tokenId },
+    properties: {
+      type: 'list_unsubscribe',
+      tokenIssuedAt: payload.issuedAt.toISOString(),
+      ...(payload.listId !== undefined ? { listId: payload.listId } : {}),
+    },
+  });
+  try {
+    const [result] = await ctx.services.recordEvents([event]);
+    return result?.status ?? 'duplicate';
+  } catch (err) {
+    if (!(err instanceof EventIdConflictError)) throw err;
+    return 'duplicate';
+  }
+}
+
+function unsubscribed(request: FastifyRequest, reply: FastifyReply, status: OneClickStatus) {
+  reply.code(200).headers(PAGE_HEADERS).header('x-unsubscribe-status', status);
+  if (wantsHtml(request)) {
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(
+        page(
+          'Unsubscribed',
+          '<h1>You are unsubscribed</h1><p>You will no longer receive these messages.</p>',
+        ),
+      );
+  }
+  return reply.type('text/plain; charset=utf-8').send('You are unsubscribed.\n');
+}
+
 export function registerUnsubscribeRoutes(
   app: FastifyInstance,
   ctx: AppContext,
   config: WebhookConfig,
 ): void {
-  const channels = ctx.config.consent.channels;
-  const eventSchema = consentEventSchema(channels);
-
-  const open = (
-    request: FastifyRequest<TokenRoute>,
-  ): { payload: UnsubscribeTokenPayload; tokenId: string } | undefined => {
-    const result = verifyUnsubscribeToken(request.params['*'], ctx.config.unsubscribeSecret, {
-      maxAgeS: config.unsubscribeTokenMaxAgeS,
-    });
-    if (!result.ok) {
-      request.log.info({ reason: result.reason }, 'one-click unsubscribe: invalid token');
-      return undefined;
-    }
-    if (result.payload.channel !== 'all' && !channels.includes(result.payload.channel)) {
-      request.log.warn(
-        { channel: result.payload.channel },
-        'one-click unsubscribe: token for a channel that is not configured',
-      );
-      return undefined;
-    }
-    return { payload: result.payload, tokenId: result.tokenId };
-  };
-
-  /** The identities to record the opt-out under; undefined = the referenced contact no longer exists. */
-  async function identityOf(payload: UnsubscribeTokenPayload): Promise<ContactIdentity | undefined> {
-    const ref = parseContactKey(payload.contactKey, payload.businessUnit);
-    if (ref.kind === 'identity') return ref.identity;
-    const contact = await ctx.models.contacts.findById(ref.contactId, { identities: 1 }).lean();
-    if (!contact) return undefined;
-    const { externalId, email, businessUnit, phone } = contact.identities;
-    return {
-      ...(externalId !== undefined ? { externalId } : {}),
-      ...(email !== undefined ? { email } : {}),
-      ...(email !== undefined && businessUnit !== undefined ? { businessUnit } : {}),
-      ...(phone !== undefined ? { phone } : {}),
-    };
-  }
+  const eventSchema = consentEventSchema(ctx.config.consent.channels);
 
   app.register(async (scope) => {
     // Form bodies only on these routes (the app has no global form parser).
@@ -155,24 +238,14 @@ export function registerUnsubscribeRoutes(
     );
 
     scope.get<TokenRoute>(TOKEN_ROUTE, async (request, reply) => {
-      const opened = open(request);
+      const opened = openToken(ctx, config, request);
       if (!opened) return invalidLink(request, reply);
-      const { payload } = opened;
-      const what = CHANNEL_WORDS[payload.channel] ?? escapeHtml(payload.channel);
-      const html = page(
-        'Unsubscribe',
-        `<h1>Unsubscribe</h1>
-<p>Stop receiving ${payload.channel === 'all' ? 'all our marketing messages' : `our ${what} marketing messages`}?</p>
-<form method="post" action="${escapeHtml(request.params['*'])}">
-<input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit">Unsubscribe</button>
-</form>`,
-      );
+      const html = confirmationPage(request, opened.payload);
       return reply.code(200).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(html);
     });
 
     scope.post<TokenRoute>(TOKEN_ROUTE, { bodyLimit: ONE_CLICK_BODY_LIMIT }, async (request, reply) => {
-      const opened = open(request);
+      const opened = openToken(ctx, config, request);
       if (!opened) return invalidLink(request, reply);
       const { payload, tokenId } = opened;
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -185,56 +258,10 @@ export function registerUnsubscribeRoutes(
             `the body must be ${ONE_CLICK_BODY} (application/x-www-form-urlencoded or multipart/form-data)\n`,
           );
       }
-      const identity = await identityOf(payload);
-      let status: 'accepted' | 'duplicate' | 'gone' = 'gone';
-      if (identity) {
-        try {
-          normaliseIdentity(identity);
-        } catch (err) {
-          if (!(err instanceof IdentityError)) throw err;
-          request.log.warn({ field: err.field }, 'one-click unsubscribe: token identity is not usable');
-          return invalidLink(request, reply);
-        }
-        const event = eventSchema.parse({
-          eventId: oneClickEventId(tokenId, new Date()),
-          contact: identity,
-          kind: 'marketing',
-          channel: payload.channel,
-          value: 'opt_out',
-          source: 'list_unsubscribe',
-          // No moment: it is the receipt time, and a repeated click keeps the same event body.
-          way: { mechanism: 'rfc8058_one_click' },
-          proof: { token: tokenId },
-          properties: {
-            type: 'list_unsubscribe',
-            tokenIssuedAt: payload.issuedAt.toISOString(),
-            ...(payload.listId !== undefined ? { listId: payload.listId } : {}),
-          },
-        });
-        try {
-          const [result] = await ctx.services.recordEvents([event]);
-          status = result?.status ?? 'duplicate';
-        } catch (err) {
-          if (!(err instanceof EventIdConflictError)) throw err;
-          status = 'duplicate';
-        }
-      } else {
-        // The referenced contact was erased: there is nothing left to send to.
-        request.log.warn('one-click unsubscribe: the referenced contact no longer exists');
-      }
+      const status = await recordOneClick(ctx, eventSchema, request, payload, tokenId);
+      if (status === 'unusable') return invalidLink(request, reply);
       request.log.info({ status, channel: payload.channel }, 'one-click unsubscribe');
-      reply.code(200).headers(PAGE_HEADERS).header('x-unsubscribe-status', status);
-      if (wantsHtml(request)) {
-        return reply
-          .type('text/html; charset=utf-8')
-          .send(
-            page(
-              'Unsubscribed',
-              '<h1>You are unsubscribed</h1><p>You will no longer receive these messages.</p>',
-            ),
-          );
-      }
-      return reply.type('text/plain; charset=utf-8').send('You are unsubscribed.\n');
+      return unsubscribed(request, reply, status);
     });
   });
 }

@@ -4,9 +4,7 @@ import type { WireConsentEvent } from '../contracts/consent-event.js';
 import type { AppContext } from '../app/context.js';
 import { EventIdConflictError, EventValidationError, type RecordResult } from '../ingest/record-events.js';
 import {
-  parseActitoWebhook,
-  parseGenericWebhook,
-  parseOptimizelyWebhook,
+  WEBHOOK_PARSERS,
   type WebhookItem,
   type WebhookParseSettings,
   WebhookPayloadError,
@@ -97,6 +95,259 @@ export function webhookParseSettings(ctx: AppContext, config: WebhookConfig): We
 
 const normaliseIp = (ip: string) => ip.replace(/^::ffff:/i, '');
 
+interface EndpointDef {
+  name: WebhookEndpoint;
+  path: string;
+  endpoint: WebhookEndpointConfig;
+  allowedIps: readonly string[];
+  parse: (body: unknown, s: WebhookParseSettings) => WebhookItem[];
+}
+
+function endpointsOf(config: WebhookConfig): EndpointDef[] {
+  return [
+    {
+      name: 'optimizely-campaign',
+      path: '/v1/webhooks/optimizely-campaign',
+      endpoint: config.optimizely,
+      allowedIps: config.optimizely.allowedIps.map(normaliseIp),
+      parse: WEBHOOK_PARSERS['optimizely-campaign'],
+    },
+    {
+      name: 'actito',
+      path: '/v1/webhooks/actito',
+      endpoint: config.actito,
+      allowedIps: [],
+      parse: WEBHOOK_PARSERS.actito,
+    },
+    {
+      name: 'generic',
+      path: '/v1/webhooks/generic',
+      endpoint: config.generic,
+      allowedIps: [],
+      parse: WEBHOOK_PARSERS.crossengage,
+    },
+  ];
+}
+
+/** A delivery turned away: the answer and how it is counted. */
+interface Refusal {
+  status: number;
+  outcome: WebhookOutcome;
+  body: unknown;
+}
+
+const isRefusal = (value: unknown): value is Refusal =>
+  typeof value === 'object' && value !== null && 'status' in value && 'outcome' in value;
+
+/** Enabled, from an allowed IP, authenticated on the raw body: the raw body and its replay key, or why not. */
+function authenticate(
+  def: EndpointDef,
+  request: FastifyRequest,
+  nowMs: number,
+  maxSkewS: number,
+): Refusal | { rawBody: Buffer; replayKey?: string } {
+  const { name, endpoint } = def;
+  if (endpoint.secrets.length === 0) {
+    return { status: 404, outcome: 'disabled', body: errorBody('not_found', `no route POST ${def.path}`) };
+  }
+  if (def.allowedIps.length > 0 && !def.allowedIps.includes(normaliseIp(request.ip))) {
+    request.log.warn({ webhook: name, ip: request.ip }, 'webhook from an IP that is not allowed');
+    return {
+      status: 403,
+      outcome: 'forbidden',
+      body: errorBody('forbidden', 'this client may not call the webhook'),
+    };
+  }
+  const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  const verdict = verifyWebhook(endpoint.auth, {
+    secrets: endpoint.secrets,
+    rawBody,
+    headers: request.headers,
+    nowMs,
+    maxSkewS,
+  });
+  if (!verdict.ok) {
+    request.log.warn(
+      { webhook: name, reason: verdict.reason, deliveryId: request.headers[WEBHOOK_HEADERS.id] },
+      'webhook rejected: authentication failed',
+    );
+    return {
+      status: 401,
+      outcome: 'unauthorized',
+      body: errorBody(
+        'unauthorized',
+        'webhook authentication failed: missing or wrong signature or credentials, or a timestamp outside the allowed window',
+      ),
+    };
+  }
+  return { rawBody, ...(verdict.replayKey ? { replayKey: verdict.replayKey } : {}) };
+}
+
+/** The body as JSON, parsed by the endpoint's ESP parser into its items, or why it was not stored. */
+function parseDelivery(
+  def: EndpointDef,
+  request: FastifyRequest,
+  rawBody: Buffer,
+  settings: WebhookParseSettings,
+): Refusal | WebhookItem[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return {
+      status: 400,
+      outcome: 'invalid',
+      body: errorBody('invalid_json', 'the body is not JSON', [
+        { field: '(body)', rule: 'must be a JSON document' },
+      ]),
+    };
+  }
+  try {
+    return def.parse(body, settings);
+  } catch (err) {
+    if (!(err instanceof WebhookPayloadError)) throw err;
+    request.log.warn({ webhook: def.name, problems: err.problems }, 'webhook rejected: malformed payload');
+    return {
+      status: 400,
+      outcome: 'invalid',
+      body: errorBody('validation_failed', 'the webhook payload was not stored', err.problems),
+    };
+  }
+}
+
+/** Stores the opt-outs; an eventId already used for a different body counts as a duplicate (logged). */
+async function record(
+  ctx: AppContext,
+  request: FastifyRequest,
+  name: WebhookEndpoint,
+  events: readonly WireConsentEvent[],
+): Promise<RecordResult[]> {
+  const first = new Map<string, WireConsentEvent>();
+  for (const e of events) if (!first.has(e.eventId)) first.set(e.eventId, e);
+  let pending = [...first.values()];
+  const conflicts = new Set<string>();
+  let results: RecordResult[] = [];
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    try {
+      results = await ctx.services.recordEvents(pending, 'events');
+      break;
+    } catch (err) {
+      if (!(err instanceof EventIdConflictError) || attempt > 0) throw err;
+      request.log.warn(
+        { webhook: name, eventIds: err.eventIds },
+        'webhook eventIds already identify different events; kept the stored ones',
+      );
+      for (const id of err.eventIds) conflicts.add(id);
+      pending = pending.filter((e) => !conflicts.has(e.eventId));
+    }
+  }
+  const byId = new Map(results.map((r) => [r.eventId, r.status]));
+  const reported = new Set<string>();
+  return events.map((e) => {
+    const repeated = reported.has(e.eventId);
+    reported.add(e.eventId);
+    return {
+      eventId: e.eventId,
+      status: repeated || conflicts.has(e.eventId) ? 'duplicate' : (byId.get(e.eventId) ?? 'duplicate'),
+    };
+  });
+}
+
+/** What every webhook route shares: the context, the settings, the clock and the outcome counter. */
+interface RouteDeps {
+  ctx: AppContext;
+  config: WebhookConfig;
+  settings: WebhookParseSettings;
+  now: () => number;
+  count: (endpoint: WebhookEndpoint, outcome: WebhookOutcome, n?: number) => void;
+}
+
+/**
+ * Signed deliveries seen before (same timestamp + signature) are remembered in Redis for twice the
+ * allowed skew; when Redis does not answer in time, eventId deduplication still holds.
+ */
+function replayGuard(
+  ctx: AppContext,
+  config: WebhookConfig,
+  request: FastifyRequest,
+  name: WebhookEndpoint,
+  key: string,
+) {
+  const deliveryKey = `${ctx.runtime.prefix}:webhook-delivery:${name}:${key}`;
+  const replayTtlS = 2 * config.maxSkewS + 60;
+  return {
+    seen: () =>
+      withTimeout(ctx.runtime.producer.exists(deliveryKey), REDIS_TIMEOUT_MS).catch((err: unknown) => {
+        request.log.warn(
+          { err, webhook: name },
+          'webhook replay check unavailable; relying on eventId deduplication',
+        );
+        return 0;
+      }),
+    remember: () =>
+      withTimeout(ctx.runtime.producer.set(deliveryKey, '1', 'EX', replayTtlS, 'NX'), REDIS_TIMEOUT_MS).catch(
+        (err: unknown) => request.log.warn({ err, webhook: name }, 'could not remember the webhook delivery'),
+      ),
+  };
+}
+
+function webhookHandler(def: EndpointDef, { ctx, config, settings, now, count }: RouteDeps) {
+  const { name } = def;
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const refuse = (r: Refusal) => {
+      count(name, r.outcome);
+      return reply.code(r.status).send(r.body);
+    };
+    const admitted = authenticate(def, request, now(), config.maxSkewS);
+    if (isRefusal(admitted)) return refuse(admitted);
+    const replay = admitted.replayKey
+      ? replayGuard(ctx, config, request, name, admitted.replayKey)
+      : undefined;
+    if (replay && (await replay.seen()) === 1) {
+      count(name, 'replay');
+      request.log.info(
+        { webhook: name, deliveryId: request.headers[WEBHOOK_HEADERS.id] },
+        'webhook delivery replayed; ignored',
+      );
+      return reply
+        .code(202)
+        .send({ status: 'replay', received: 0, accepted: 0, duplicates: 0, ignored: 0, events: [] });
+    }
+    const items = parseDelivery(def, request, admitted.rawBody, settings);
+    if (isRefusal(items)) return refuse(items);
+    const events = items.flatMap((i) => (i.kind === 'opt_out' ? [i.event] : []));
+    const ignored = items.flatMap((i) =>
+      i.kind === 'ignored' ? [{ index: i.index, type: i.type, reason: i.reason }] : [],
+    );
+    let results: RecordResult[] = [];
+    try {
+      results = events.length > 0 ? await record(ctx, request, name, events) : [];
+    } catch (err) {
+      if (!(err instanceof EventValidationError)) throw err;
+      count(name, 'invalid');
+      return reply
+        .code(400)
+        .send(errorBody('validation_failed', 'the webhook payload was not stored', err.problems));
+    }
+    if (replay) await replay.remember();
+    const accepted = results.filter((r) => r.status === 'accepted').length;
+    const duplicates = results.length - accepted;
+    count(name, 'accepted', accepted);
+    count(name, 'duplicate', duplicates);
+    count(name, 'ignored', ignored.length);
+    if (ignored.length > 0) request.log.info({ webhook: name, ignored }, 'webhook items ignored');
+    return reply.code(202).send({
+      status: events.length === 0 ? 'ignored' : accepted > 0 ? 'accepted' : 'duplicate',
+      received: items.length,
+      accepted,
+      duplicates,
+      ignored: ignored.length,
+      events: results,
+      ...(ignored.length > 0 ? { ignoredItems: ignored } : {}),
+    });
+  };
+}
+
 export function registerWebhookRoutes(
   app: FastifyInstance,
   ctx: AppContext,
@@ -113,197 +364,7 @@ export function registerWebhookRoutes(
     perEndpoint[outcome] = (perEndpoint[outcome] ?? 0) + n;
     options.onOutcome?.(endpoint, outcome, n);
   };
-  const replayTtlS = 2 * config.maxSkewS + 60;
-  const replayKey = (endpoint: WebhookEndpoint, key: string) =>
-    `${ctx.runtime.prefix}:webhook-delivery:${endpoint}:${key}`;
-
-  const endpoints: {
-    name: WebhookEndpoint;
-    path: string;
-    endpoint: WebhookEndpointConfig;
-    allowedIps: readonly string[];
-    parse: (body: unknown, s: WebhookParseSettings) => WebhookItem[];
-  }[] = [
-    {
-      name: 'optimizely-campaign',
-      path: '/v1/webhooks/optimizely-campaign',
-      endpoint: config.optimizely,
-      allowedIps: config.optimizely.allowedIps.map(normaliseIp),
-      parse: parseOptimizelyWebhook,
-    },
-    {
-      name: 'actito',
-      path: '/v1/webhooks/actito',
-      endpoint: config.actito,
-      allowedIps: [],
-      parse: parseActitoWebhook,
-    },
-    {
-      name: 'generic',
-      path: '/v1/webhooks/generic',
-      endpoint: config.generic,
-      allowedIps: [],
-      parse: parseGenericWebhook,
-    },
-  ];
-
-  /** Stores the opt-outs; an eventId already used for a different body counts as a duplicate (logged). */
-  async function record(
-    request: FastifyRequest,
-    name: WebhookEndpoint,
-    events: readonly WireConsentEvent[],
-  ): Promise<RecordResult[]> {
-    const first = new Map<string, WireConsentEvent>();
-    for (const e of events) if (!first.has(e.eventId)) first.set(e.eventId, e);
-    let pending = [...first.values()];
-    const conflicts = new Set<string>();
-    let results: RecordResult[] = [];
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      try {
-        results = await ctx.services.recordEvents(pending, 'events');
-        break;
-      } catch (err) {
-        if (!(err instanceof EventIdConflictError) || attempt > 0) throw err;
-        request.log.warn(
-          { webhook: name, eventIds: err.eventIds },
-          'webhook eventIds already identify different events; kept the stored ones',
-        );
-        for (const id of err.eventIds) conflicts.add(id);
-        pending = pending.filter((e) => !conflicts.has(e.eventId));
-      }
-    }
-    const byId = new Map(results.map((r) => [r.eventId, r.status]));
-    const reported = new Set<string>();
-    return events.map((e) => {
-      const repeated = reported.has(e.eventId);
-      reported.add(e.eventId);
-      return {
-        eventId: e.eventId,
-        status: repeated || conflicts.has(e.eventId) ? 'duplicate' : (byId.get(e.eventId) ?? 'duplicate'),
-      };
-    });
-  }
-
-  function handler(def: (typeof endpoints)[number]) {
-    const { name, endpoint } = def;
-    return async (request: FastifyRequest, reply: FastifyReply) => {
-      if (endpoint.secrets.length === 0) {
-        count(name, 'disabled');
-        return reply.code(404).send(errorBody('not_found', `no route POST ${def.path}`));
-      }
-      if (def.allowedIps.length > 0 && !def.allowedIps.includes(normaliseIp(request.ip))) {
-        count(name, 'forbidden');
-        request.log.warn({ webhook: name, ip: request.ip }, 'webhook from an IP that is not allowed');
-        return reply.code(403).send(errorBody('forbidden', 'this client may not call the webhook'));
-      }
-      const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const verdict = verifyWebhook(endpoint.auth, {
-        secrets: endpoint.secrets,
-        rawBody,
-        headers: request.headers,
-        nowMs: now(),
-        maxSkewS: config.maxSkewS,
-      });
-      if (!verdict.ok) {
-        count(name, 'unauthorized');
-        request.log.warn(
-          { webhook: name, reason: verdict.reason, deliveryId: request.headers[WEBHOOK_HEADERS.id] },
-          'webhook rejected: authentication failed',
-        );
-        return reply
-          .code(401)
-          .send(
-            errorBody(
-              'unauthorized',
-              'webhook authentication failed: missing or wrong signature or credentials, or a timestamp outside the allowed window',
-            ),
-          );
-      }
-      const deliveryKey = verdict.replayKey ? replayKey(name, verdict.replayKey) : undefined;
-      if (deliveryKey) {
-        const seen = await withTimeout(ctx.runtime.producer.exists(deliveryKey), REDIS_TIMEOUT_MS).catch(
-          (err: unknown) => {
-            request.log.warn(
-              { err, webhook: name },
-              'webhook replay check unavailable; relying on eventId deduplication',
-            );
-            return 0;
-          },
-        );
-        if (seen === 1) {
-          count(name, 'replay');
-          request.log.info(
-            { webhook: name, deliveryId: request.headers[WEBHOOK_HEADERS.id] },
-            'webhook delivery replayed; ignored',
-          );
-          return reply
-            .code(202)
-            .send({ status: 'replay', received: 0, accepted: 0, duplicates: 0, ignored: 0, events: [] });
-        }
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(rawBody.toString('utf8'));
-      } catch {
-        count(name, 'invalid');
-        return reply
-          .code(400)
-          .send(
-            errorBody('invalid_json', 'the body is not JSON', [
-              { field: '(body)', rule: 'must be a JSON document' },
-            ]),
-          );
-      }
-      let items: WebhookItem[];
-      try {
-        items = def.parse(body, settings);
-      } catch (err) {
-        if (!(err instanceof WebhookPayloadError)) throw err;
-        count(name, 'invalid');
-        request.log.warn({ webhook: name, problems: err.problems }, 'webhook rejected: malformed payload');
-        return reply
-          .code(400)
-          .send(errorBody('validation_failed', 'the webhook payload was not stored', err.problems));
-      }
-      const events = items.flatMap((i) => (i.kind === 'opt_out' ? [i.event] : []));
-      const ignored = items.flatMap((i) =>
-        i.kind === 'ignored' ? [{ index: i.index, type: i.type, reason: i.reason }] : [],
-      );
-      let results: RecordResult[] = [];
-      try {
-        results = events.length > 0 ? await record(request, name, events) : [];
-      } catch (err) {
-        if (!(err instanceof EventValidationError)) throw err;
-        count(name, 'invalid');
-        return reply
-          .code(400)
-          .send(errorBody('validation_failed', 'the webhook payload was not stored', err.problems));
-      }
-      if (deliveryKey) {
-        await withTimeout(
-          ctx.runtime.producer.set(deliveryKey, '1', 'EX', replayTtlS, 'NX'),
-          REDIS_TIMEOUT_MS,
-        ).catch((err: unknown) =>
-          request.log.warn({ err, webhook: name }, 'could not remember the webhook delivery'),
-        );
-      }
-      const accepted = results.filter((r) => r.status === 'accepted').length;
-      const duplicates = results.length - accepted;
-      count(name, 'accepted', accepted);
-      count(name, 'duplicate', duplicates);
-      count(name, 'ignored', ignored.length);
-      if (ignored.length > 0) request.log.info({ webhook: name, ignored }, 'webhook items ignored');
-      return reply.code(202).send({
-        status: events.length === 0 ? 'ignored' : accepted > 0 ? 'accepted' : 'duplicate',
-        received: items.length,
-        accepted,
-        duplicates,
-        ignored: ignored.length,
-        events: results,
-        ...(ignored.length > 0 ? { ignoredItems: ignored } : {}),
-      });
-    };
-  }
+  const deps: RouteDeps = { ctx, config, settings, now, count };
 
   app.register(async (scope) => {
     // Signatures cover the exact bytes: these routes get the raw body, parsed only after verification.
@@ -315,8 +376,8 @@ export function registerWebhookRoutes(
         done(null, body);
       },
     );
-    for (const def of endpoints) {
-      scope.post(def.path, { bodyLimit: config.bodyLimitBytes }, handler(def));
+    for (const def of endpointsOf(config)) {
+      scope.post(def.path, { bodyLimit: config.bodyLimitBytes }, webhookHandler(def, deps));
     }
   });
 

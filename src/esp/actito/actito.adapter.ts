@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ActitoSettings } from '../../../config/esps.js';
+import type { ActitoSettings } from './actito.settings.js';
 import type { PacerFactory } from '../kit/concurrency.js';
 import { createAdapterKit, deadLetterOrThrow } from '../kit/adapter-kit.js';
 import { mapWithConcurrency } from '../kit/concurrency.js';

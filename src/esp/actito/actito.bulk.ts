@@ -1,4 +1,4 @@
-import type { ActitoSettings } from '../../../config/esps.js';
+import type { ActitoSettings } from './actito.settings.js';
 import { zipOneFile } from '../../lib/zip.js';
 import type { AdapterKit } from '../kit/adapter-kit.js';
 import { EspError } from '../kit/http/errors.js';

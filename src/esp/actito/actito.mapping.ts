@@ -1,4 +1,4 @@
-import type { ActitoSettings } from '../../../config/esps.js';
+import type { ActitoSettings } from './actito.settings.js';
 import { type ChannelResult, isDecided, missingIdentity, notApplicable, onChannel } from '../kit/outcome.js';
 import type { ChannelState, ContactSnapshot, PushOutcome } from '../types.js';
 

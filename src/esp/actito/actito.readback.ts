@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ActitoSettings } from '../../../config/esps.js';
+import type { ActitoSettings } from './actito.settings.js';
 import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
 import {
   type ContactReadBack,

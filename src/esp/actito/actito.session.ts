@@ -1,4 +1,4 @@
-import type { ActitoSettings } from '../../../config/esps.js';
+import type { ActitoSettings } from './actito.settings.js';
 import { type AdapterKit, statusOf } from '../kit/adapter-kit.js';
 import { EspError } from '../kit/http/errors.js';
 import { parseTokenResponse } from './actito.mapping.js';

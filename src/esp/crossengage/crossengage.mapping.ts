@@ -1,4 +1,4 @@
-import type { CrossEngageSettings } from '../../../config/esps.js';
+import type { CrossEngageSettings } from './crossengage.settings.js';
 import {
   type ChannelResult,
   type ChannelTarget,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CrossEngageSettings } from '../../../config/esps.js';
+import type { CrossEngageSettings } from './crossengage.settings.js';
 import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
 import { type ContactReadBack, isRecord, type RemoteSuppression, unexpectedResponse } from '../kit/readback-kit.js';
 import { LEAD_HOLDER } from './crossengage.mapping.js';

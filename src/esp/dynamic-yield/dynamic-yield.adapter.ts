@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DynamicYieldSettings } from '../../../config/esps.js';
+import type { DynamicYieldSettings } from './dynamic-yield.settings.js';
 import type { PacerFactory } from '../kit/concurrency.js';
 import { createAdapterKit, deadLetterOrThrow } from '../kit/adapter-kit.js';
 import { mapWithConcurrency } from '../kit/concurrency.js';

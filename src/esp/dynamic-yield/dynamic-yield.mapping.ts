@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DynamicYieldSettings } from '../../../config/esps.js';
+import type { DynamicYieldSettings } from './dynamic-yield.settings.js';
 import { type ChannelResult, type DecidedState, isDecided, missingIdentity, notApplicable, onChannel } from '../kit/outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 

@@ -1,4 +1,4 @@
-import type { OmetriaSettings } from '../../../config/esps.js';
+import type { OmetriaSettings } from './ometria.settings.js';
 import { type ChannelResult, deadLetter, isDecided, missingIdentity, notApplicable, onChannel } from '../kit/outcome.js';
 import type { ContactSnapshot, PushOutcome } from '../types.js';
 

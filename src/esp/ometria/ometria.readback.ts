@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { OmetriaSettings } from '../../../config/esps.js';
-import { createAdapterKit, statusOf } from '../kit/adapter-kit.js';
+import type { OmetriaSettings } from './ometria.settings.js';
+import { type AdapterKit, createAdapterKit, statusOf } from '../kit/adapter-kit.js';
 import { EspError } from '../kit/http/errors.js';
 import {
   clampPageSize,
@@ -226,6 +226,88 @@ export interface OmetriaReadBackOptions {
   dataApiRps?: number;
 }
 
+async function get(
+  kit: AdapterKit,
+  operation: string,
+  path: string,
+  params: Record<string, unknown>,
+  signal?: AbortSignal,
+) {
+  const res = await kit.call(operation, signal, () => kit.http.get(path, { params, signal }));
+  return res.data as unknown;
+}
+
+/** The identity of a log row without an email, from its profile; undefined if the profile is gone. */
+async function identityOfProfile(kit: AdapterKit, profileId: string, signal?: AbortSignal) {
+  try {
+    const profile = await get(
+      kit,
+      'readback-profile',
+      `/v2/profiles/${encodeURIComponent(profileId)}`,
+      {},
+      signal,
+    );
+    return isRecord(profile) ? profileIdentity(profile) : undefined;
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+async function unsubscribesPage(
+  kit: AdapterKit,
+  position: LogPosition,
+  pageSize: number,
+  signal?: AbortSignal,
+): Promise<{ items: RemoteSuppression[]; next: OmetriaPosition; done: boolean }> {
+  const size = clampPageSize(pageSize, MAX_UNSUBSCRIBES_LIMIT);
+  const { offset, limit } = unsubscribesRequest(position, size);
+  const data = await get(
+    kit,
+    'readback-unsubscribes',
+    '/v2/unsubscribes',
+    { ...(position.since ? { since: position.since } : {}), before: position.before, limit, offset },
+    signal,
+  );
+  if (!Array.isArray(data)) throw unexpectedResponse('ometria', 'GET /v2/unsubscribes');
+  const rows = data.map(readUnsubscribeRow).filter((r): r is UnsubscribeRow => r !== undefined);
+  const step = nextUnsubscribesPosition(rows, position, size);
+  if ('error' in step) {
+    throw new EspError(
+      'ometria',
+      'permanent',
+      `ometria: /v2/unsubscribes cannot be paged from this cursor: ${step.error}; start a new sweep`,
+    );
+  }
+  const items: RemoteSuppression[] = [];
+  for (const row of step.take) {
+    const identity =
+      row.email === undefined && row.profileId !== undefined
+        ? await identityOfProfile(kit, row.profileId, signal)
+        : undefined;
+    const item = mapUnsubscribeRow(row, identity);
+    if (item) items.push(item);
+  }
+  return { items, next: step.next, done: step.done };
+}
+
+async function profilesPage(
+  kit: AdapterKit,
+  position: Extract<OmetriaPosition, { p: 'p' }>,
+  pageSize: number,
+  signal?: AbortSignal,
+): Promise<ReadBackPage> {
+  const limit = clampPageSize(pageSize, MAX_PROFILES_LIMIT);
+  const data = await get(kit, 'readback-profiles', '/v2/profiles', { limit, offset: position.o }, signal);
+  if (!Array.isArray(data)) throw unexpectedResponse('ometria', 'GET /v2/profiles');
+  const items = data.flatMap(mapProfile);
+  return {
+    items,
+    nextCursor:
+      data.length < limit ? undefined : encodeCursor('ometria', { p: 'p', o: position.o + data.length }),
+  };
+}
+
 export function createOmetriaReadBack(
   settings: OmetriaSettings,
   logger: Logger,
@@ -237,78 +319,6 @@ export function createOmetriaReadBack(
     logger.child({ readback: true }),
     { headers: { 'X-Ometria-Auth': settings.credentials.apiKey } },
   );
-
-  async function get(operation: string, path: string, params: Record<string, unknown>, signal?: AbortSignal) {
-    const res = await kit.call(operation, signal, () => kit.http.get(path, { params, signal }));
-    return res.data as unknown;
-  }
-
-  /** The identity of a log row without an email, from its profile; undefined if the profile is gone. */
-  async function identityOfProfile(profileId: string, signal?: AbortSignal) {
-    try {
-      const profile = await get(
-        'readback-profile',
-        `/v2/profiles/${encodeURIComponent(profileId)}`,
-        {},
-        signal,
-      );
-      return isRecord(profile) ? profileIdentity(profile) : undefined;
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
-  }
-
-  async function unsubscribesPage(
-    position: LogPosition,
-    pageSize: number,
-    signal?: AbortSignal,
-  ): Promise<{ items: RemoteSuppression[]; next: OmetriaPosition; done: boolean }> {
-    const size = clampPageSize(pageSize, MAX_UNSUBSCRIBES_LIMIT);
-    const { offset, limit } = unsubscribesRequest(position, size);
-    const data = await get(
-      'readback-unsubscribes',
-      '/v2/unsubscribes',
-      { ...(position.since ? { since: position.since } : {}), before: position.before, limit, offset },
-      signal,
-    );
-    if (!Array.isArray(data)) throw unexpectedResponse('ometria', 'GET /v2/unsubscribes');
-    const rows = data.map(readUnsubscribeRow).filter((r): r is UnsubscribeRow => r !== undefined);
-    const step = nextUnsubscribesPosition(rows, position, size);
-    if ('error' in step) {
-      throw new EspError(
-        'ometria',
-        'permanent',
-        `ometria: /v2/unsubscribes cannot be paged from this cursor: ${step.error}; start a new sweep`,
-      );
-    }
-    const items: RemoteSuppression[] = [];
-    for (const row of step.take) {
-      const identity =
-        row.email === undefined && row.profileId !== undefined
-          ? await identityOfProfile(row.profileId, signal)
-          : undefined;
-      const item = mapUnsubscribeRow(row, identity);
-      if (item) items.push(item);
-    }
-    return { items, next: step.next, done: step.done };
-  }
-
-  async function profilesPage(
-    position: Extract<OmetriaPosition, { p: 'p' }>,
-    pageSize: number,
-    signal?: AbortSignal,
-  ): Promise<ReadBackPage> {
-    const limit = clampPageSize(pageSize, MAX_PROFILES_LIMIT);
-    const data = await get('readback-profiles', '/v2/profiles', { limit, offset: position.o }, signal);
-    if (!Array.isArray(data)) throw unexpectedResponse('ometria', 'GET /v2/profiles');
-    const items = data.flatMap(mapProfile);
-    return {
-      items,
-      nextCursor:
-        data.length < limit ? undefined : encodeCursor('ometria', { p: 'p', o: position.o + data.length }),
-    };
-  }
 
   return {
     kind: 'list',
@@ -322,10 +332,10 @@ export function createOmetriaReadBack(
               before: ometriaSecond(new Date(Math.floor(now() / 1000) * 1000 + 1000).toISOString()),
             }
           : decodeCursor('ometria', cursor, parsePosition);
-      if (position.p === 'p') return profilesPage(position, pageSize, signal);
-      const { items, next, done } = await unsubscribesPage(position, pageSize, signal);
+      if (position.p === 'p') return profilesPage(kit, position, pageSize, signal);
+      const { items, next, done } = await unsubscribesPage(kit, position, pageSize, signal);
       // The log ending without a row for this page: go straight on with the profiles.
-      if (done && items.length === 0) return profilesPage({ p: 'p', o: 0 }, pageSize, signal);
+      if (done && items.length === 0) return profilesPage(kit, { p: 'p', o: 0 }, pageSize, signal);
       return { items, nextCursor: encodeCursor('ometria', next) };
     },
   };

@@ -1,54 +1,84 @@
 import type { Logger } from 'pino';
-import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
+import { deadLetterOrThrow } from '../kit/adapter-kit.js';
 import type { PacerFactory } from '../kit/concurrency.js';
-import { createAdapterKit, deadLetterOrThrow, statusOf } from '../kit/adapter-kit.js';
 import { mapWithConcurrency } from '../kit/concurrency.js';
-import { basicAuth } from '../kit/http/client.js';
-import { EspError } from '../kit/http/errors.js';
 import {
   ALREADY_IN_STATE,
   type ChannelResult,
   combineChannels,
-  deadLetter,
   notApplicable,
   onChannel,
-  PUSHED,
 } from '../kit/outcome.js';
 import type { ContactSnapshot, EspAdapter, PushOutcome } from '../types.js';
 import {
-  type HttpOperation,
-  parseToken,
-  tokenResult,
-  unsubscribedIds,
-  unsuccessfulIds,
-} from './optimizely-campaign.mapping.js';
+  type BulkOp,
+  type Owned,
+  type Result,
+  runBulk,
+  type UnblacklistOp,
+} from './optimizely-campaign.bulk.js';
+import { createOptimizelyClient, type OptimizelyClient } from './optimizely-campaign.client.js';
 import { type OptimizelyOp, planOperations } from './optimizely-campaign.plan.js';
+import type { OptimizelyCampaignSettings } from './optimizely-campaign.settings.js';
 
-/** DOC esp-contracts.md §1.2: `POST /unsubscribes` takes at most 5000 recipient ids. */
-const BULK_UNSUBSCRIBE_MAX = 5_000;
-/** DOC §1.2 (OpenAPI): `DELETE /blacklistentries?entries=` takes at most 1000 patterns (more → 400). */
-const BULK_UNBLACKLIST_MAX = 1_000;
-/** DOC §1.2 (OpenAPI): `GET /unsubscribes` limit must be below 10000. */
-const READ_LIMIT_MAX = 9_999;
-
-type BulkOp = Extract<OptimizelyOp, { api: 'rest'; type: 'unsubscribe' | 'resubscribe' }>;
-type UnblacklistOp = Extract<OptimizelyOp, { api: 'rest'; type: 'unblacklist' }>;
 type SingleOp = Exclude<OptimizelyOp, BulkOp | UnblacklistOp>;
-interface Owned<T> {
-  contactId: string;
-  op: T;
-}
-/** An operation's outcome, for the contact and channel it wrote. */
-interface Result {
-  contactId: string;
-  channel: string;
-  op: PushOutcome;
+
+/** One operation the API has no bulk form for (blocklist addition, tracking opt-out/in), or any HTTP API call. */
+function single(client: OptimizelyClient, op: SingleOp, signal?: AbortSignal): Promise<PushOutcome> {
+  const { kit, restBase, restHeaders, settings } = client;
+  const cfg = { headers: restHeaders, signal };
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields);
+  const trackingOff = notApplicable('tracking opt-out is not activated for this Optimizely client (406)');
+  if (op.api === 'http') return client.httpApi(op.operation, op.params, signal).catch(deadLetterOrThrow);
+  switch (op.type) {
+    case 'blacklist':
+      return client.restCall('blacklist-add', signal, () =>
+        kit.http.post(
+          `${restBase}/blacklistentries`,
+          form({ entry: op.entry, reason: settings.blacklistReason }),
+          cfg,
+        ),
+      );
+    case 'tracking-optout':
+      return client.restCall(
+        'tracking-optout',
+        signal,
+        () =>
+          kit.http.post(`${restBase}/recipients/trackingoptout`, form({ recipientId: op.recipientId }), cfg),
+        { 406: trackingOff },
+      );
+    case 'tracking-optin':
+      return client.restCall(
+        'tracking-optin',
+        signal,
+        () =>
+          kit.http.delete(`${restBase}/recipients/trackingoptout`, {
+            ...cfg,
+            params: { recipientId: op.recipientId },
+          }),
+        { 404: ALREADY_IN_STATE, 406: trackingOff },
+      );
+  }
 }
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+/** Each contact's planned operations, sorted into bulk REST requests, blocklist removals and single calls. */
+function sortOperations(contacts: readonly ContactSnapshot[], settings: OptimizelyCampaignSettings) {
+  const perContact = new Map<string, ChannelResult[]>();
+  const bulk: Owned<BulkOp>[] = [];
+  const unblacklists: Owned<UnblacklistOp>[] = [];
+  const singles: Owned<SingleOp>[] = [];
+  for (const contact of contacts) {
+    const { ops, skipped } = planOperations(contact, settings);
+    perContact.set(contact.contactId, skipped);
+    for (const op of ops) {
+      const contactId = contact.contactId;
+      if (op.api === 'rest' && (op.type === 'unsubscribe' || op.type === 'resubscribe'))
+        bulk.push({ contactId, op });
+      else if (op.api === 'rest' && op.type === 'unblacklist') unblacklists.push({ contactId, op });
+      else singles.push({ contactId, op: op as SingleOp });
+    }
+  }
+  return { perContact, bulk, unblacklists, singles };
 }
 
 /**
@@ -78,238 +108,16 @@ export function createOptimizelyCampaignAdapter(
   logger: Logger,
   pacers?: PacerFactory,
 ): EspAdapter {
-  const { rest: restCredentials, formAuthCode } = settings.credentials;
-  const kit = createAdapterKit(settings, logger, { secrets: formAuthCode ? [formAuthCode] : [], ...(pacers ? { pacers } : {}) });
-  const restBase = `/rest/${encodeURIComponent(restCredentials?.clientId ?? '')}`;
-  const restHeaders = restCredentials
-    ? { Authorization: basicAuth(restCredentials.apiUser, restCredentials.apiPassword) }
-    : {};
-  const listParam: Record<string, string> = settings.recipientListId
-    ? { recipientListId: settings.recipientListId }
-    : {};
-
-  async function httpApi(
-    operation: HttpOperation,
-    params: Record<string, string>,
-    signal?: AbortSignal,
-  ): Promise<PushOutcome> {
-    const path = `/http/form/${encodeURIComponent(formAuthCode ?? '')}/${operation}`;
-    return kit.call(operation, signal, async () => {
-      const res =
-        settings.httpMethod === 'POST'
-          ? await kit.http.post(path, new URLSearchParams(params), { responseType: 'text', signal })
-          : await kit.http.get(path, { params, responseType: 'text', signal });
-      const result = tokenResult(operation, parseToken(res.data), settings);
-      if ('error' in result)
-        throw new EspError('optimizely-campaign', result.error.kind, result.error.reason, {
-          status: res.status,
-        });
-      return result.outcome;
-    });
-  }
-
-  /** A REST call whose listed statuses are outcomes rather than failures. */
-  async function restCall(
-    operation: string,
-    signal: AbortSignal | undefined,
-    send: () => Promise<unknown>,
-    special: Record<number, PushOutcome> = {},
-  ): Promise<PushOutcome> {
-    try {
-      await kit.call(operation, signal, send, Object.keys(special).map(Number));
-      return PUSHED;
-    } catch (err) {
-      const status = statusOf(err);
-      if (status !== undefined && special[status]) return special[status];
-      return deadLetterOrThrow(err);
-    }
-  }
-
-  function single(op: SingleOp, signal?: AbortSignal): Promise<PushOutcome> {
-    const cfg = { headers: restHeaders, signal };
-    const form = (fields: Record<string, string>) => new URLSearchParams(fields);
-    const trackingOff = notApplicable('tracking opt-out is not activated for this Optimizely client (406)');
-    if (op.api === 'http') return httpApi(op.operation, op.params, signal).catch(deadLetterOrThrow);
-    switch (op.type) {
-      case 'blacklist':
-        return restCall('blacklist-add', signal, () =>
-          kit.http.post(
-            `${restBase}/blacklistentries`,
-            form({ entry: op.entry, reason: settings.blacklistReason }),
-            cfg,
-          ),
-        );
-      case 'tracking-optout':
-        return restCall(
-          'tracking-optout',
-          signal,
-          () =>
-            kit.http.post(
-              `${restBase}/recipients/trackingoptout`,
-              form({ recipientId: op.recipientId }),
-              cfg,
-            ),
-          { 406: trackingOff },
-        );
-      case 'tracking-optin':
-        return restCall(
-          'tracking-optin',
-          signal,
-          () =>
-            kit.http.delete(`${restBase}/recipients/trackingoptout`, {
-              ...cfg,
-              params: { recipientId: op.recipientId },
-            }),
-          { 404: ALREADY_IN_STATE, 406: trackingOff },
-        );
-    }
-  }
-
-  async function unsubscribeChunk(
-    mediaType: string,
-    chunk: Owned<BulkOp>[],
-    out: Result[],
-    signal?: AbortSignal,
-  ) {
-    const ids = [...new Set(chunk.map((c) => c.op.recipientId))];
-    const body = new URLSearchParams({ recipientIds: ids.join(','), mediaType, ...listParam });
-    try {
-      const res = await kit.call('unsubscribe-bulk', signal, () =>
-        kit.http.post(`${restBase}/unsubscribes`, body, { headers: restHeaders, signal }),
-      );
-      const failed = unsuccessfulIds(res.data);
-      for (const c of chunk) {
-        const rejected = failed.has(c.op.recipientId.toLowerCase());
-        out.push({
-          contactId: c.contactId,
-          channel: c.op.channel,
-          op: rejected
-            ? deadLetter(`Optimizely listed the recipient as unsuccessful (${mediaType} unsubscribe)`)
-            : PUSHED,
-        });
-      }
-    } catch (err) {
-      const outcome = deadLetterOrThrow(err);
-      for (const c of chunk) out.push({ contactId: c.contactId, channel: c.op.channel, op: outcome });
-    }
-  }
-
-  /** The ids of `ids` that are on the unsubscribe list of `mediaType` (lower-cased), paging past the limit. */
-  async function onUnsubscribeList(mediaType: string, ids: readonly string[], signal?: AbortSignal) {
-    const found = new Set<string>();
-    const limit = Math.min(READ_LIMIT_MAX, Math.max(100, ids.length));
-    for (let offset = 0; ; offset += limit) {
-      const params = { recipientIds: ids.join(','), mediaType, offset, limit, ...listParam };
-      const res = await kit.call('resubscribe-read', signal, () =>
-        kit.http.get(`${restBase}/unsubscribes`, { headers: restHeaders, params, signal }),
-      );
-      const page = unsubscribedIds(res.data);
-      for (const id of page.ids) found.add(id);
-      if (page.elements < limit) return found;
-    }
-  }
-
-  async function resubscribeChunk(
-    mediaType: string,
-    chunk: Owned<BulkOp>[],
-    out: Result[],
-    signal?: AbortSignal,
-  ) {
-    let present: Set<string>;
-    try {
-      present = await onUnsubscribeList(mediaType, [...new Set(chunk.map((c) => c.op.recipientId))], signal);
-    } catch (err) {
-      const outcome = deadLetterOrThrow(err);
-      for (const c of chunk) out.push({ contactId: c.contactId, channel: c.op.channel, op: outcome });
-      return;
-    }
-    const listed = chunk.filter((c) => present.has(c.op.recipientId.toLowerCase()));
-    for (const c of chunk)
-      if (!listed.includes(c)) out.push({ contactId: c.contactId, channel: c.op.channel, op: ALREADY_IN_STATE });
-    if (listed.length > 0) await removeUnsubscribes(mediaType, listed, out, signal);
-  }
-
-  async function removeUnsubscribes(
-    mediaType: string,
-    chunk: Owned<BulkOp>[],
-    out: Result[],
-    signal?: AbortSignal,
-  ) {
-    const ids = [...new Set(chunk.map((c) => c.op.recipientId))];
-    const params = { recipientIds: ids.join(','), mediaType, ...listParam };
-    const outcome = await restCall(
-      'resubscribe',
-      signal,
-      () => kit.http.delete(`${restBase}/unsubscribes`, { headers: restHeaders, params, signal }),
-      { 404: ALREADY_IN_STATE },
-    );
-    // A 404 for several ids does not say which was missing: ask again one by one.
-    if (outcome === ALREADY_IN_STATE && ids.length > 1) {
-      for (const c of chunk) await removeUnsubscribes(mediaType, [c], out, signal);
-      return;
-    }
-    for (const c of chunk) out.push({ contactId: c.contactId, channel: c.op.channel, op: outcome });
-  }
-
-  async function unblacklistChunk(
-    chunk: Owned<UnblacklistOp>[],
-    out: Result[],
-    signal?: AbortSignal,
-  ) {
-    const entries = [...new Set(chunk.map((c) => c.op.entry))];
-    const params = new URLSearchParams(entries.map((e): [string, string] => ['entries', e]));
-    const outcome = await restCall('blacklist-remove', signal, () =>
-      kit.http.delete(`${restBase}/blacklistentries`, { headers: restHeaders, params, signal }),
-    );
-    for (const c of chunk) out.push({ contactId: c.contactId, channel: c.op.channel, op: outcome });
-  }
-
-  async function runBulk(
-    ops: Owned<BulkOp>[],
-    unblacklists: Owned<UnblacklistOp>[],
-    out: Result[],
-    signal?: AbortSignal,
-  ) {
-    const groups = new Map<string, Owned<BulkOp>[]>();
-    for (const o of ops) {
-      const key = `${o.op.type} ${o.op.mediaType}`;
-      groups.set(key, [...(groups.get(key) ?? []), o]);
-    }
-    for (const group of groups.values()) {
-      const { type, mediaType } = (group[0] as Owned<BulkOp>).op;
-      const size = type === 'unsubscribe' ? BULK_UNSUBSCRIBE_MAX : settings.resubscribeChunk;
-      for (const chunk of chunks(group, size)) {
-        if (type === 'unsubscribe') await unsubscribeChunk(mediaType, chunk, out, signal);
-        else await resubscribeChunk(mediaType, chunk, out, signal);
-      }
-    }
-    for (const chunk of chunks(unblacklists, BULK_UNBLACKLIST_MAX))
-      await unblacklistChunk(chunk, out, signal);
-  }
-
+  const client = createOptimizelyClient(settings, logger, pacers);
   return {
     name: 'optimizely-campaign',
     maxBatch: settings.maxBatch,
     async push(contacts: readonly ContactSnapshot[], signal?: AbortSignal) {
-      const perContact = new Map<string, ChannelResult[]>();
-      const bulk: Owned<BulkOp>[] = [];
-      const unblacklists: Owned<UnblacklistOp>[] = [];
-      const singles: Owned<SingleOp>[] = [];
-      for (const contact of contacts) {
-        const { ops, skipped } = planOperations(contact, settings);
-        perContact.set(contact.contactId, skipped);
-        for (const op of ops) {
-          const contactId = contact.contactId;
-          if (op.api === 'rest' && (op.type === 'unsubscribe' || op.type === 'resubscribe'))
-            bulk.push({ contactId, op });
-          else if (op.api === 'rest' && op.type === 'unblacklist') unblacklists.push({ contactId, op });
-          else singles.push({ contactId, op: op as SingleOp });
-        }
-      }
+      const { perContact, bulk, unblacklists, singles } = sortOperations(contacts, settings);
       const results: Result[] = [];
-      await runBulk(bulk, unblacklists, results, signal);
+      await runBulk(client, bulk, unblacklists, results, signal);
       const singleResults = await mapWithConcurrency(singles, settings.concurrency, (s) =>
-        single(s.op, signal),
+        single(client, s.op, signal),
       );
       for (const [i, s] of singles.entries()) {
         results.push({ contactId: s.contactId, channel: s.op.channel, op: singleResults[i] as PushOutcome });

@@ -1,4 +1,4 @@
-import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
+import type { OptimizelyCampaignSettings } from './optimizely-campaign.settings.js';
 import { type ChannelResult, isDecided, missingIdentity, onChannel, planChannels } from '../kit/outcome.js';
 import type { ContactSnapshot } from '../types.js';
 import { blacklistPattern, type HttpOperation, httpApiParams } from './optimizely-campaign.mapping.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { OptimizelyCampaignSettings } from '../../../config/esps.js';
-import { createAdapterKit } from '../kit/adapter-kit.js';
+import type { OptimizelyCampaignSettings } from './optimizely-campaign.settings.js';
+import { type AdapterKit, createAdapterKit } from '../kit/adapter-kit.js';
 import { basicAuth } from '../kit/http/client.js';
 import { EspError } from '../kit/http/errors.js';
 import {
@@ -270,6 +270,170 @@ function rowOf(source: OptimizelySource, element: unknown): WindowRow {
   return { at, key };
 }
 
+/** What every read-back request shares: the kit (REST Basic auth), the REST base path and the recipient list. */
+interface ReadBackClient {
+  settings: OptimizelyCampaignSettings;
+  kit: AdapterKit;
+  /** `/rest/<clientId>`. */
+  base: string;
+  listParam: Record<string, string>;
+}
+
+async function fetchWindow(
+  { kit, base, listParam }: ReadBackClient,
+  source: OptimizelySource,
+  offset: number,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<unknown[]> {
+  const [operation, path, params] =
+    source.kind === 'blacklist'
+      ? ['readback-blacklist', `${base}/blacklistentries`, {}]
+      : ['readback-unsubscribes', `${base}/unsubscribes`, { mediaType: source.mediaType, ...listParam }];
+  const res = await kit.call(operation, signal, () =>
+    kit.http.get(path, {
+      params: { ...params, offset, limit, sort: 'created', direction: 'ASC' },
+      signal,
+    }),
+  );
+  const elements = isRecord(res.data) ? res.data['elements'] : undefined;
+  if (!Array.isArray(elements)) throw unexpectedResponse('optimizely-campaign', operation);
+  return elements;
+}
+
+async function readSource(
+  client: ReadBackClient,
+  source: OptimizelySource,
+  position: OptimizelyPosition,
+  pageSize: number,
+  signal?: AbortSignal,
+): Promise<{ items: RemoteSuppression[]; next: OptimizelyPosition; done: boolean }> {
+  const { elements, next, done } = await pageWindow(
+    (offset, limit) => fetchWindow(client, source, offset, limit, signal),
+    (e) => rowOf(source, e),
+    position,
+    pageSize,
+  );
+  const items: RemoteSuppression[] = [];
+  for (const element of elements) {
+    const item =
+      source.kind === 'blacklist'
+        ? mapBlacklistEntry(element)
+        : mapUnsubscribe(element, source.channel, client.settings);
+    if (item) items.push(item);
+  }
+  if (items.length < elements.length) {
+    client.kit.logger.debug(
+      { source: sourceKey(source), unnamed: elements.length - items.length },
+      'optimizely read-back left out entries that name no single recipient (wildcards, no created)',
+    );
+  }
+  return { items, next, done };
+}
+
+/** One page of the sweep over every source (unsubscribe lists, then the blocklist), and the cursor after it. */
+async function listPage(
+  client: ReadBackClient,
+  sources: readonly OptimizelySource[],
+  cursor: string | undefined,
+  pageSize: number,
+  signal?: AbortSignal,
+): Promise<ReadBackPage> {
+  const size = clampPageSize(pageSize, MAX_PAGE_SIZE);
+  let position: OptimizelyPosition = { s: sourceKey(sources[0] as OptimizelySource), o: 0 };
+  if (cursor !== undefined) position = decodeCursor('optimizely-campaign', cursor, parsePosition);
+  let index = sources.findIndex((s) => sourceKey(s) === position.s);
+  if (index < 0) {
+    throw new EspError(
+      'optimizely-campaign',
+      'permanent',
+      `optimizely-campaign: read-back cursor names source "${position.s}", which this configuration does not read; start a new sweep`,
+    );
+  }
+  // Sources that turn out empty are passed over in the same call, so a page is rarely empty.
+  for (;;) {
+    const source = sources[index] as OptimizelySource;
+    const { items, next, done } = await readSource(client, source, position, size, signal);
+    const following = sources[index + 1];
+    if (!done) return { items, nextCursor: encodeCursor('optimizely-campaign', next) };
+    if (following === undefined) return { items, nextCursor: undefined };
+    position = { s: sourceKey(following), o: 0 };
+    index++;
+    if (items.length > 0) return { items, nextCursor: encodeCursor('optimizely-campaign', position) };
+  }
+}
+
+/** Recipient ids of `ids` that have an entry in the unsubscribe list of `mediaType`. */
+async function unsubscribedAmong(
+  { kit, base, listParam }: ReadBackClient,
+  ids: readonly string[],
+  mediaType: string,
+  signal?: AbortSignal,
+): Promise<Set<string>> {
+  const held = new Set<string>();
+  for (let i = 0; i < ids.length; i += CHECK_CHUNK) {
+    const chunk = ids.slice(i, i + CHECK_CHUNK);
+    const res = await kit.call('readback-check-unsubscribes', signal, () =>
+      kit.http.get(`${base}/unsubscribes`, {
+        params: { recipientIds: chunk.join(','), mediaType, ...listParam, offset: 0, limit: MAX_LIST_LIMIT },
+        signal,
+      }),
+    );
+    const elements = isRecord(res.data) ? res.data['elements'] : undefined;
+    if (!Array.isArray(elements)) throw unexpectedResponse('optimizely-campaign', 'GET /unsubscribes?recipientIds');
+    for (const e of elements) {
+      const id = isRecord(e) ? stringField(e, 'recipientId') : undefined;
+      if (id) held.add(id);
+    }
+  }
+  return held;
+}
+
+async function blocklisted({ kit, base }: ReadBackClient, address: string, signal?: AbortSignal): Promise<boolean> {
+  const res = await kit.call('readback-check-blacklist', signal, () =>
+    kit.http.get(`${base}/blacklistentries/blacklisted`, { params: { address }, signal }),
+  );
+  if (!isRecord(res.data) || typeof res.data['blacklisted'] !== 'boolean')
+    throw unexpectedResponse('optimizely-campaign', 'GET /blacklistentries/blacklisted');
+  return res.data['blacklisted'];
+}
+
+/** Of the contacts we believe opted out, those Optimizely holds no opt-out for, per channel. */
+async function checkOptOuts(
+  client: ReadBackClient,
+  checks: readonly OptOutCheck[],
+  signal?: AbortSignal,
+): Promise<RemoteSuppression[]> {
+  const { settings } = client;
+  const at = new Date().toISOString();
+  const idOf = (c: OptOutCheck) => (settings.recipientId === 'email' ? c.identity.email : c.identity.externalId);
+  const out: RemoteSuppression[] = [];
+  for (const channel of ['email', 'sms', 'push'] as const) {
+    const asked = checks.filter((c) => c.channels.includes(channel) && idOf(c) !== undefined);
+    if (asked.length === 0) continue;
+    const ids = asked.map((c) => idOf(c) as string);
+    let held: Set<string>;
+    if (channel === 'email' && settings.optOutAction === 'blacklist') {
+      held = new Set();
+      for (const c of asked)
+        if (c.identity.email && (await blocklisted(client, c.identity.email, signal))) held.add(idOf(c) as string);
+    } else {
+      const mediaType = settings.mediaTypes[channel];
+      if (!mediaType) continue;
+      // An email opt-out may be held as GLOBAL (mail links, the HTTP API) as well as EMAIL.
+      held = await unsubscribedAmong(client, ids, mediaType, signal);
+      if (channel === GLOBAL_CHANNEL && mediaType !== GLOBAL)
+        for (const id of await unsubscribedAmong(client, ids, GLOBAL, signal)) held.add(id);
+    }
+    for (const c of asked) {
+      if (held.has(idOf(c) as string)) continue;
+      // No entry carries no moment: the read time stands for it, never a reason to ingest anything.
+      out.push({ identity: c.identity, channel, state: 'opted_in', at, type: 'not_unsubscribed' });
+    }
+  }
+  return out;
+}
+
 export function createOptimizelyCampaignReadBack(
   settings: OptimizelyCampaignSettings,
   logger: Logger,
@@ -285,147 +449,16 @@ export function createOptimizelyCampaignReadBack(
   const kit = createAdapterKit(settings, logger.child({ readback: true }), {
     headers: { Authorization: basicAuth(rest.apiUser, rest.apiPassword) },
   });
-  const base = `/rest/${encodeURIComponent(rest.clientId)}`;
+  const client: ReadBackClient = {
+    settings,
+    kit,
+    base: `/rest/${encodeURIComponent(rest.clientId)}`,
+    listParam: settings.recipientListId ? { recipientListId: settings.recipientListId } : {},
+  };
   const sources = readBackSources(settings);
-  const listParam: Record<string, string> = settings.recipientListId
-    ? { recipientListId: settings.recipientListId }
-    : {};
-
-  async function fetchWindow(
-    source: OptimizelySource,
-    offset: number,
-    limit: number,
-    signal?: AbortSignal,
-  ): Promise<unknown[]> {
-    const [operation, path, params] =
-      source.kind === 'blacklist'
-        ? ['readback-blacklist', `${base}/blacklistentries`, {}]
-        : ['readback-unsubscribes', `${base}/unsubscribes`, { mediaType: source.mediaType, ...listParam }];
-    const res = await kit.call(operation, signal, () =>
-      kit.http.get(path, {
-        params: { ...params, offset, limit, sort: 'created', direction: 'ASC' },
-        signal,
-      }),
-    );
-    const elements = isRecord(res.data) ? res.data['elements'] : undefined;
-    if (!Array.isArray(elements)) throw unexpectedResponse('optimizely-campaign', operation);
-    return elements;
-  }
-
-  async function readSource(
-    source: OptimizelySource,
-    position: OptimizelyPosition,
-    pageSize: number,
-    signal?: AbortSignal,
-  ): Promise<{ items: RemoteSuppression[]; next: OptimizelyPosition; done: boolean }> {
-    const { elements, next, done } = await pageWindow(
-      (offset, limit) => fetchWindow(source, offset, limit, signal),
-      (e) => rowOf(source, e),
-      position,
-      pageSize,
-    );
-    const items: RemoteSuppression[] = [];
-    for (const element of elements) {
-      const item =
-        source.kind === 'blacklist'
-          ? mapBlacklistEntry(element)
-          : mapUnsubscribe(element, source.channel, settings);
-      if (item) items.push(item);
-    }
-    if (items.length < elements.length) {
-      kit.logger.debug(
-        { source: sourceKey(source), unnamed: elements.length - items.length },
-        'optimizely read-back left out entries that name no single recipient (wildcards, no created)',
-      );
-    }
-    return { items, next, done };
-  }
-
-  /** Recipient ids of `ids` that have an entry in the unsubscribe list of `mediaType`. */
-  async function unsubscribedAmong(ids: readonly string[], mediaType: string, signal?: AbortSignal): Promise<Set<string>> {
-    const held = new Set<string>();
-    for (let i = 0; i < ids.length; i += CHECK_CHUNK) {
-      const chunk = ids.slice(i, i + CHECK_CHUNK);
-      const res = await kit.call('readback-check-unsubscribes', signal, () =>
-        kit.http.get(`${base}/unsubscribes`, {
-          params: { recipientIds: chunk.join(','), mediaType, ...listParam, offset: 0, limit: MAX_LIST_LIMIT },
-          signal,
-        }),
-      );
-      const elements = isRecord(res.data) ? res.data['elements'] : undefined;
-      if (!Array.isArray(elements)) throw unexpectedResponse('optimizely-campaign', 'GET /unsubscribes?recipientIds');
-      for (const e of elements) {
-        const id = isRecord(e) ? stringField(e, 'recipientId') : undefined;
-        if (id) held.add(id);
-      }
-    }
-    return held;
-  }
-
-  async function blocklisted(address: string, signal?: AbortSignal): Promise<boolean> {
-    const res = await kit.call('readback-check-blacklist', signal, () =>
-      kit.http.get(`${base}/blacklistentries/blacklisted`, { params: { address }, signal }),
-    );
-    if (!isRecord(res.data) || typeof res.data['blacklisted'] !== 'boolean')
-      throw unexpectedResponse('optimizely-campaign', 'GET /blacklistentries/blacklisted');
-    return res.data['blacklisted'];
-  }
-
-  async function checkOptOuts(checks: readonly OptOutCheck[], signal?: AbortSignal): Promise<RemoteSuppression[]> {
-    const at = new Date().toISOString();
-    const idOf = (c: OptOutCheck) => (settings.recipientId === 'email' ? c.identity.email : c.identity.externalId);
-    const out: RemoteSuppression[] = [];
-    for (const channel of ['email', 'sms', 'push'] as const) {
-      const asked = checks.filter((c) => c.channels.includes(channel) && idOf(c) !== undefined);
-      if (asked.length === 0) continue;
-      const ids = asked.map((c) => idOf(c) as string);
-      let held: Set<string>;
-      if (channel === 'email' && settings.optOutAction === 'blacklist') {
-        held = new Set();
-        for (const c of asked) if (c.identity.email && (await blocklisted(c.identity.email, signal))) held.add(idOf(c) as string);
-      } else {
-        const mediaType = settings.mediaTypes[channel];
-        if (!mediaType) continue;
-        // An email opt-out may be held as GLOBAL (mail links, the HTTP API) as well as EMAIL.
-        held = await unsubscribedAmong(ids, mediaType, signal);
-        if (channel === GLOBAL_CHANNEL && mediaType !== GLOBAL)
-          for (const id of await unsubscribedAmong(ids, GLOBAL, signal)) held.add(id);
-      }
-      for (const c of asked) {
-        if (held.has(idOf(c) as string)) continue;
-        // No entry carries no moment: the read time stands for it, never a reason to ingest anything.
-        out.push({ identity: c.identity, channel, state: 'opted_in', at, type: 'not_unsubscribed' });
-      }
-    }
-    return out;
-  }
-
   return {
     kind: 'list',
-    checkOptOuts,
-    async listPage(cursor, pageSize, signal): Promise<ReadBackPage> {
-      const size = clampPageSize(pageSize, MAX_PAGE_SIZE);
-      let position: OptimizelyPosition = { s: sourceKey(sources[0] as OptimizelySource), o: 0 };
-      if (cursor !== undefined) position = decodeCursor('optimizely-campaign', cursor, parsePosition);
-      let index = sources.findIndex((s) => sourceKey(s) === position.s);
-      if (index < 0) {
-        throw new EspError(
-          'optimizely-campaign',
-          'permanent',
-          `optimizely-campaign: read-back cursor names source "${position.s}", which this configuration does not read; start a new sweep`,
-        );
-      }
-      // Sources that turn out empty are passed over in the same call, so a page is rarely empty.
-      for (;;) {
-        const source = sources[index] as OptimizelySource;
-        const { items, next, done } = await readSource(source, position, size, signal);
-        const following = sources[index + 1];
-        if (!done) return { items, nextCursor: encodeCursor('optimizely-campaign', next) };
-        if (following === undefined) return { items, nextCursor: undefined };
-        position = { s: sourceKey(following), o: 0 };
-        index++;
-        if (items.length > 0) return { items, nextCursor: encodeCursor('optimizely-campaign', position) };
-      }
-    },
+    checkOptOuts: (checks, signal) => checkOptOuts(client, checks, signal),
+    listPage: (cursor, pageSize, signal) => listPage(client, sources, cursor, pageSize, signal),
   };
 }

@@ -92,6 +92,91 @@ function stringHeaders(headers: Record<string, string | number> | undefined): Re
   return out;
 }
 
+/** What one simulator's host keeps while it serves: the definition, the request log, faults, hung responses. */
+interface HostState {
+  def: SimulatorDefinition;
+  log: RequestLog;
+  faults: FaultInjector;
+  hung: Set<ServerResponse>;
+}
+
+/**
+ * One request to the ESP's API: logged (masked), admitted (the ESP's own limits), delayed or failed
+ * by the scripted faults, else dispatched to the ESP's routes.
+ */
+async function handleEsp(
+  { def, log, faults, hung }: HostState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  raw: Buffer,
+): Promise<void> {
+  const started = performance.now();
+  const method = (req.method ?? 'GET').toUpperCase();
+  const entry: LoggedRequest = log.start({
+    time: new Date().toISOString(),
+    method,
+    path: def.maskPath ? def.maskPath(url.pathname) : url.pathname,
+    query: queryObject(url.searchParams),
+    headers: maskHeaders(req.headers),
+    body: describeBody(raw, String(req.headers['content-type'] ?? '')),
+  });
+  let release: (() => void) | undefined;
+  const settle = (outcome: LoggedRequest['outcome'], status: number | null, fault: boolean): void => {
+    if (entry.outcome !== 'pending') return;
+    entry.outcome = outcome;
+    entry.status = status;
+    entry.fault = fault;
+    entry.durationMs = Math.round(performance.now() - started);
+    if (outcome !== 'timeout') release?.();
+  };
+  res.on('close', () => {
+    settle('aborted', null, false);
+    release?.();
+    hung.delete(res);
+  });
+  const answer = (reply: SimReply, fault: boolean, extra: Record<string, string> = {}): void => {
+    const headers = { ...(def.responseHeaders?.() ?? {}), ...extra };
+    if (send(res, reply, headers)) settle('answered', reply.status, fault);
+  };
+
+  const admission = def.admission?.(method, url.pathname);
+  release = admission?.release;
+  if (admission?.reply) return answer(admission.reply, false);
+  if (admission?.delayMs) await sleep(admission.delayMs);
+  if (faults.latencyMs > 0) await sleep(faults.latencyMs);
+
+  const step = faults.take(method, url.pathname);
+  let stepHeaders: Record<string, string> = {};
+  if (step) {
+    if (step.delayMs) await sleep(step.delayMs);
+    if (step.reset) {
+      settle('reset', null, true);
+      req.socket.destroy();
+      return;
+    }
+    if (step.timeout) {
+      settle('timeout', null, true);
+      hung.add(res);
+      return;
+    }
+    stepHeaders = stringHeaders(step.headers);
+    if (step.status !== undefined) return answer(faultReply(step.status, step.body, stepHeaders), true);
+  }
+  if (res.destroyed) return;
+  answer(await dispatch(def.routes, def, req, url, raw), false, stepHeaders);
+}
+
+function listen(server: ReturnType<typeof createServer>, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 /** Start `def` on loopback and return its handle. */
 export async function startSimServer(
   def: SimulatorDefinition,
@@ -103,63 +188,6 @@ export async function startSimServer(
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const hung = new Set<ServerResponse>();
   let control: Router | undefined;
-
-  async function handleEsp(req: IncomingMessage, res: ServerResponse, url: URL, raw: Buffer): Promise<void> {
-    const started = performance.now();
-    const method = (req.method ?? 'GET').toUpperCase();
-    const entry: LoggedRequest = log.start({
-      time: new Date().toISOString(),
-      method,
-      path: def.maskPath ? def.maskPath(url.pathname) : url.pathname,
-      query: queryObject(url.searchParams),
-      headers: maskHeaders(req.headers),
-      body: describeBody(raw, String(req.headers['content-type'] ?? '')),
-    });
-    let release: (() => void) | undefined;
-    const settle = (outcome: LoggedRequest['outcome'], status: number | null, fault: boolean): void => {
-      if (entry.outcome !== 'pending') return;
-      entry.outcome = outcome;
-      entry.status = status;
-      entry.fault = fault;
-      entry.durationMs = Math.round(performance.now() - started);
-      if (outcome !== 'timeout') release?.();
-    };
-    res.on('close', () => {
-      settle('aborted', null, false);
-      release?.();
-      hung.delete(res);
-    });
-    const answer = (reply: SimReply, fault: boolean, extra: Record<string, string> = {}): void => {
-      const headers = { ...(def.responseHeaders?.() ?? {}), ...extra };
-      if (send(res, reply, headers)) settle('answered', reply.status, fault);
-    };
-
-    const admission = def.admission?.(method, url.pathname);
-    release = admission?.release;
-    if (admission?.reply) return answer(admission.reply, false);
-    if (admission?.delayMs) await sleep(admission.delayMs);
-    if (faults.latencyMs > 0) await sleep(faults.latencyMs);
-
-    const step = faults.take(method, url.pathname);
-    let stepHeaders: Record<string, string> = {};
-    if (step) {
-      if (step.delayMs) await sleep(step.delayMs);
-      if (step.reset) {
-        settle('reset', null, true);
-        req.socket.destroy();
-        return;
-      }
-      if (step.timeout) {
-        settle('timeout', null, true);
-        hung.add(res);
-        return;
-      }
-      stepHeaders = stringHeaders(step.headers);
-      if (step.status !== undefined) return answer(faultReply(step.status, step.body, stepHeaders), true);
-    }
-    if (res.destroyed) return;
-    answer(await dispatch(def.routes, def, req, url, raw), false, stepHeaders);
-  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -178,7 +206,7 @@ export async function startSimServer(
       send(res, router ? await dispatch(router, undefined, req, url, raw) : json(503, { error: 'starting' }));
       return;
     }
-    await handleEsp(req, res, url, raw);
+    await handleEsp({ def, log, faults, hung }, req, res, url, raw);
   }
 
   const server = createServer((req, res) => {
@@ -190,13 +218,7 @@ export async function startSimServer(
     });
   });
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.port ?? 0, host);
   const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { sweptApplyJobId } from '../../../jobs/apply-consent-events.job.js';
 import { identityKeys } from '../../../src/domain/index.js';
 import { REDACTED, scrubString, scrubValue } from '../../../src/lib/redact.js';
-import { webhookEventId } from '../../../src/ingest/webhook-events.js';
+import { webhookEventId } from '../../../src/esp/kit/webhook-kit.js';
 
 /**
  * Ids of every kind the app stores or shows (contact UUIDs, MongoDB ObjectIds, event ids the

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { parseActitoWebhook } from '../../../src/esp/actito/actito.webhook.js';
+import { parseGenericWebhook } from '../../../src/esp/crossengage/crossengage.webhook.js';
+import { parseEspTimestamp, webhookEventId } from '../../../src/esp/kit/webhook-kit.js';
 import {
   blocklistAddress,
-  parseActitoWebhook,
-  parseEspTimestamp,
-  parseGenericWebhook,
   parseOptimizelyWebhook,
+} from '../../../src/esp/optimizely-campaign/optimizely-campaign.webhook.js';
+import {
   type WebhookItem,
   type WebhookParseSettings,
   WebhookPayloadError,
-  webhookEventId,
 } from '../../../src/ingest/webhook-events.js';
 
 const settings: WebhookParseSettings = {

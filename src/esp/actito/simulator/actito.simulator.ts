@@ -59,82 +59,88 @@ function actitoDate(d: Date): string {
   return d.toISOString().slice(0, 19).replace('T', ' ');
 }
 
-export function createActitoSimulator(
-  options: ActitoOptions,
-  creds: SimCredentials['actito'],
-  ctx: SimContext,
-): SimulatorDefinition {
-  const opts = resolveActitoOptions(options);
-  const state = new ActitoState(opts);
-  const inFlight = new InFlightLimiter(opts.maxConcurrentRequests);
-  const perMinute = new SlidingWindowCounter(60_000);
+/** One Actito simulator's state: profiles, tokens, the in-flight limit and the per-minute window. */
+interface ActitoSim {
+  opts: ReturnType<typeof resolveActitoOptions>;
+  creds: SimCredentials['actito'];
+  ctx: SimContext;
+  state: ActitoState;
+  inFlight: InFlightLimiter;
+  perMinute: SlidingWindowCounter;
+  imports: ReturnType<typeof createActitoImports>;
+}
 
-  const seed = (
-    profiles: readonly {
-      attributes: Record<string, unknown>;
-      subscriptions?: Record<string, boolean> | undefined;
-    }[],
-  ): void => {
-    for (const p of profiles) {
-      const input = parseProfileInput(
-        {
-          attributes: Object.entries(p.attributes).map(([name, value]) => ({ name, value })),
-          subscriptions: Object.entries(p.subscriptions ?? {}).map(([name, subscribe]) => ({
-            name,
-            subscribe,
-          })),
-        },
-        opts,
-      );
-      state.upsert(input, ctx.now());
-    }
+function seedProfiles(
+  { opts, state, ctx }: ActitoSim,
+  profiles: readonly {
+    attributes: Record<string, unknown>;
+    subscriptions?: Record<string, boolean> | undefined;
+  }[],
+): void {
+  for (const p of profiles) {
+    const input = parseProfileInput(
+      {
+        attributes: Object.entries(p.attributes).map(([name, value]) => ({ name, value })),
+        subscriptions: Object.entries(p.subscriptions ?? {}).map(([name, subscribe]) => ({
+          name,
+          subscribe,
+        })),
+      },
+      opts,
+    );
+    state.upsert(input, ctx.now());
+  }
+}
+
+/** The profile-table webhooks (§3.4) one change triggers; true when one was sent. */
+function emit({ opts, creds, ctx, state }: ActitoSim, change: ProfileChange): boolean {
+  const { profile } = change;
+  const base = {
+    entity: creds.entity,
+    profileTable: creds.profileTable,
+    moment: ctx.now().toISOString(),
+    profileId: profile.profileId,
+    uniqueIds: { [opts.uniqueKeyAttribute]: state.keyOf(profile) },
   };
-  seed(opts.profiles satisfies readonly ActitoSeedProfile[]);
+  const wanted = (e: ActitoWebhookEvent): boolean => opts.webhookEvents.includes(e);
+  let sent = false;
+  if (change.created && wanted('CREATE'))
+    sent =
+      ctx.webhooks.emit('CREATE', { eventType: 'CREATE', ...base, attributes: change.attributes }) || sent;
+  else if (!change.created && change.attributes.length > 0 && wanted('UPDATE')) {
+    sent =
+      ctx.webhooks.emit('UPDATE', { eventType: 'UPDATE', ...base, attributes: change.attributes }) || sent;
+  }
+  if (change.subscriptions.length > 0 && wanted('UPDATED_SUBSCRIPTION')) {
+    sent =
+      ctx.webhooks.emit('UPDATED_SUBSCRIPTION', {
+        eventType: 'UPDATED_SUBSCRIPTION',
+        ...base,
+        subscriptions: change.subscriptions,
+      }) || sent;
+  }
+  return sent;
+}
 
-  const emit = (change: ProfileChange): boolean => {
-    const { profile } = change;
-    const base = {
-      entity: creds.entity,
-      profileTable: creds.profileTable,
-      moment: ctx.now().toISOString(),
-      profileId: profile.profileId,
-      uniqueIds: { [opts.uniqueKeyAttribute]: state.keyOf(profile) },
-    };
-    const wanted = (e: ActitoWebhookEvent): boolean => opts.webhookEvents.includes(e);
-    let sent = false;
-    if (change.created && wanted('CREATE'))
-      sent =
-        ctx.webhooks.emit('CREATE', { eventType: 'CREATE', ...base, attributes: change.attributes }) || sent;
-    else if (!change.created && change.attributes.length > 0 && wanted('UPDATE')) {
-      sent =
-        ctx.webhooks.emit('UPDATE', { eventType: 'UPDATE', ...base, attributes: change.attributes }) || sent;
+/** Bearer token (and, when enforced, `Accept: application/json`) required. */
+const authed =
+  ({ opts, state, ctx }: Pick<ActitoSim, 'opts' | 'state' | 'ctx'>) =>
+  (handler: RouteHandler): RouteHandler =>
+  (req) => {
+    const accept = req.header('accept');
+    if (opts.enforceAccept && accept && !/application\/json|application\/\*|\*\/\*/i.test(accept)) {
+      fail(406, { status: 406, message: 'Not Acceptable: use Accept: application/json' });
     }
-    if (change.subscriptions.length > 0 && wanted('UPDATED_SUBSCRIPTION')) {
-      sent =
-        ctx.webhooks.emit('UPDATED_SUBSCRIPTION', {
-          eventType: 'UPDATED_SUBSCRIPTION',
-          ...base,
-          subscriptions: change.subscriptions,
-        }) || sent;
+    const match = /^Bearer\s+(\S+)$/i.exec(req.header('authorization') ?? '');
+    const expiresAt = match?.[1] ? state.tokens.get(match[1]) : undefined;
+    if (expiresAt === undefined || expiresAt <= ctx.now().getTime()) {
+      fail(401, { error: 'invalid_token', error_description: 'Access token expired or invalid' });
     }
-    return sent;
+    return handler(req);
   };
 
-  const authed =
-    (handler: RouteHandler): RouteHandler =>
-    (req) => {
-      const accept = req.header('accept');
-      if (opts.enforceAccept && accept && !/application\/json|application\/\*|\*\/\*/i.test(accept)) {
-        fail(406, { status: 406, message: 'Not Acceptable: use Accept: application/json' });
-      }
-      const match = /^Bearer\s+(\S+)$/i.exec(req.header('authorization') ?? '');
-      const expiresAt = match?.[1] ? state.tokens.get(match[1]) : undefined;
-      if (expiresAt === undefined || expiresAt <= ctx.now().getTime()) {
-        fail(401, { error: 'invalid_token', error_description: 'Access token expired or invalid' });
-      }
-      return handler(req);
-    };
-
+function apiRoutes(sim: ActitoSim): Router {
+  const { opts, creds, ctx, state } = sim;
   const routes = new Router();
   routes.get('/auth/token', (req) => {
     if (req.header('authorization') !== creds.apiKey)
@@ -155,101 +161,126 @@ export function createActitoSimulator(
     entity: creds.entity,
     profileTable: creds.profileTable,
     now: ctx.now,
-    authed,
+    authed: authed(sim),
     onChange: (change) => {
-      if (opts.webhookOnApiChanges) emit(change);
+      if (opts.webhookOnApiChanges) emit(sim, change);
     },
   });
+  sim.imports.register(routes);
+  return routes;
+}
 
-  const imports = createActitoImports({
-    state,
-    opts,
-    entity: creds.entity,
-    profileTable: creds.profileTable,
-    now: ctx.now,
-    authed,
-    onChange: (change) => {
-      if (opts.webhookOnApiChanges) emit(change);
-    },
-  });
-  imports.register(routes);
-
-  const controlRoutes = new Router()
+function controlRoutes(sim: ActitoSim): Router {
+  const routes = new Router()
     .post('/__sim/seed', (req) => {
       const body = parseOr400(seedSchema, req.json());
-      seed(body.profiles);
+      seedProfiles(sim, body.profiles);
       return json(200, { ok: true, seeded: body.profiles.length });
     })
     .post('/__sim/expire-tokens', () => {
-      state.tokens.clear();
+      sim.state.tokens.clear();
       return json(200, { ok: true });
     });
-  imports.registerControl(controlRoutes);
+  sim.imports.registerControl(routes);
+  return routes;
+}
 
-  const unsubscribe = (input: UnsubscribeInput): UnsubscribeResult => {
-    const profile = state.find(input.recipient);
-    if (!profile) fail(404, { error: `unknown profile ${input.recipient}` });
-    const channel = channelOf(input);
-    const type = input.type ?? 'unsubscribe_link';
-    const at = eventTime(input, ctx.now);
-    const info = { source: 'actito', way: type, date: actitoDate(at) };
-    const subscription = str(input, 'subscription') ?? opts.channelSubscriptions[channel];
-    const change: ProfileChange = { profile, created: false, attributes: [], subscriptions: [] };
-    if (subscription !== undefined) {
-      if (state.setSubscription(profile, subscription, false, info, at))
-        change.subscriptions.push({ name: subscription, subscribe: false });
-    } else if (channel === 'email') {
-      if (profile.attributes.get('marketingConsent') !== false)
-        change.attributes.push({ name: 'marketingConsent', value: false });
-      profile.attributes.set('marketingConsent', false);
-      profile.consentInfo['marketingConsent'] = { value: false, ...info };
-      profile.updated = at;
-    } else {
-      fail(400, { error: `no subscription configured for channel ${channel}; pass "subscription"` });
-    }
-    profile.lastDataCollection = info;
-    state.note(
-      profile.profileId,
-      'unsubscribe',
-      { channel, type, subscription: subscription ?? null, reason: input.reason ?? null },
-      at,
-    );
-    const webhook = emit(change);
+/** An unsubscribe acted out at Actito: the channel's subscription, or `marketingConsent` for email. */
+function actOutUnsubscribe(sim: ActitoSim, input: UnsubscribeInput): UnsubscribeResult {
+  const { opts, ctx, state } = sim;
+  const profile = state.find(input.recipient);
+  if (!profile) fail(404, { error: `unknown profile ${input.recipient}` });
+  const channel = channelOf(input);
+  const type = input.type ?? 'unsubscribe_link';
+  const at = eventTime(input, ctx.now);
+  const info = { source: 'actito', way: type, date: actitoDate(at) };
+  const subscription = str(input, 'subscription') ?? opts.channelSubscriptions[channel];
+  const change: ProfileChange = { profile, created: false, attributes: [], subscriptions: [] };
+  if (subscription !== undefined) {
+    if (state.setSubscription(profile, subscription, false, info, at))
+      change.subscriptions.push({ name: subscription, subscribe: false });
+  } else if (channel === 'email') {
+    if (profile.attributes.get('marketingConsent') !== false)
+      change.attributes.push({ name: 'marketingConsent', value: false });
+    profile.attributes.set('marketingConsent', false);
+    profile.consentInfo['marketingConsent'] = { value: false, ...info };
+    profile.updated = at;
+  } else {
+    fail(400, { error: `no subscription configured for channel ${channel}; pass "subscription"` });
+  }
+  profile.lastDataCollection = info;
+  state.note(
+    profile.profileId,
+    'unsubscribe',
+    { channel, type, subscription: subscription ?? null, reason: input.reason ?? null },
+    at,
+  );
+  const webhook = emit(sim, change);
+  return {
+    recipient: input.recipient,
+    channel,
+    type,
+    webhook,
+    profileId: profile.profileId,
+    subscription: subscription ?? null,
+  };
+}
+
+/** At most `maxConcurrentRequests` in flight (the next → 429); slower answers above `callsPerMinute`. */
+function admission({ opts, inFlight, perMinute }: ActitoSim): Admission {
+  const release = inFlight.tryAcquire();
+  if (!release)
     return {
-      recipient: input.recipient,
-      channel,
-      type,
-      webhook,
-      profileId: profile.profileId,
-      subscription: subscription ?? null,
+      reply: json(429, {
+        status: 429,
+        message: `Too many concurrent requests (max ${opts.maxConcurrentRequests} per licence)`,
+      }),
     };
-  };
+  const count = perMinute.hit();
+  return count > opts.callsPerMinute ? { release, delayMs: opts.throttleDelayMs } : { release };
+}
 
-  const admission = (): Admission => {
-    const release = inFlight.tryAcquire();
-    if (!release)
-      return {
-        reply: json(429, {
-          status: 429,
-          message: `Too many concurrent requests (max ${opts.maxConcurrentRequests} per licence)`,
-        }),
-      };
-    const count = perMinute.hit();
-    return count > opts.callsPerMinute ? { release, delayMs: opts.throttleDelayMs } : { release };
+export function createActitoSimulator(
+  options: ActitoOptions,
+  creds: SimCredentials['actito'],
+  ctx: SimContext,
+): SimulatorDefinition {
+  const opts = resolveActitoOptions(options);
+  const state = new ActitoState(opts);
+  const sim: ActitoSim = {
+    opts,
+    creds,
+    ctx,
+    state,
+    inFlight: new InFlightLimiter(opts.maxConcurrentRequests),
+    perMinute: new SlidingWindowCounter(60_000),
+    // Lands imported profiles as the profile API would, with the same webhooks.
+    imports: createActitoImports({
+      state,
+      opts,
+      entity: creds.entity,
+      profileTable: creds.profileTable,
+      now: ctx.now,
+      authed: authed({ opts, ctx, state }),
+      onChange: (change) => {
+        if (opts.webhookOnApiChanges) emit(sim, change);
+      },
+    }),
   };
+  seedProfiles(sim, opts.profiles satisfies readonly ActitoSeedProfile[]);
 
   return {
     name: 'actito',
-    routes,
-    controlRoutes,
+    routes: apiRoutes(sim),
+    controlRoutes: controlRoutes(sim),
     hasWebhooks: true,
-    unsubscribe,
-    admission,
+    unsubscribe: (input) => actOutUnsubscribe(sim, input),
+    admission: () => admission(sim),
     reset: () => {
       state.clear();
-      imports.reset();
-      perMinute.reset();
-      seed(opts.profiles);
+      sim.imports.reset();
+      sim.perMinute.reset();
+      seedProfiles(sim, opts.profiles);
     },
     state: () => ({
       recipients: state.consent(),
@@ -260,7 +291,7 @@ export function createActitoSimulator(
         ]),
       ),
       interactions: state.interactions.map((i) => ({ ...i })),
-      imports: imports.state(),
+      imports: sim.imports.state(),
     }),
   };
 }

@@ -52,6 +52,27 @@ const seedSchema = z.object({
   leads: z.array(z.object({ email: z.string().min(1), businessUnit: z.string().optional() })).optional(),
 });
 
+/** An unsubscribe acted out at CrossEngage: the channel's opt-out set and a "Message Unsubscribed" event. */
+function actOutUnsubscribe(state: CrossEngageState, ctx: SimContext, input: UnsubscribeInput): UnsubscribeResult {
+  const profile = state.byKey(input.recipient);
+  if (!profile)
+    fail(404, { error: `unknown recipient ${input.recipient} (use the external id or lead:<bu>:<email>)` });
+  const channel = channelOf(input);
+  const channelType = CANONICAL_TO_CHANNEL_TYPE[channel];
+  const at = eventTime(input, ctx.now);
+  const type = input.type ?? 'message.unsubscribed';
+  state.setOptOut(profile, channelType, true, at);
+  state.recordEvent({
+    at: at.toISOString(),
+    recipient: input.recipient,
+    event: 'Message Unsubscribed',
+    channelType,
+    properties: { type, ...(input.reason ? { reason: input.reason } : {}) },
+    effect: 'opt-out',
+  });
+  return { recipient: input.recipient, channel, type, webhook: false, channelType };
+}
+
 export function createCrossEngageSimulator(
   options: CrossEngageOptions,
   creds: SimCredentials['crossengage'],
@@ -88,26 +109,6 @@ export function createCrossEngageSimulator(
     return json(200, { ok: true });
   });
 
-  const unsubscribe = (input: UnsubscribeInput): UnsubscribeResult => {
-    const profile = state.byKey(input.recipient);
-    if (!profile)
-      fail(404, { error: `unknown recipient ${input.recipient} (use the external id or lead:<bu>:<email>)` });
-    const channel = channelOf(input);
-    const channelType = CANONICAL_TO_CHANNEL_TYPE[channel];
-    const at = eventTime(input, ctx.now);
-    const type = input.type ?? 'message.unsubscribed';
-    state.setOptOut(profile, channelType, true, at);
-    state.recordEvent({
-      at: at.toISOString(),
-      recipient: input.recipient,
-      event: 'Message Unsubscribed',
-      channelType,
-      properties: { type, ...(input.reason ? { reason: input.reason } : {}) },
-      effect: 'opt-out',
-    });
-    return { recipient: input.recipient, channel, type, webhook: false, channelType };
-  };
-
   const profileDetail = (p: ReturnType<CrossEngageState['byKey']> & object) => ({
     ...state.profileJson(p),
     ...state.statusJson(p),
@@ -119,7 +120,7 @@ export function createCrossEngageSimulator(
     routes,
     controlRoutes,
     hasWebhooks: false,
-    unsubscribe,
+    unsubscribe: (input) => actOutUnsubscribe(state, ctx, input),
     responseHeaders: () => ({ 'x-request-id': randomUUID() }),
     reset: () => {
       state.clear();

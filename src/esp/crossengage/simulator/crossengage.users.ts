@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { empty, fail, isRecord, json, notSimulated } from '../../../simulators/core/reply.js';
 import type { Router } from '../../../simulators/core/router.js';
-import type { SimRequest } from '../../../simulators/core/types.js';
+import type { RouteHandler, SimRequest } from '../../../simulators/core/types.js';
 import { type CeDeps, guarded, objectBody, optionalString, v1Fail, v2Fail } from './crossengage.common.js';
 import { type ChannelType, type CeProfile, isChannelType } from './crossengage.state.js';
 
@@ -94,7 +94,8 @@ function newTracking(deps: CeDeps, total: number, success: number): string {
   return trackingId;
 }
 
-export function registerUserRoutes(router: Router, deps: CeDeps): void {
+/** `/users/{id}/optout-status`, `/recipient-status` and `/blacklist-status` (v1). */
+function registerStatusRoutes(router: Router, deps: CeDeps): void {
   const { state, opts } = deps;
 
   router.put(
@@ -145,6 +146,74 @@ export function registerUserRoutes(router: Router, deps: CeDeps): void {
     '/users/:id/blacklist-status',
     guarded(deps, 'v1', (req) => json(200, { blacklisted: knownUser(deps, req.param('id')).blacklisted })),
   );
+}
+
+/** `POST /users/batch`: up to maxBatchUsers updates and deletions; v1 answers per item, v2 with a trackingId. */
+function usersBatch(deps: CeDeps): RouteHandler {
+  const { state, opts } = deps;
+  return guarded(deps, 'any', (req, version) => {
+    const body = objectBody(req, version);
+    const updated = arrayField(body, 'updated');
+    const deleted = arrayField(body, 'deleted');
+    const size = updated.length + deleted.length;
+    if (size > opts.maxBatchUsers) {
+      v2Fail(
+        400,
+        9,
+        `Max batch request size is ${opts.maxBatchUsers.toLocaleString('en-US')}, but was ${size.toLocaleString('en-US')}`,
+      );
+    }
+    const errors: { code: number; title: string; source: { pointer: string } }[] = [];
+    const updatedResults = updated.map((raw, i) => {
+      const r = applyUser(deps, raw, `/updated/${i}`);
+      if ('kind' in r) return { id: r.id, xngId: state.xngIdOf(r), success: true };
+      errors.push({ code: r.code, title: r.title, source: { pointer: r.pointer } });
+      return { id: isRecord(raw) ? (raw['id'] ?? null) : null, xngId: null, success: false, errors: [v1ItemError(r)] };
+    });
+    const deletedResults = deleted.map((raw) => {
+      const id = typeof raw === 'string' ? raw : isRecord(raw) ? optionalString(raw['id']) : undefined;
+      if (!id) return { id: null, xngId: null, success: false, errors: [{ field: 'id', type: 'NOT_NULL' }] };
+      const user = state.users.get(id);
+      const xngId = user ? state.xngIdOf(user) : null;
+      state.deleteUser(id);
+      return { id, xngId, success: true };
+    });
+    // v1 blueprint: 200 when every item succeeded, 400 with the items' errors otherwise (valid items
+    // are still applied: INFERENCE, the blueprint shows no mixed answer).
+    if (version === '1') {
+      const failed = [...updatedResults, ...deletedResults].some((r) => !r.success);
+      return json(failed ? 400 : 200, { updated: updatedResults, deleted: deletedResults });
+    }
+    const trackingId = newTracking(deps, size, size - errors.length);
+    return json(202, errors.length > 0 ? { trackingId, errors } : { trackingId });
+  });
+}
+
+/** `POST /leads` (v1): leads keyed by email and business unit; 400 with the items' errors when one fails. */
+function leadsUpsert(deps: CeDeps): RouteHandler {
+  const { state } = deps;
+  return guarded(deps, 'v1', (req, version) => {
+    const updated = arrayField(objectBody(req, version), 'updated');
+    const results = updated.map((raw) => {
+      const fail = (error: V1ItemError) => ({ xngId: null, success: false, errors: [error] });
+      if (!isRecord(raw)) return fail({ field: 'email', type: 'NOT_NULL' });
+      const { email: rawEmail, businessUnit, id, ...traits } = raw;
+      const email = optionalString(rawEmail);
+      if (!email) return fail({ field: 'email', type: 'NOT_NULL' });
+      if (!EMAIL.test(email)) return fail({ field: 'email', type: 'WRONG_FORMAT' });
+      const bu = optionalString(businessUnit) ?? null;
+      const lead = state.upsertLead(email, bu, traits, deps.now());
+      return { ...(optionalString(id) ? { id } : {}), xngId: state.xngIdOf(lead), success: true };
+    });
+    // v1 blueprint: 200 when every lead was processed, 400 with the items' errors otherwise.
+    return json(results.every((r) => r.success) ? 200 : 400, { updated: results, deleted: [] });
+  });
+}
+
+export function registerUserRoutes(router: Router, deps: CeDeps): void {
+  const { state, opts } = deps;
+
+  registerStatusRoutes(router, deps);
 
   router.get(
     '/users/track/:trackingId',
@@ -164,45 +233,7 @@ export function registerUserRoutes(router: Router, deps: CeDeps): void {
       return json(202, { trackingId: newTracking(deps, 1, 1) });
     }),
   );
-  router.post(
-    '/users/batch',
-    guarded(deps, 'any', (req, version) => {
-      const body = objectBody(req, version);
-      const updated = arrayField(body, 'updated');
-      const deleted = arrayField(body, 'deleted');
-      const size = updated.length + deleted.length;
-      if (size > opts.maxBatchUsers) {
-        v2Fail(
-          400,
-          9,
-          `Max batch request size is ${opts.maxBatchUsers.toLocaleString('en-US')}, but was ${size.toLocaleString('en-US')}`,
-        );
-      }
-      const errors: { code: number; title: string; source: { pointer: string } }[] = [];
-      const updatedResults = updated.map((raw, i) => {
-        const r = applyUser(deps, raw, `/updated/${i}`);
-        if ('kind' in r) return { id: r.id, xngId: state.xngIdOf(r), success: true };
-        errors.push({ code: r.code, title: r.title, source: { pointer: r.pointer } });
-        return { id: isRecord(raw) ? (raw['id'] ?? null) : null, xngId: null, success: false, errors: [v1ItemError(r)] };
-      });
-      const deletedResults = deleted.map((raw) => {
-        const id = typeof raw === 'string' ? raw : isRecord(raw) ? optionalString(raw['id']) : undefined;
-        if (!id) return { id: null, xngId: null, success: false, errors: [{ field: 'id', type: 'NOT_NULL' }] };
-        const user = state.users.get(id);
-        const xngId = user ? state.xngIdOf(user) : null;
-        state.deleteUser(id);
-        return { id, xngId, success: true };
-      });
-      // v1 blueprint: 200 when every item succeeded, 400 with the items' errors otherwise (valid items
-      // are still applied: INFERENCE, the blueprint shows no mixed answer).
-      if (version === '1') {
-        const failed = [...updatedResults, ...deletedResults].some((r) => !r.success);
-        return json(failed ? 400 : 200, { updated: updatedResults, deleted: deletedResults });
-      }
-      const trackingId = newTracking(deps, size, size - errors.length);
-      return json(202, errors.length > 0 ? { trackingId, errors } : { trackingId });
-    }),
-  );
+  router.post('/users/batch', usersBatch(deps));
   router.get(
     '/users/email/:email/bu/:bu',
     guarded(deps, 'any', (req) => {
@@ -246,21 +277,5 @@ export function registerUserRoutes(router: Router, deps: CeDeps): void {
     }),
   );
 
-  const leads = guarded(deps, 'v1', (req, version) => {
-    const updated = arrayField(objectBody(req, version), 'updated');
-    const results = updated.map((raw) => {
-      const fail = (error: V1ItemError) => ({ xngId: null, success: false, errors: [error] });
-      if (!isRecord(raw)) return fail({ field: 'email', type: 'NOT_NULL' });
-      const { email: rawEmail, businessUnit, id, ...traits } = raw;
-      const email = optionalString(rawEmail);
-      if (!email) return fail({ field: 'email', type: 'NOT_NULL' });
-      if (!EMAIL.test(email)) return fail({ field: 'email', type: 'WRONG_FORMAT' });
-      const bu = optionalString(businessUnit) ?? null;
-      const lead = state.upsertLead(email, bu, traits, deps.now());
-      return { ...(optionalString(id) ? { id } : {}), xngId: state.xngIdOf(lead), success: true };
-    });
-    // v1 blueprint: 200 when every lead was processed, 400 with the items' errors otherwise.
-    return json(results.every((r) => r.success) ? 200 : 400, { updated: results, deleted: [] });
-  });
-  router.post('/leads', leads);
+  router.post('/leads', leadsUpsert(deps));
 }

@@ -20,33 +20,38 @@ import {
 } from './optimizely-campaign.rest-common.js';
 import type { BlacklistEntry } from './optimizely-campaign.state.js';
 
+/** A blocklist entry as the REST API answers it. */
+const blacklistJsonOf = (clientId: string) => (e: BlacklistEntry) => ({
+  mailingGroupId: num(clientId),
+  pattern: e.pattern,
+  reason: e.reason,
+  created: e.created.toISOString(),
+  modified: e.modified.toISOString(),
+  links: [],
+});
+
+/** The blocklist entries a `GET /blacklistentries` asks for (pattern, reason), in its sort order. */
+function sortedBlacklist(state: RestApiDeps['state'], req: SimRequest): BlacklistEntry[] {
+  const patterns = new Set(listParam(req.query, 'pattern').map((p) => p.toLowerCase()));
+  const reason = req.query.get('reason');
+  const items = [...state.blacklist.values()].filter(
+    (e) =>
+      (patterns.size === 0 || patterns.has(e.pattern.toLowerCase())) &&
+      (reason === null || e.reason === reason),
+  );
+  return sortBy(req, items, {
+    pattern: (e) => e.pattern.toLowerCase(),
+    reason: (e) => e.reason,
+    created: (e) => e.created.getTime(),
+    modified: (e) => e.modified.getTime(),
+  });
+}
+
 export function registerBlocklistRoutes(router: Router, deps: RestApiDeps): void {
   const { state, opts, creds } = deps;
   const base = REST_BASE;
   const authed = restAuth(creds);
-  const blacklistJson = (e: BlacklistEntry) => ({
-    mailingGroupId: num(creds.clientId),
-    pattern: e.pattern,
-    reason: e.reason,
-    created: e.created.toISOString(),
-    modified: e.modified.toISOString(),
-    links: [],
-  });
-  const sortedBlacklist = (req: SimRequest): BlacklistEntry[] => {
-    const patterns = new Set(listParam(req.query, 'pattern').map((p) => p.toLowerCase()));
-    const reason = req.query.get('reason');
-    const items = [...state.blacklist.values()].filter(
-      (e) =>
-        (patterns.size === 0 || patterns.has(e.pattern.toLowerCase())) &&
-        (reason === null || e.reason === reason),
-    );
-    return sortBy(req, items, {
-      pattern: (e) => e.pattern.toLowerCase(),
-      reason: (e) => e.reason,
-      created: (e) => e.created.getTime(),
-      modified: (e) => e.modified.getTime(),
-    });
-  };
+  const blacklistJson = blacklistJsonOf(creds.clientId);
   router.get(
     `${base}/blacklistentries/count`,
     authed((req) => out(req, 200, { count: state.blacklist.size, links: [] })),
@@ -63,7 +68,7 @@ export function registerBlocklistRoutes(router: Router, deps: RestApiDeps): void
   router.get(
     `${base}/blacklistentries`,
     authed((req) => {
-      const p = page(req, sortedBlacklist(req), opts.maxListLimit);
+      const p = page(req, sortedBlacklist(state, req), opts.maxListLimit);
       return out(req, 200, {
         elements: p.elements.map(blacklistJson),
         count: p.elements.length,

@@ -93,6 +93,15 @@ export function registerRecipientRoutes(router: Router, deps: RestApiDeps): void
     }),
   );
 
+  registerWebhookRegistrationRoutes(router, deps);
+}
+
+/** `GET|POST /webhooks`, `DELETE /webhooks/{id}`: the registrations the simulator sends webhooks to. */
+function registerWebhookRegistrationRoutes(router: Router, deps: RestApiDeps): void {
+  const { state } = deps;
+  const base = REST_BASE;
+  const authed = restAuth(deps.creds);
+  const reply = out;
   router.get(
     `${base}/webhooks`,
     authed((req) => reply(req, 200, state.webhooks.map(webhookJson))),

@@ -61,65 +61,58 @@ const seedSchema = z.object({
 
 const confirmSchema = z.object({ recipient: z.string().min(1), recipientListId: z.string().optional() });
 
-export function createOptimizelyCampaignSimulator(
-  options: OptimizelyCampaignOptions,
-  creds: SimCredentials['optimizely-campaign'],
-  ctx: SimContext,
-): SimulatorDefinition {
-  const opts = resolveOptimizelyOptions(options, creds);
-  const state = new OptimizelyState(opts.recipientListBasedUnsubscribes);
+/** One Optimizely Campaign simulator's state: recipient lists, unsubscribes, blocklist, registered webhooks. */
+interface OcSim {
+  opts: ReturnType<typeof resolveOptimizelyOptions>;
+  creds: SimCredentials['optimizely-campaign'];
+  ctx: SimContext;
+  state: OptimizelyState;
+}
 
-  const seed = (recipients: readonly OptimizelySeedRecipient[]): void => {
-    const now = ctx.now();
-    for (const r of recipients) {
-      const listId = r.recipientListId ?? creds.recipientListId;
-      state.putRecipient({
-        recipientId: r.recipientId,
-        recipientListId: listId,
-        address: r.address ?? null,
-        fields: { ...(r.fields ?? {}) },
-        optinStatus: 'confirmed',
-        optInProcessId: null,
-        created: now,
-        modified: now,
-      });
-    }
-  };
-  seed(opts.recipients);
+function seed({ creds, ctx, state }: OcSim, recipients: readonly OptimizelySeedRecipient[]): void {
+  const now = ctx.now();
+  for (const r of recipients) {
+    const listId = r.recipientListId ?? creds.recipientListId;
+    state.putRecipient({
+      recipientId: r.recipientId,
+      recipientListId: listId,
+      address: r.address ?? null,
+      fields: { ...(r.fields ?? {}) },
+      optinStatus: 'confirmed',
+      optInProcessId: null,
+      created: now,
+      modified: now,
+    });
+  }
+}
 
-  const destinations = (type: string): WebhookDestination[] =>
-    state.webhooks
-      .filter((w) => w.type === type && w.status === 'activated')
-      .map((w) => ({ url: w.targetUrl, headers: authHeaders(w.authentication) }));
+/** The `unsubscribe` webhook to every activated registration of that type; true when one was sent. */
+function emitUnsubscribe({ creds, ctx, state }: OcSim, entry: UnsubscribeEntry): boolean {
+  const destinations: WebhookDestination[] = state.webhooks
+    .filter((w) => w.type === 'unsubscribe' && w.status === 'activated')
+    .map((w) => ({ url: w.targetUrl, headers: authHeaders(w.authentication) }));
+  return ctx.webhooks.emit(
+    'unsubscribe',
+    {
+      type: 'unsubscribe',
+      clientId: creds.clientId,
+      recipientId: entry.recipientId,
+      recipientListId: entry.recipientListId,
+      mailingId: entry.mailingId,
+      mediaType: entry.mediaType,
+      reason: entry.reason,
+      created: entry.created.toISOString(),
+    },
+    destinations,
+  );
+}
 
-  const emitUnsubscribe = (entry: UnsubscribeEntry): boolean =>
-    ctx.webhooks.emit(
-      'unsubscribe',
-      {
-        type: 'unsubscribe',
-        clientId: creds.clientId,
-        recipientId: entry.recipientId,
-        recipientListId: entry.recipientListId,
-        mailingId: entry.mailingId,
-        mediaType: entry.mediaType,
-        reason: entry.reason,
-        created: entry.created.toISOString(),
-      },
-      destinations('unsubscribe'),
-    );
-
-  const onApiUnsubscribe = (entry: UnsubscribeEntry): void => {
-    if (opts.webhookOnApiChanges) emitUnsubscribe(entry);
-  };
-
-  const routes = new Router();
-  registerHttpApi(routes, { state, opts, now: ctx.now, onUnsubscribe: onApiUnsubscribe });
-  registerRestApi(routes, { state, opts, creds, now: ctx.now, onUnsubscribe: onApiUnsubscribe });
-
-  const controlRoutes = new Router()
+function controlRoutes(sim: OcSim): Router {
+  const { creds, ctx, state } = sim;
+  return new Router()
     .post('/__sim/seed', (req) => {
       const body = parseOr400(seedSchema, req.json());
-      seed(body.recipients.map(stripUndefined));
+      seed(sim, body.recipients.map(stripUndefined));
       return json(200, { ok: true, seeded: body.recipients.length });
     })
     .post('/__sim/confirm-optin', (req) => {
@@ -133,70 +126,95 @@ export function createOptimizelyCampaignSimulator(
       state.touch(body.recipient, 'email');
       return json(200, { ok: true });
     });
+}
 
-  const unsubscribe = (input: UnsubscribeInput): UnsubscribeResult => {
-    const channel = channelOf(input);
-    const explicitMedia = str(input, 'mediaType');
-    if (explicitMedia !== undefined && !isMediaType(explicitMedia))
-      fail(400, { error: `invalid mediaType ${explicitMedia}` });
-    const type = input.type ?? 'list_unsubscribe';
-    const { entry, created } = state.addUnsubscribe({
-      recipientId: input.recipient,
-      recipientListId: str(input, 'recipientListId') ?? creds.recipientListId,
-      mailingId: str(input, 'mailingId') ?? null,
-      reason: input.reason ?? type,
-      created: eventTime(input, ctx.now),
-      // An email unsubscribe at the ESP (mail link, List-Unsubscribe) is a mail-service unsubscribe: same media type
-      // as HTTP API unsubscribes (option httpUnsubscribeMediaType, default GLOBAL); sms/push use SMS/PUSH.
-      mediaType:
-        explicitMedia ?? (channel === 'email' ? opts.httpUnsubscribeMediaType : mediaTypeOf(channel)),
-      origin: 'recipient',
-    });
-    const webhook = created ? emitUnsubscribe(entry) : false;
-    return { recipient: input.recipient, channel, type, webhook, created, mediaType: entry.mediaType };
+/** An unsubscribe acted out at Optimizely (mail link, List-Unsubscribe): an unsubscribe entry and its webhook. */
+function actOutUnsubscribe(sim: OcSim, input: UnsubscribeInput): UnsubscribeResult {
+  const { opts, creds, ctx, state } = sim;
+  const channel = channelOf(input);
+  const explicitMedia = str(input, 'mediaType');
+  if (explicitMedia !== undefined && !isMediaType(explicitMedia))
+    fail(400, { error: `invalid mediaType ${explicitMedia}` });
+  const type = input.type ?? 'list_unsubscribe';
+  const { entry, created } = state.addUnsubscribe({
+    recipientId: input.recipient,
+    recipientListId: str(input, 'recipientListId') ?? creds.recipientListId,
+    mailingId: str(input, 'mailingId') ?? null,
+    reason: input.reason ?? type,
+    created: eventTime(input, ctx.now),
+    // An email unsubscribe at the ESP (mail link, List-Unsubscribe) is a mail-service unsubscribe: same media type
+    // as HTTP API unsubscribes (option httpUnsubscribeMediaType, default GLOBAL); sms/push use SMS/PUSH.
+    mediaType:
+      explicitMedia ?? (channel === 'email' ? opts.httpUnsubscribeMediaType : mediaTypeOf(channel)),
+    origin: 'recipient',
+  });
+  const webhook = created ? emitUnsubscribe(sim, entry) : false;
+  return { recipient: input.recipient, channel, type, webhook, created, mediaType: entry.mediaType };
+}
+
+/** What `/__sim/state` shows. */
+function stateView(state: OptimizelyState) {
+  return {
+    recipients: state.consent(),
+    lists: Object.fromEntries(
+      [...state.lists].map(([listId, list]) => [
+        listId,
+        [...list.values()].map((r) => ({
+          recipientId: r.recipientId,
+          address: r.address,
+          optinStatus: r.optinStatus,
+          fields: r.fields,
+        })),
+      ]),
+    ),
+    unsubscribes: state.unsubscribes.map((e) => ({ ...e, created: e.created.toISOString() })),
+    blacklist: [...state.blacklist.values()].map((e) => ({
+      pattern: e.pattern,
+      reason: e.reason,
+      created: e.created.toISOString(),
+    })),
+    trackingOptOuts: [...state.trackingOptOuts].map(([recipientId, at]) => ({
+      recipientId,
+      created: at.toISOString(),
+    })),
+    registeredWebhooks: state.webhooks.map((w) => ({
+      id: w.id,
+      type: w.type,
+      targetUrl: w.targetUrl,
+      authentication: w.authentication.type,
+    })),
   };
+}
+
+export function createOptimizelyCampaignSimulator(
+  options: OptimizelyCampaignOptions,
+  creds: SimCredentials['optimizely-campaign'],
+  ctx: SimContext,
+): SimulatorDefinition {
+  const opts = resolveOptimizelyOptions(options, creds);
+  const sim: OcSim = { opts, creds, ctx, state: new OptimizelyState(opts.recipientListBasedUnsubscribes) };
+  const { state } = sim;
+  seed(sim, opts.recipients);
+
+  const onApiUnsubscribe = (entry: UnsubscribeEntry): void => {
+    if (opts.webhookOnApiChanges) emitUnsubscribe(sim, entry);
+  };
+  const routes = new Router();
+  registerHttpApi(routes, { state, opts, now: ctx.now, onUnsubscribe: onApiUnsubscribe });
+  registerRestApi(routes, { state, opts, creds, now: ctx.now, onUnsubscribe: onApiUnsubscribe });
 
   return {
     name: 'optimizely-campaign',
     routes,
-    controlRoutes,
+    controlRoutes: controlRoutes(sim),
     hasWebhooks: true,
-    unsubscribe,
+    unsubscribe: (input) => actOutUnsubscribe(sim, input),
     maskPath: (path) => path.replace(/^\/http\/(form|mail)\/[^/]+/, '/http/$1/***'),
     reset: () => {
       state.clear();
-      seed(opts.recipients);
+      seed(sim, opts.recipients);
     },
-    state: () => ({
-      recipients: state.consent(),
-      lists: Object.fromEntries(
-        [...state.lists].map(([listId, list]) => [
-          listId,
-          [...list.values()].map((r) => ({
-            recipientId: r.recipientId,
-            address: r.address,
-            optinStatus: r.optinStatus,
-            fields: r.fields,
-          })),
-        ]),
-      ),
-      unsubscribes: state.unsubscribes.map((e) => ({ ...e, created: e.created.toISOString() })),
-      blacklist: [...state.blacklist.values()].map((e) => ({
-        pattern: e.pattern,
-        reason: e.reason,
-        created: e.created.toISOString(),
-      })),
-      trackingOptOuts: [...state.trackingOptOuts].map(([recipientId, at]) => ({
-        recipientId,
-        created: at.toISOString(),
-      })),
-      registeredWebhooks: state.webhooks.map((w) => ({
-        id: w.id,
-        type: w.type,
-        targetUrl: w.targetUrl,
-        authentication: w.authentication.type,
-      })),
-    }),
+    state: () => stateView(state),
   };
 }
 

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import type { InlineRetryPolicy } from './http/with-retry.js';
+
+/**
+ * What every ESP's settings (src/esp/<esp>/<esp>.settings.ts) share: the zod pieces their variables
+ * are made of, the settings every adapter and its queue read, and the helpers that build them.
+ * config/esps.ts composes the ESPs' schemas and builders.
+ */
+
+export const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+export const positiveInt = z.coerce.number().int().positive();
+export const secret = z.string().min(1);
+export const url = z.string().url();
+export const channelMap = z
+  .string()
+  .regex(
+    /^\s*$|^[a-z][a-z0-9_]*:[A-Za-z0-9_ -]+(,[a-z][a-z0-9_]*:[A-Za-z0-9_ -]+)*$/,
+    'channel:NAME pairs, comma-separated',
+  );
+
+/** An ESP's documented bulk path (bulk mode, src/delivery/bulk.ts). */
+export interface BulkPathSettings {
+  /** Most contacts one bulk carries. */
+  maxContacts: number;
+  /** This ESP's own BULK_MODE_AFTER_S, when set. */
+  afterSeconds?: number;
+}
+
+export interface RateLimit {
+  max: number;
+  durationMs: number;
+}
+
+/** Settings every adapter and its queue share. `credentials` hold secrets: never log them. */
+export interface CommonEspSettings {
+  /** false when the ESP's credentials are absent; no adapter is built then. */
+  enabled: boolean;
+  /** Why the ESP is disabled (names the missing variables), for the start-up log. */
+  disabledReason?: string;
+  baseUrl: string;
+  timeoutMs: number;
+  /** Request budget, used by the queue limiter and by the adapter's own pacer. */
+  rateLimit: RateLimit;
+  /** Requests in flight per process. */
+  concurrency: number;
+  /**
+   * Share of `rateLimit` (and one concurrency slot) that lanes 2–3 may never take, kept for
+   * lane 1, a person's own opt-outs (config/index.ts sets it from <ESP>_FIRST_LANE_RESERVE).
+   */
+  firstLaneReservePercent?: number;
+  /** Contacts per push() call; 1 = no batching. */
+  maxBatch: number;
+  /** Queue attempts per push job. */
+  attempts: number;
+  retry: InlineRetryPolicy;
+}
+
+/** The shared in-job retry policy (ESP_INLINE_RETRIES…), with or without retrying a 429 inside the job. */
+export type RetryPolicyOf = (retryRateLimited: boolean) => InlineRetryPolicy;
+
+/** Parses `email:MAIL,sms:SMS` into a channel map. */
+export function parseChannelMap(value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of value.split(',')) {
+    const [channel, espChannel] = pair.split(':').map((s) => s.trim());
+    if (channel && espChannel) out[channel] = espChannel;
+  }
+  return out;
+}
+
+export const perSecond = (max: number): RateLimit => ({ max, durationMs: 1_000 });
+
+export function availability(missing: string[]): Pick<CommonEspSettings, 'enabled' | 'disabledReason'> {
+  return missing.length === 0
+    ? { enabled: true }
+    : { enabled: false, disabledReason: `missing ${missing.join(', ')}` };
+}
+
+export function missingOf<E extends object>(env: E, keys: (keyof E & string)[]): string[] {
+  return keys.filter((k) => env[k] === undefined);
+}
