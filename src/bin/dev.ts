@@ -107,6 +107,8 @@ const processes: Supervised[] = [
 let stopping = false;
 let traffic: Traffic | undefined;
 let observer: AppContext | undefined;
+/** Set once the demo's timer printed the summary: Ctrl-C afterwards does not repeat it. */
+let summarized = false;
 
 /** The demo's per-ESP summary, read from the simulators and the stack's MongoDB and Redis. */
 async function printDemoSummary(): Promise<void> {
@@ -127,6 +129,7 @@ async function endDemo(): Promise<void> {
   await waitForDrain(observer, DEMO_DRAIN_MS);
   if (stopping) return;
   await printDemoSummary();
+  summarized = true;
   if (demoExit) void shutdown(0);
   else say('dev keeps running; Ctrl-C stops everything');
 }
@@ -134,7 +137,8 @@ async function endDemo(): Promise<void> {
 async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
-  if (traffic) {
+  if (traffic && !summarized) {
+    // Ctrl-C during the demo: what happened so far, without waiting for the pipeline.
     await traffic.stop();
     await printDemoSummary();
   }

@@ -151,7 +151,10 @@ export interface TrafficCounts {
   faultsInjected: number;
 }
 
-/** The summary as lines: one headline, then two per ESP. Counts only, no contact's identity. */
+/**
+ * The summary as lines: one headline, then two per ESP. Counts only, no contact's identity.
+ * `ESP/ours: email 7/7 out 16/16 in` reads: the ESP holds 7 opt-outs and 16 opt-ins where MongoDB has 7 and 16.
+ */
 export function formatDemoSummary(summary: DemoSummary, traffic?: TrafficCounts): string[] {
   const { backlog } = summary;
   const sent = traffic ? `${traffic.accepted} events accepted, ${traffic.refused} bad ones refused, ${traffic.faultsInjected} fault scripts injected; ` : '';
@@ -168,10 +171,15 @@ export function formatDemoSummary(summary: DemoSummary, traffic?: TrafficCounts)
     lines.push(
       `  ${e.esp}: ${e.requests} requests (${answers || 'none'}; ${faults}); ${e.deadLetters} dead letters; ${e.paused ? 'PAUSED' : 'running'}`,
     );
-    const per = (pick: 'optedOut' | 'optedIn') => SIM_CHANNELS.map((ch) => `${ch} ${e.channels[ch].esp[pick]}/${e.channels[ch].ours[pick]}`).join(', ');
+    const channels = SIM_CHANNELS.flatMap((ch) => {
+      const { esp, ours } = e.channels[ch];
+      const out = esp.optedOut + ours.optedOut > 0 ? ` ${esp.optedOut}/${ours.optedOut} out` : '';
+      const inn = esp.optedIn + ours.optedIn > 0 ? ` ${esp.optedIn}/${ours.optedIn} in` : '';
+      return out || inn ? [`${ch}${out}${inn}`] : [];
+    });
     const differ = e.compared - e.agree;
     lines.push(
-      `    ESP/ours opted out: ${per('optedOut')}; opted in: ${per('optedIn')}; ${e.agree}/${e.compared} agree${differ > 0 ? ` (${differ} differ, ${e.explained} explained)` : ''}`,
+      `    ESP/ours: ${channels.join(', ') || 'no decisions'}; ${e.agree}/${e.compared} agree${differ > 0 ? ` (${differ} differ, ${e.explained} explained)` : ''}`,
     );
   }
   return lines;

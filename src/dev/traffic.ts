@@ -69,6 +69,8 @@ export interface Traffic {
   stop(): Promise<void>;
   /** What was sent so far: events the API accepted, bad events it refused, fault scripts injected. */
   counts(): TrafficCounts;
+  /** Ticks started so far (one scenario each; every 7th also a bad event, every 15th a fault). */
+  ticks(): number;
 }
 
 export function startTraffic(opts: TrafficOptions): Traffic {
@@ -108,5 +110,6 @@ export function startTraffic(opts: TrafficOptions): Traffic {
       await Promise.all(inFlight);
     },
     counts: () => ({ ...counts }),
+    ticks: () => tick,
   };
 }
