@@ -167,7 +167,7 @@ export function formatDemoSummary(summary: DemoSummary, traffic?: TrafficCounts)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([s, n]) => `${s}×${n}`)
       .join(' ');
-    const faults = `${e.faulted} faulted${e.faultsLeft > 0 ? `, ${e.faultsLeft} fault steps unused` : ''}`;
+    const faults = `${e.faulted} faulted${e.faultsLeft > 0 ? `, ${e.faultsLeft} fault step${e.faultsLeft === 1 ? '' : 's'} unused` : ''}`;
     lines.push(
       `  ${e.esp}: ${e.requests} requests (${answers || 'none'}; ${faults}); ${e.deadLetters} dead letters; ${e.paused ? 'PAUSED' : 'running'}`,
     );
