@@ -7,16 +7,23 @@
  * Quiet unless something needs attention: the processes log at `warn` unless LOG_LEVEL says
  * otherwise, and dev itself prints the addresses, the configuration once, and `ready`.
  * `npm run --silent dev -- --print-env` prints the running stack's settings for `eval`.
+ *
+ * `--demo` (`npm run demo`) also sends sample traffic for `--demo-seconds=N` (60; 0 = until
+ * Ctrl-C), lets the pipeline drain, and prints a per-ESP summary (again on Ctrl-C); with
+ * `--demo-exit` it then stops everything.
  */
 import { type Config, ConfigError, describeConfig, fullEnvSchema, loadConfig } from '../../config/index.js';
+import { type AppContext, createContext } from '../app/context.js';
+import { collectDemoSummary, formatDemoSummary, waitForDrain } from '../dev/demo-summary.js';
 import { formatDevEnv, readDevEnv, removeDevEnv, writeDevEnv } from '../dev/dev-env.js';
 import { withDatabase } from '../dev/mongo-server.js';
 import { projectRoot } from '../dev/project-root.js';
 import { startDevServices } from '../dev/services.js';
 import { REAL_CREDENTIAL_VARS, simulatorConnectionEnv } from '../dev/simulator-env.js';
 import { type Supervised, startEntry, stopInReverse } from '../dev/supervisor.js';
-import { startTraffic } from '../dev/traffic.js';
-import { ESP_NAMES } from '../esp/types.js';
+import { startTraffic, type Traffic } from '../dev/traffic.js';
+import { ESP_NAMES, type EspName } from '../esp/types.js';
+import { createLogger } from '../lib/logger.js';
 import { startSimulators } from '../simulators/index.js';
 
 const say = (msg: string) => process.stdout.write(`[dev] ${msg}\n`);
@@ -32,7 +39,16 @@ if (process.argv.includes('--print-env')) {
   process.exit(0);
 }
 
-const demo = process.argv.includes('--demo');
+const demoSecondsArg = process.argv.find((a) => a.startsWith('--demo-seconds='))?.slice('--demo-seconds='.length);
+const demoSeconds = demoSecondsArg === undefined ? 60 : Number(demoSecondsArg);
+if (!/^\d+$/.test(demoSecondsArg ?? '0') || demoSeconds > 86_400) {
+  process.stderr.write('[dev] --demo-seconds must be a whole number of seconds (0 = until Ctrl-C)\n');
+  process.exit(2);
+}
+const demoExit = process.argv.includes('--demo-exit');
+const demo = process.argv.includes('--demo') || demoSecondsArg !== undefined || demoExit;
+/** How long the pipeline gets to deliver what the demo sent before the summary is printed. */
+const DEMO_DRAIN_MS = 60_000;
 
 const services = await startDevServices(process.env, say, { ownProcessGroup: true }).catch((err: Error) => {
   process.stderr.write(`[dev] could not start local services: ${err.message}\n`);
@@ -59,12 +75,14 @@ const simulators = await startSimulators({ basePort: simPort }).catch(async (err
   await services.stop();
   process.exit(1);
 });
+const simulated: Partial<Record<EspName, string>> = {};
 for (const esp of ESP_NAMES) {
   if (process.env[REAL_CREDENTIAL_VARS[esp]]) {
     say(`${esp}: using the configured ${REAL_CREDENTIAL_VARS[esp]}`);
     continue;
   }
   Object.assign(childEnv, simulatorConnectionEnv(esp, simulators.urls[esp]));
+  simulated[esp] = simulators.urls[esp];
   say(`${esp}: simulator at ${simulators.urls[esp]}`);
 }
 
@@ -87,12 +105,45 @@ const processes: Supervised[] = [
 ];
 
 let stopping = false;
-let stopTraffic = () => {};
+let traffic: Traffic | undefined;
+let observer: AppContext | undefined;
+/** Set once the demo's timer printed the summary: Ctrl-C afterwards does not repeat it. */
+let summarized = false;
+
+/** The demo's per-ESP summary, read from the simulators and the stack's MongoDB and Redis. */
+async function printDemoSummary(): Promise<void> {
+  try {
+    observer ??= await createContext(config, createLogger({ level: 'silent', format: 'json' }));
+    const summary = await collectDemoSummary(observer, { urls: simulated });
+    for (const line of formatDemoSummary(summary, traffic?.counts())) say(line);
+  } catch (err) {
+    say(`demo summary unavailable: ${(err as Error).message}`);
+  }
+}
+
+async function endDemo(): Promise<void> {
+  await traffic?.stop();
+  if (stopping) return;
+  say('demo traffic stopped; letting the pipeline deliver what it has…');
+  observer ??= await createContext(config, createLogger({ level: 'silent', format: 'json' }));
+  await waitForDrain(observer, DEMO_DRAIN_MS);
+  if (stopping) return;
+  await printDemoSummary();
+  summarized = true;
+  if (demoExit) void shutdown(0);
+  else say('dev keeps running; Ctrl-C stops everything');
+}
+
 async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
+  if (traffic && !summarized) {
+    // Ctrl-C during the demo: what happened so far, without waiting for the pipeline.
+    await traffic.stop();
+    await printDemoSummary();
+  }
   say('stopping…');
-  stopTraffic();
+  await observer?.close().catch(() => {});
   removeDevEnv(root);
   await stopInReverse(processes, config.shutdownGraceMs + 5_000, (name, stoppedByUs) =>
     say(stoppedByUs ? `${name} stopped` : `${name} had exited before it was asked to stop`),
@@ -134,15 +185,21 @@ for (let i = 0; i < 600 && !stopping; i++) {
     if (demo) {
       // The demo producer uses the first configured key, so `npm run dev -- --demo` works with auth on.
       const apiKey = config.producer.keys[0]?.secret;
-      const traffic = startTraffic({
+      traffic = startTraffic({
         ...(apiKey ? { apiKey } : {}),
         baseUrl: local,
         simulatorUrls: simulators.urls,
         intervalMs: 500,
         log: (line) => say(`demo: ${line}`),
       });
-      stopTraffic = () => traffic.stop();
-      say('demo traffic running: opt-outs, forced re-opt-ins, tracking refusals, bad events, ESP faults');
+      say(
+        `demo traffic running${demoSeconds > 0 ? ` for ${demoSeconds} s` : ''}: opt-outs, forced re-opt-ins, tracking refusals, bad events, ESP faults`,
+      );
+      if (demoSeconds > 0) {
+        setTimeout(() => {
+          endDemo().catch((err: Error) => say(`demo: ${err.message}`));
+        }, demoSeconds * 1_000);
+      }
     }
     break;
   }

@@ -1,5 +1,6 @@
 import { ConsentClient, ConsentClientError, type ConsentEventInput } from '../client/index.js';
 import type { EspName } from '../esp/types.js';
+import type { TrafficCounts } from './demo-summary.js';
 
 /**
  * Sample traffic for `npm run demo`: opt-outs on all channels, forced re-opt-ins after a
@@ -46,30 +47,46 @@ function scenario(tick: number): { label: string; events: ConsentEventInput[] } 
   }
 }
 
-async function injectFault(tick: number, urls: TrafficOptions['simulatorUrls'], log: (l: string) => void) {
+async function injectFault(tick: number, urls: TrafficOptions['simulatorUrls'], log: (l: string) => void): Promise<boolean> {
   const targets = Object.entries(urls) as [EspName, string][];
-  if (targets.length === 0) return;
+  if (targets.length === 0) return false;
   const [esp, url] = pick(targets, tick);
   const steps =
     tick % 2 === 0
       ? [{ status: 503 }, { status: 503 }, { status: 503 }]
       : [{ status: 429, headers: { 'Retry-After': '2' } }];
-  await fetch(`${url}/__sim/faults`, {
+  const ok = await fetch(`${url}/__sim/faults`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ rules: [{ path: '*', steps }] }),
-  }).catch(() => {});
-  log(`fault injected: ${esp} answers ${steps.map((s) => s.status).join(', ')} next`);
+  }).then((r) => r.ok, () => false);
+  if (ok) log(`fault injected: ${esp} answers ${steps.map((s) => s.status).join(', ')} next`);
+  return ok;
 }
 
-export function startTraffic(opts: TrafficOptions): { stop(): void } {
+export interface Traffic {
+  /** Stops sending; resolves once the ticks under way have finished. */
+  stop(): Promise<void>;
+  /** What was sent so far: events the API accepted, bad events it refused, fault scripts injected. */
+  counts(): TrafficCounts;
+  /** Ticks started so far (one scenario each; every 7th also a bad event, every 15th a fault). */
+  ticks(): number;
+}
+
+export function startTraffic(opts: TrafficOptions): Traffic {
   const client = new ConsentClient({ baseUrl: opts.baseUrl, attempts: 1, ...(opts.apiKey ? { apiKey: opts.apiKey } : {}) });
+  const counts: TrafficCounts = { accepted: 0, refused: 0, faultsInjected: 0 };
+  const inFlight = new Set<Promise<void>>();
   let tick = 0;
-  const timer = setInterval(async () => {
-    tick++;
+  const timer = setInterval(() => {
+    const running = once(++tick).finally(() => inFlight.delete(running));
+    inFlight.add(running);
+  }, opts.intervalMs);
+  async function once(tick: number) {
     const { label, events } = scenario(tick);
     try {
       await client.recordMany(events);
+      counts.accepted += events.length;
       opts.log(label);
     } catch (err) {
       opts.log(`${label}: ${(err as Error).message}`);
@@ -79,10 +96,20 @@ export function startTraffic(opts: TrafficOptions): { stop(): void } {
       try {
         await client.record({ eventId: `bad-${tick}`, contact: {}, kind: 'marketing', value: 'opt_out', source: 'api' } as ConsentEventInput);
       } catch (err) {
-        if (err instanceof ConsentClientError) opts.log(`bad event refused: ${err.message}`);
+        if (err instanceof ConsentClientError) {
+          counts.refused++;
+          opts.log(`bad event refused: ${err.message}`);
+        }
       }
     }
-    if (tick % 15 === 0) await injectFault(tick / 15, opts.simulatorUrls, opts.log);
-  }, opts.intervalMs);
-  return { stop: () => clearInterval(timer) };
+    if (tick % 15 === 0 && (await injectFault(tick / 15, opts.simulatorUrls, opts.log))) counts.faultsInjected++;
+  }
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(inFlight);
+    },
+    counts: () => ({ ...counts }),
+    ticks: () => tick,
+  };
 }
