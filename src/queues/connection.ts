@@ -76,7 +76,16 @@ export function createRedisConnection(target: RedisTarget | string, role: RedisR
       // The cluster-level twins of the node settings (ioredis applies these to the Cluster object).
       enableOfflineQueue: role === 'worker',
       clusterRetryStrategy: (times) => retryStrategy?.(times) ?? 2_000,
-      enableReadyCheck: true,
+      // No ready check on worker connections (issue #16 item 5). ioredis 5 Cluster.connect() never
+      // settles its promise when the ready check fails: on `cluster_state:fail` (a master just
+      // restarted, the cluster not yet healed) it calls disconnect(true) and reconnects on its own,
+      // but the listener that would reject the first connect() is already gone. BullMQ's blocking
+      // connection awaits that connect() when it recovers from an error (RedisConnection.reconnect),
+      // so the worker's fetch loop waited for good: jobs and due delayed jobs stayed put while the
+      // worker was registered and idle. Without the check the Cluster is ready once it has the
+      // slots, and a command sent while the cluster is down gets CLUSTERDOWN and is retried
+      // (retryDelayOnClusterDown). Producers keep the check: nothing awaits their connect().
+      enableReadyCheck: role !== 'worker',
       // A failover moves slots: retry the command on the new owner instead of failing it.
       retryDelayOnFailover: 200,
       retryDelayOnClusterDown: 300,

@@ -1,3 +1,4 @@
+import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEspSimulators } from '../../support/esp-sims.js';
 import {
@@ -13,32 +14,60 @@ import {
 } from '../../support/chaos.js';
 import { waitFor } from '../../support/wait-for.js';
 import { QUEUE_APPLY } from '../../../src/queues/names.js';
+import { REDIS_TOPOLOGIES } from '../../support/redis-topology.js';
 
 /**
  * reliability.md §7 A4: the Redis child (AOF on, everysec) is SIGKILLed while events arrive and
  * restarted ~3 s later on the same port and data directory. The API keeps acknowledging (the
  * events are stored in MongoDB first); the scheduler's sweeper re-enqueues what never reached
  * Redis. Two ESPs (Ometria, CrossEngage) keep the MongoDB load inside the time budget.
+ * On a 3-master Redis Cluster (AOF on) the master that holds the apply queue's slot is the one
+ * killed and restarted (same port, its nodes.conf and AOF: it rejoins as that slot's master);
+ * the other masters, and the ESP queues on them, stay up.
  */
 const EVENTS = 240;
 const CONTACTS = 40;
 const OUTAGE_MS = 3_000;
 
-describe('chaos: Redis SIGKILL and restart mid-run (AOF on)', () => {
+/** The index of the cluster master that serves `key`'s slot, asked of the cluster itself. */
+async function masterServing(stack: Stack, key: string): Promise<number> {
+  const client = stack.ctx.runtime.producer as Cluster;
+  const slot = (await client.cluster('KEYSLOT', key)) as number;
+  const ranges = await client.cluster('SLOTS');
+  const port = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
+  const index = stack.redisCluster!.nodes.findIndex((n) => n.port === port);
+  if (index < 0) throw new Error(`no master serves slot ${slot} of ${key}`);
+  return index;
+}
+
+describe.each(REDIS_TOPOLOGIES)('chaos: Redis SIGKILL and restart mid-run (AOF on, %s Redis)', (topology) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
       ownRedis: true,
+      redisCluster: topology === 'cluster',
       workers: 2,
       startSims: () => startEspSimulators(['ometria', 'crossengage']),
       crossEngageUsers: Array.from({ length: CONTACTS }, (_, i) => chaosContact('r', i).externalId),
-      extra: { SWEEP_DELAY_MS: '3000', SWEEP_INTERVAL_MS: '2000' },
+      extra: {
+        SWEEP_DELAY_MS: '3000',
+        SWEEP_INTERVAL_MS: '2000',
+        // On the cluster a job whose completion was written in the killed master's last second
+        // (AOF everysec) or failed with CLUSTERDOWN comes back active; it is recovered once its
+        // lock expires and a stalled check runs. Short locks keep that inside the 40 s budget.
+        ...(topology === 'cluster' ? { WORKER_LOCK_DURATION_MS: '5000', WORKER_STALLED_INTERVAL_MS: '2000' } : {}),
+      },
     });
   });
   afterAll(async () => stack?.stop());
 
   it('every acknowledged event is applied; web and workers resume without a restart', { timeout: 120_000 }, async () => {
-    const redis = stack.redis!;
+    let redis: { kill(): Promise<void>; restart(): Promise<void> } = stack.redis!;
+    if (topology === 'cluster') {
+      const cluster = stack.redisCluster!;
+      const victim = await masterServing(stack, `${stack.ctx.runtime.prefixOf(QUEUE_APPLY)}:${QUEUE_APPLY}:id`);
+      redis = { kill: () => cluster.kill(victim), restart: () => cluster.restart(victim) };
+    }
     const generated = generateEvents({ prefix: 'r', events: EVENTS, contacts: CONTACTS, seed: 20261202 });
     const pids = [stack.web, ...stack.workers].map((p) => p.pid);
     const events = generated.map((g) => g.event);
@@ -84,10 +113,10 @@ describe('chaos: Redis SIGKILL and restart mid-run (AOF on)', () => {
       },
     });
     const acked = new Set([...a.acked, ...b.acked, ...c.acked]);
-    const quiet = await waitForQuiescence(stack.ctx, { timeoutMs: 90_000 });
+    const quiet = await waitForQuiescence(stack.ctx, { timeoutMs: topology === 'cluster' ? 40_000 : 90_000 });
     const resumed = Date.now();
     const report = await convergenceReport(stack, generated, acked);
-    figures('redis-kill', {
+    figures(`redis-kill (${topology})`, {
       events: EVENTS,
       acked: acked.size,
       ackedWhileRedisDown: ackedWhileDown.size,
