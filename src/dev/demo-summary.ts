@@ -9,7 +9,15 @@ import type { EspName } from '../esp/types.js';
 import type { ContactDoc } from '../persistence/models.js';
 import { espQueueNames, QUEUE_APPLY } from '../queues/names.js';
 import type { FaultScript, LoggedRequest } from '../simulators/core/types.js';
-import { compareEspsWithMongo, NOT_CARRIED, SIM_CHANNELS, type SimChannel, type SimulatorUrls, simHolds, simRecipients } from './esp-comparison.js';
+import {
+  compareEspsWithMongo,
+  NOT_CARRIED,
+  SIM_CHANNELS,
+  type SimChannel,
+  type SimulatorUrls,
+  simHolds,
+  simRecipients,
+} from './esp-comparison.js';
 
 type SummaryContext = Pick<AppContext, 'models' | 'services' | 'runtime' | 'esps'>;
 
@@ -75,7 +83,11 @@ const idle = (b: PipelineBacklog) => b.pendingEvents === 0 && b.pendingOutbox ==
  * Waits until nothing is left on its way (twice in a row, so a job between two queues is not
  * missed), or `timeoutMs` passes; returns the last backlog seen. A paused ESP never drains.
  */
-export async function waitForDrain(ctx: SummaryContext, timeoutMs: number, intervalMs = 500): Promise<PipelineBacklog> {
+export async function waitForDrain(
+  ctx: SummaryContext,
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<PipelineBacklog> {
   const deadline = Date.now() + timeoutMs;
   let quiet = 0;
   for (;;) {
@@ -92,7 +104,12 @@ async function getJson<T>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-function channelCounts(esp: EspName, recipients: Record<string, Record<string, string>>, contacts: readonly ContactDoc[], channel: SimChannel): ChannelCounts {
+function channelCounts(
+  esp: EspName,
+  recipients: Record<string, Record<string, string>>,
+  contacts: readonly ContactDoc[],
+  channel: SimChannel,
+): ChannelCounts {
   const counts: ChannelCounts = { esp: { optedOut: 0, optedIn: 0 }, ours: { optedOut: 0, optedIn: 0 } };
   for (const c of contacts) {
     const ours = channel === 'tracking' ? c.effective.tracking.state : c.effective.marketing[channel]?.state;
@@ -133,7 +150,9 @@ export async function collectDemoSummary(ctx: SummaryContext, sims: SimulatorUrl
       statuses: byStatus,
       faulted: requests.filter((r) => r.fault).length,
       faultsLeft: (faults.rules ?? []).reduce((sum, rule) => sum + rule.steps.length, 0),
-      channels: Object.fromEntries(SIM_CHANNELS.map((ch) => [ch, channelCounts(esp, recipients, contacts, ch)])) as Record<SimChannel, ChannelCounts>,
+      channels: Object.fromEntries(
+        SIM_CHANNELS.map((ch) => [ch, channelCounts(esp, recipients, contacts, ch)]),
+      ) as Record<SimChannel, ChannelCounts>,
       compared: comparison.compared,
       agree: comparison.compared - comparison.mismatches.length - comparison.explained.length,
       explained: comparison.explained.length,
@@ -157,11 +176,14 @@ export interface TrafficCounts {
  */
 export function formatDemoSummary(summary: DemoSummary, traffic?: TrafficCounts): string[] {
   const { backlog } = summary;
-  const sent = traffic ? `${traffic.accepted} events accepted, ${traffic.refused} bad ones refused, ${traffic.faultsInjected} fault scripts injected; ` : '';
+  const n = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+  const sent = traffic
+    ? `${n(traffic.accepted, 'event')} accepted, ${traffic.refused} bad ${traffic.refused === 1 ? 'one' : 'ones'} refused, ${n(traffic.faultsInjected, 'fault script')} injected; `
+    : '';
   const left = idle(backlog)
     ? 'everything delivered'
-    : `still on its way: ${backlog.pendingEvents} events, ${backlog.pendingOutbox} contacts to push, ${backlog.jobs} jobs`;
-  const lines = [`demo summary: ${sent}${summary.contacts} contacts; ${left}`];
+    : `still on its way: ${n(backlog.pendingEvents, 'event')}, ${n(backlog.pendingOutbox, 'contact')} to push, ${n(backlog.jobs, 'job')}`;
+  const lines = [`demo summary: ${sent}${n(summary.contacts, 'contact')}; ${left}`];
   for (const e of summary.esps) {
     const answers = Object.entries(e.statuses)
       .sort(([a], [b]) => a.localeCompare(b))

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectDemoSummary, type DemoSummary, formatDemoSummary, waitForDrain } from '../../src/dev/demo-summary.js';
+import {
+  collectDemoSummary,
+  type DemoSummary,
+  formatDemoSummary,
+  waitForDrain,
+} from '../../src/dev/demo-summary.js';
 import { startTraffic, type Traffic } from '../../src/dev/traffic.js';
 import type { EspName } from '../../src/esp/types.js';
 import { startTestApp } from '../support/app.js';
@@ -22,7 +27,11 @@ describe('the demo summary', () => {
     app = await startTestApp({ env: sims.env, workers: 1 });
     // At least 30 ticks: two fault scripts (ticks 15 and 30), four bad events (7, 14, 21, 28).
     traffic = startTraffic({ baseUrl: app.url, simulatorUrls: sims.urls, intervalMs: 50, log: () => {} });
-    await waitFor(() => traffic.ticks() >= 30, { what: '30 ticks of demo traffic', timeoutMs: 30_000, intervalMs: 10 });
+    await waitFor(() => traffic.ticks() >= 30, {
+      what: '30 ticks of demo traffic',
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    });
     await traffic.stop();
     // A tick still sending when the interval was cleared is awaited by stop(); nothing arrives later.
     await waitForDrain(app.ctx, 60_000, 200);
@@ -60,14 +69,17 @@ describe('the demo summary', () => {
     expect(summary.backlog).toEqual({ pendingEvents: 0, pendingOutbox: 0, jobs: 0 });
     expect(await app.ctx.models.events.countDocuments({})).toBe(traffic.counts().accepted);
     expect(summary.contacts).toBe(await app.ctx.models.contacts.countDocuments({}));
-    const emailOut = await app.ctx.models.contacts.countDocuments({ 'effective.marketing.email.state': 'opted_out' });
+    const emailOut = await app.ctx.models.contacts.countDocuments({
+      'effective.marketing.email.state': 'opted_out',
+    });
     expect(emailOut).toBeGreaterThan(0);
     for (const e of summary.esps) {
       expect(e.channels.email.ours.optedOut, e.esp).toBe(emailOut);
       // Everything MongoDB decided reached the ESP, or MongoDB records why not.
       expect(e.agree + e.explained, e.esp).toBe(e.compared);
       if (e.explained === 0) {
-        for (const [channel, c] of Object.entries(e.channels)) expect(c.esp, `${e.esp} ${channel}`).toEqual(c.ours);
+        for (const [channel, c] of Object.entries(e.channels))
+          expect(c.esp, `${e.esp} ${channel}`).toEqual(c.ours);
       }
     }
   });
@@ -86,7 +98,9 @@ describe('the demo summary', () => {
     expect(lines).toHaveLength(1 + 2 * summary.esps.length);
     const { accepted, refused, faultsInjected } = traffic.counts();
     expect(refused).toBe(Math.floor(traffic.ticks() / 7));
-    expect(lines[0]).toContain(`${accepted} events accepted, ${refused} bad ones refused, ${faultsInjected} fault scripts injected`);
+    expect(lines[0]).toContain(
+      `${accepted} event${accepted === 1 ? '' : 's'} accepted, ${refused} bad ${refused === 1 ? 'one' : 'ones'} refused, ${faultsInjected} fault script${faultsInjected === 1 ? '' : 's'} injected`,
+    );
     expect(lines[0]).toContain('everything delivered');
     for (const e of summary.esps) expect(lines.join('\n')).toContain(`  ${e.esp}: ${e.requests} requests (`);
     const text = lines.join('\n');
