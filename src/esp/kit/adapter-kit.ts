@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Lane } from '../../domain/index.js';
 import type { EspSettings } from '../../../config/esps.js';
 import { createSemaphore, type Pacer, type PacerFactory, processPacers, type Semaphore } from './concurrency.js';
 import { laneOf } from './lane-scope.js';
@@ -52,13 +53,28 @@ export function createAdapterKit(
       return withRetry(
         () =>
           semaphore.run(async () => {
-            await pacer.take(signal, lane);
+            await takeBudget(pacer, esp, signal, lane);
             return fn();
           }, lane),
         { esp, policy: settings.retry, signal, logger: log, operation, ...(expectedStatuses ? { expectedStatuses } : {}) },
       );
     },
   };
+}
+
+/**
+ * The ESP's budget is shared in Redis: a Redis that is down or restarting says nothing about the
+ * ESP or the contact, so its failure is a transient one (the push is retried, or swept again once
+ * Redis is back). Left unclassified it would read as a permanent failure and dead-letter every
+ * contact of the push, an opt-out among them.
+ */
+async function takeBudget(pacer: Pacer, esp: EspName, signal: AbortSignal | undefined, lane: Lane): Promise<void> {
+  try {
+    await pacer.take(signal, lane);
+  } catch (err) {
+    if (signal?.aborted || EspError.is(err)) throw err;
+    throw new EspError(esp, 'retryable', `${esp}: the request budget could not be read (${err instanceof Error ? err.message : String(err)})`);
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { EspSettings } from '../../../config/esps.js';
 import { createAdapterKit } from '../../../src/esp/kit/adapter-kit.js';
+import { EspError } from '../../../src/esp/kit/http/errors.js';
 import { inLane } from '../../../src/esp/kit/lane-scope.js';
 
 const settings = {
@@ -38,5 +39,30 @@ describe('adapter kit lanes', () => {
     release();
     await Promise.all([first, ...waiting]);
     expect(order).toEqual(['holder', 'opt-out', 'repair', 'import-a', 'read-back']);
+  });
+});
+
+describe('adapter kit budget', () => {
+  it('a budget that cannot be read (Redis down) fails the call as retryable, never as a permanent dead letter', async () => {
+    let sent = 0;
+    const kit = createAdapterKit(settings, pino({ level: 'silent' }), {
+      pacers: () => ({
+        take: async () => {
+          throw new Error('write ECONNRESET');
+        },
+      }),
+    });
+    const failure = await kit
+      .call('push', undefined, async () => {
+        sent += 1;
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(EspError.is(failure)).toBe(true);
+    expect(failure).toMatchObject({ kind: 'retryable', esp: 'actito' });
+    expect((failure as Error).message).toContain('ECONNRESET');
+    expect(sent).toBe(0);
   });
 });
