@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import type { AnyBulkWriteOperation } from 'mongoose';
 import { BULK_LANE, bulkDisposition, drainSeconds, type Lane, LANES, nextBulkMode } from '../domain/index.js';
 import { EspError } from '../esp/kit/http/errors.js';
 import { deadLetter } from '../esp/kit/outcome.js';
 import type { EspAdapter, EspBulkPath, EspName, PushOutcome } from '../esp/types.js';
+import { chunk } from '../lib/chunk.js';
 import type { Logger } from '../lib/logger.js';
 import { laneFilter } from '../metrics/backlog.js';
 import type { BulkContact, BulkModels, EspBulkDoc } from '../persistence/bulk.model.js';
 import { hydrateContact } from '../persistence/contacts.repository.js';
 import type { ContactDoc, Models } from '../persistence/models.js';
 import { acknowledgeOp, BULK_CLAIM_PREFIX, claimOp, laneOfEntry, releaseOp } from '../persistence/outbox.js';
-import { readByIds } from '../persistence/read-by-ids.js';
+import { bulkUpdate, readByIds } from '../persistence/read-by-ids.js';
 import { acknowledgement, pushFields } from './delivery.js';
 import { toSnapshot } from './snapshot.js';
 
@@ -74,12 +76,9 @@ function utcDayStart(at: Date): Date {
   return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
 }
 
-async function writeInChunks(models: Models, ops: readonly unknown[]): Promise<number> {
+async function writeInChunks(models: Models, ops: readonly AnyBulkWriteOperation<ContactDoc>[]): Promise<number> {
   let matched = 0;
-  for (let i = 0; i < ops.length; i += WRITE_CHUNK) {
-    const written = await models.contacts.bulkWrite(ops.slice(i, i + WRITE_CHUNK) as never, { ordered: false });
-    matched += written.matchedCount;
-  }
+  for (const slice of chunk(ops, WRITE_CHUNK)) matched += (await bulkUpdate(models.contacts, slice)).matchedCount;
   return matched;
 }
 

@@ -3,6 +3,7 @@ import { type Lane, LANES } from '../domain/index.js';
 import { EspError } from '../esp/kit/http/errors.js';
 import { inLane } from '../esp/kit/lane-scope.js';
 import { CHANNEL_IN_STATE, type ChannelOutcome, type EspAdapter, type EspName, type PushOutcome } from '../esp/types.js';
+import { chunk } from '../lib/chunk.js';
 import type { Logger } from '../lib/logger.js';
 import { hydrateContact } from '../persistence/contacts.repository.js';
 import type { ContactDoc, Models, SyncStatusEntry } from '../persistence/models.js';
@@ -236,12 +237,6 @@ async function failureSignal(esp: EspName, err: unknown, deps: DeliveryDeps): Pr
   }
   if (err.kind === 'rate_limited') return new JobRateLimited(err.retryAfterMs ?? DEFAULT_RATE_LIMIT_MS, err.message);
   return err;
-}
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /**

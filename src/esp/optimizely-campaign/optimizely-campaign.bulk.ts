@@ -1,3 +1,4 @@
+import { chunk } from '../../lib/chunk.js';
 import { deadLetterOrThrow } from '../kit/adapter-kit.js';
 import { ALREADY_IN_STATE, deadLetter, PUSHED } from '../kit/outcome.js';
 import type { PushOutcome } from '../types.js';
@@ -30,12 +31,6 @@ export interface Result {
   contactId: string;
   channel: string;
   op: PushOutcome;
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 async function unsubscribeChunk(
@@ -172,11 +167,11 @@ export async function runBulk(
   for (const group of groups.values()) {
     const { type, mediaType } = (group[0] as Owned<BulkOp>).op;
     const size = type === 'unsubscribe' ? BULK_UNSUBSCRIBE_MAX : client.settings.resubscribeChunk;
-    for (const chunk of chunks(group, size)) {
-      if (type === 'unsubscribe') await unsubscribeChunk(client, mediaType, chunk, out, signal);
-      else await resubscribeChunk(client, mediaType, chunk, out, signal);
+    for (const slice of chunk(group, size)) {
+      if (type === 'unsubscribe') await unsubscribeChunk(client, mediaType, slice, out, signal);
+      else await resubscribeChunk(client, mediaType, slice, out, signal);
     }
   }
-  for (const chunk of chunks(unblacklists, BULK_UNBLACKLIST_MAX))
-    await unblacklistChunk(client, chunk, out, signal);
+  for (const slice of chunk(unblacklists, BULK_UNBLACKLIST_MAX))
+    await unblacklistChunk(client, slice, out, signal);
 }

@@ -20,8 +20,8 @@ import { fail, isRecord, json } from '../../../simulators/core/reply.js';
 import type { Router } from '../../../simulators/core/router.js';
 import type { RouteHandler } from '../../../simulators/core/types.js';
 import type { ResolvedActitoOptions } from './actito.options.js';
-import type { ActitoState, ProfileChange, ProfileInput } from './actito.state.js';
-import { parseProfileInput } from './actito.routes.js';
+import type { ProfileInput } from './actito.state.js';
+import { type ActitoRouteDeps, parseProfileInput } from './actito.routes.js';
 
 type ImportStatus = 'WAITING' | 'RUNNING' | 'FINISHED' | 'ERROR';
 
@@ -100,15 +100,8 @@ function rowInput(row: Record<string, string>, opts: ResolvedActitoOptions): Pro
 
 const controlSchema = z.object({ hold: z.boolean().optional(), delayMs: z.number().int().min(0).optional() });
 
-export interface ActitoImportDeps {
-  state: ActitoState;
-  opts: ResolvedActitoOptions;
-  entity: string;
-  profileTable: string;
-  now(): Date;
-  authed(handler: RouteHandler): RouteHandler;
-  onChange(change: ProfileChange): void;
-}
+/** What the import routes need: the same as the profile API's routes (imports land as its writes do). */
+export type ActitoImportDeps = ActitoRouteDeps;
 
 export function createActitoImports(deps: ActitoImportDeps) {
   const { opts, state } = deps;
