@@ -1,24 +1,21 @@
-import { AxiosError, AxiosHeaders } from 'axios';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classifyHttpError } from '../../../src/esp/kit/http/classify.js';
+import { HttpStatusError, HttpTransportError } from '../../../src/esp/kit/http/client.js';
 import { EspError } from '../../../src/esp/kit/http/errors.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const CAP = 900_000;
 const KINDS = ['retryable', 'rate_limited', 'permanent', 'auth'];
 
-function axiosError(
+/** What the ESP HTTP client (esp/kit/http/client.ts) throws: a status error, or a transport error with its code. */
+function clientError(
   status: number | undefined,
   headers: Record<string, string> = {},
   code?: string,
-): AxiosError {
-  const config = { headers: new AxiosHeaders({ Authorization: 'Basic c2VjcmV0' }) };
-  const response =
-    status === undefined
-      ? undefined
-      : { status, statusText: '', headers: new AxiosHeaders(headers), config, data: '' };
-  return new AxiosError('request failed', code, config, undefined, response);
+): Error {
+  if (status === undefined) return new HttpTransportError('POST /v1/x failed', code ?? 'ERR_NETWORK');
+  return new HttpStatusError('POST', '/v1/x', { status, headers, data: 'token=c2VjcmV0' });
 }
 
 describe('classifyHttpError properties', () => {
@@ -86,19 +83,19 @@ describe('classifyHttpError table', () => {
     [403, 'auth'],
     [301, 'permanent'],
   ] as const)('HTTP %i → %s', (status, kind) => {
-    const c = classifyHttpError(axiosError(status), NOW, CAP);
+    const c = classifyHttpError(clientError(status), NOW, CAP);
     expect(c).toMatchObject({ kind, status });
   });
 
   it('429 with Retry-After seconds and with an HTTP-date', () => {
-    expect(classifyHttpError(axiosError(429, { 'retry-after': '7' }), NOW, CAP).retryAfterMs).toBe(7_000);
+    expect(classifyHttpError(clientError(429, { 'retry-after': '7' }), NOW, CAP).retryAfterMs).toBe(7_000);
     const date = new Date(NOW + 10_000).toUTCString();
-    expect(classifyHttpError(axiosError(429, { 'retry-after': date }), NOW, CAP).retryAfterMs).toBe(10_000);
-    expect(classifyHttpError(axiosError(429), NOW, CAP).retryAfterMs).toBeUndefined();
+    expect(classifyHttpError(clientError(429, { 'retry-after': date }), NOW, CAP).retryAfterMs).toBe(10_000);
+    expect(classifyHttpError(clientError(429), NOW, CAP).retryAfterMs).toBeUndefined();
   });
 
   it('503 keeps its Retry-After', () => {
-    expect(classifyHttpError(axiosError(503, { 'retry-after': '3' }), NOW, CAP)).toMatchObject({
+    expect(classifyHttpError(clientError(503, { 'retry-after': '3' }), NOW, CAP)).toMatchObject({
       kind: 'retryable',
       retryAfterMs: 3_000,
     });
@@ -107,13 +104,13 @@ describe('classifyHttpError table', () => {
   it.each(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ECONNABORTED', 'ERR_NETWORK', 'EAI_AGAIN', 'EPIPE'])(
     'network code %s → retryable',
     (code) => {
-      expect(classifyHttpError(axiosError(undefined, {}, code), NOW, CAP).kind).toBe('retryable');
+      expect(classifyHttpError(clientError(undefined, {}, code), NOW, CAP).kind).toBe('retryable');
       expect(classifyHttpError(Object.assign(new Error('x'), { code }), NOW, CAP).kind).toBe('retryable');
     },
   );
 
   it('a timeout says so in its reason', () => {
-    expect(classifyHttpError(axiosError(undefined, {}, 'ETIMEDOUT'), NOW, CAP).reason).toMatch(/timeout/);
+    expect(classifyHttpError(clientError(undefined, {}, 'ETIMEDOUT'), NOW, CAP).reason).toMatch(/timeout/);
   });
 
   it('a plain programming error is permanent (retrying would hide the bug)', () => {
@@ -129,8 +126,8 @@ describe('classifyHttpError table', () => {
     });
   });
 
-  it('the reason never carries request headers or credentials', () => {
-    const c = classifyHttpError(axiosError(401), NOW, CAP);
+  it('the reason never carries the response body (it may echo credentials)', () => {
+    const c = classifyHttpError(clientError(401), NOW, CAP);
     expect(JSON.stringify(c)).not.toContain('c2VjcmV0');
   });
 });

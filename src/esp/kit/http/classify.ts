@@ -101,8 +101,8 @@ export function classifyStatus(
 }
 
 /**
- * Classifies anything a request can throw: an axios error, an EspError, a Node network error,
- * or a bare `{ status, headers }`. Pure apart from reading its input; never throws.
+ * Classifies anything a request can throw: the HTTP client's status or transport error, an
+ * EspError, a Node network error, or a bare `{ status, headers }`. Pure apart from reading its input; never throws.
  */
 export function classifyHttpError(err: unknown, nowMs: number, capMs: number): Classification {
   try {

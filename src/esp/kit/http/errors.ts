@@ -8,8 +8,8 @@ export type { EspErrorKind } from './classify.js';
  * `retryable` → backoff and retry; `rate_limited` → wait (retryAfterMs when known) without using
  * up attempts; `permanent` → dead letter; `auth` → pause that ESP's queue and alert.
  *
- * It deliberately carries no `cause`: an axios error holds the request config, including
- * credentials, and any logger that serialises causes would print them.
+ * It deliberately carries no `cause`: an underlying error may hold the request (its URL with
+ * query credentials, its headers), and any logger that serialises causes would print them.
  */
 export class EspError extends Error {
   readonly kind: EspErrorKind;

@@ -4,7 +4,7 @@
  * value is optional and garbage is ignored rather than trusted.
  */
 
-/** Anything header-shaped: a plain object, axios' AxiosHeaders, or a fetch `Headers`. */
+/** Anything header-shaped: Node's plain headers object, or a fetch `Headers`. */
 export type HeaderSource = unknown;
 
 const DELTA_SECONDS = /^\s*\d+(?:\.\d+)?\s*$/;
