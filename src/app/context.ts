@@ -20,7 +20,7 @@ import { recordHeartbeat } from '../operate/heartbeat.js';
 import { type RecordResult, recordEvents } from '../ingest/record-events.js';
 import { sweepPendingEvents } from '../delivery/sweep.js';
 import type { Logger } from '../lib/logger.js';
-import { createApplyEnqueuers } from './wiring/apply-enqueue.js';
+import { createApplyEnqueuers } from '../queues/apply-enqueue.js';
 import { createEspSync } from './wiring/esp-sync.js';
 import { createReconciliation } from './wiring/reconcile.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';

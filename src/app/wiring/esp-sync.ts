@@ -12,7 +12,7 @@ import { type DeliveryDeps, pushBatch, stalePendingContacts } from '../../delive
 import type { Logger } from '../../lib/logger.js';
 import { createBulkTicks } from './bulk-mode.js';
 import { createEspPauseControl } from './esp-pause.js';
-import { createOutboxRepair } from './outbox-repair.js';
+import { createOutboxRepair } from '../../delivery/outbox-repair.js';
 import { createPushEnqueuer } from './push-enqueue.js';
 
 export { contactsPerPushJob } from './push-enqueue.js';
@@ -31,7 +31,7 @@ export interface EspSyncWiring {
 
 /**
  * The ESP side of a process: adapters of the connected ESPs, push delivery and queue operations.
- * Push jobs: push-enqueue.ts; pausing: esp-pause.ts; repairs and dead-letter replay: outbox-repair.ts.
+ * Push jobs: push-enqueue.ts; pausing: esp-pause.ts; repairs and dead-letter replay: src/delivery/outbox-repair.ts.
  */
 export function createEspSync(w: EspSyncWiring) {
   const { config, log, models, runtime, producer, metrics, clock } = w;
@@ -91,7 +91,7 @@ export function createEspSync(w: EspSyncWiring) {
     },
     bulkTick: bulkTicks,
     isEspPaused,
-    /** Moves dead letters back into the outbox (see outbox-repair.ts): all of the ESPs' or only `contactIds`. */
+    /** Moves dead letters back into the outbox (see src/delivery/outbox-repair.ts): all of the ESPs' or only `contactIds`. */
     requeueDeadLetters: (opts: { esps?: readonly EspName[]; contactIds?: readonly string[] } = {}) =>
       repair.requeueDeadLetters(esps, opts),
   };

@@ -2,6 +2,7 @@ import type { Config } from '../../../config/index.js';
 import { espPushJobOf, pushScheduling } from '../../../jobs/esp-push.job.js';
 import type { Lane } from '../../domain/index.js';
 import type { EspAdapter, EspName } from '../../esp/types.js';
+import type { EnqueuePush } from '../../delivery/outbox-repair.js';
 import type { JobProducer } from '../../queues/runtime.js';
 
 /** A push job should take about this long at the ESP's budget, so a waiting lane 1 job soon gets a slot. */
@@ -19,8 +20,6 @@ export function contactsPerPushJob(config: Config, esp: EspName, adapter: Pick<E
   const perRequest = Math.max(1, Math.min(adapter.maxBatch, adapter.contactsPerRequest ?? adapter.maxBatch));
   return Math.min(config.push.maxContactsPerJob, perRequest * requests);
 }
-
-export type EnqueuePush = (esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number) => Promise<void>;
 
 /** How contacts pending at an ESP become push jobs of the right size, gathered per turn of the event loop. */
 export function createPushEnqueuer(

@@ -4,9 +4,9 @@ import {
   applyScheduling,
   EVENTS_PER_APPLY_JOB,
   sweptApplyJobId,
-} from '../../../jobs/apply-consent-events.job.js';
-import { type Lane, LANES } from '../../domain/index.js';
-import type { JobProducer, QueueRuntime } from '../../queues/runtime.js';
+} from '../../jobs/apply-consent-events.job.js';
+import { type Lane, LANES } from '../domain/index.js';
+import type { JobProducer, QueueRuntime } from './runtime.js';
 
 type StoredEventRef = { eventId: string; lane: Lane };
 
