@@ -18,7 +18,7 @@ import { unzip } from '../../../lib/zip.js';
 import { parseOr400 } from '../../../simulators/core/control.js';
 import { fail, isRecord, json } from '../../../simulators/core/reply.js';
 import type { Router } from '../../../simulators/core/router.js';
-import type { RouteHandler } from '../../../simulators/core/types.js';
+import type { RouteHandler, SimRequest } from '../../../simulators/core/types.js';
 import type { ResolvedActitoOptions } from './actito.options.js';
 import type { ProfileInput } from './actito.state.js';
 import { type ActitoRouteDeps, parseProfileInput } from './actito.routes.js';
@@ -103,37 +103,78 @@ const controlSchema = z.object({ hold: z.boolean().optional(), delayMs: z.number
 /** What the import routes need: the same as the profile API's routes (imports land as its writes do). */
 export type ActitoImportDeps = ActitoRouteDeps;
 
+/**
+ * The import request as the vendor documents it (format, mode, unique key column, UTF-8, a ZIP of
+ * exactly one CSV, within the size limit), each violation a 400 that names the parameter.
+ */
+function parseImport(req: SimRequest, opts: ActitoImportDeps['opts']): { mode: string; keyColumn: string; rows: Record<string, string>[] } {
+  if (req.rawBody.length > opts.maxImportBytes) fail(400, { status: 400, message: `zip file larger than ${opts.maxImportBytes} bytes` });
+  const separator = SEPARATORS[req.query.get('format') ?? ''];
+  if (!separator) fail(400, { status: 400, message: `format must be one of ${Object.keys(SEPARATORS).join(', ')}` });
+  const mode = req.query.get('mode') ?? '';
+  if (!MODES.includes(mode)) fail(400, { status: 400, message: `mode must be one of ${MODES.join(', ')}` });
+  const keyColumn = req.query.get('headerKeyColumn') ?? '';
+  if (keyColumn !== opts.uniqueKeyAttribute) fail(400, { status: 400, message: `headerKeyColumn must be a unique field (${opts.uniqueKeyAttribute})` });
+  const charset = (req.query.get('charset') ?? 'UTF-8').toUpperCase();
+  if (charset !== 'UTF-8') fail(400, { status: 400, message: 'charset must be UTF-8' });
+  let files: { name: string; content: Buffer }[] = [];
+  try {
+    files = unzip(req.rawBody);
+  } catch (err) {
+    fail(400, { status: 400, message: `body must be a ZIP file: ${err instanceof Error ? err.message : String(err)}` });
+  }
+  if (files.length !== 1) fail(400, { status: 400, message: `the ZIP file must hold exactly one CSV file, not ${files.length}` });
+  const [header, ...records] = parseCsv(files[0]!.content.toString('utf8'), separator!);
+  if (!header?.includes(keyColumn)) fail(400, { status: 400, message: `the CSV has no ${keyColumn} column` });
+  const rows = records.map((r) => Object.fromEntries(header!.map((column, i) => [column, r[i] ?? ''])));
+  return { mode, keyColumn, rows };
+}
+
+/** Runs an accepted import as the vendor's would: row by row, each failed row an error with its CSV line. */
+function landImport(job: ImportJob, deps: ActitoImportDeps): void {
+  job.status = 'RUNNING';
+  job.rows.forEach((row, i) => {
+    try {
+      const key = row[job.keyColumn] ?? '';
+      const exists = deps.state.find(key) !== undefined;
+      if (job.mode === 'CREATE_ONLY' && exists) throw new Error(`${key} already exists (CREATE_ONLY)`);
+      if (job.mode === 'UPDATE_ONLY' && !exists) throw new Error(`${key} does not exist (UPDATE_ONLY)`);
+      deps.onChange(deps.state.upsert(rowInput(row, deps.opts), deps.now()));
+      job.imported++;
+    } catch (err) {
+      const body = (err as { reply?: { body?: unknown } }).reply?.body;
+      job.errors.push({ line: i + 2, message: typeof body === 'string' ? body : err instanceof Error ? err.message : String(err) });
+    }
+  });
+  job.rows = [];
+  job.status = 'FINISHED';
+  job.endMoment = deps.now();
+  }
+
+/** The documented status of an import (rows counts every row until it has run). */
+function importStatus(job: ImportJob) {
+  return {
+    id: job.id,
+    status: job.status,
+    rows: job.status === 'FINISHED' ? job.imported + job.errors.length : job.rows.length,
+    imported: job.imported,
+    errors: job.errors,
+    creationMoment: job.creationMoment.toISOString(),
+    ...(job.endMoment ? { endMoment: job.endMoment.toISOString() } : {}),
+  };
+}
+
 export function createActitoImports(deps: ActitoImportDeps) {
-  const { opts, state } = deps;
+  const { opts } = deps;
   const jobs = new Map<number, ImportJob>();
   const timers = new Set<NodeJS.Timeout>();
   let nextId = 1;
   let held = false;
   let delayMs = opts.importDelayMs;
 
-  const land = (job: ImportJob) => {
-    job.status = 'RUNNING';
-    job.rows.forEach((row, i) => {
-      try {
-        const key = row[job.keyColumn] ?? '';
-        const exists = state.find(key) !== undefined;
-        if (job.mode === 'CREATE_ONLY' && exists) throw new Error(`${key} already exists (CREATE_ONLY)`);
-        if (job.mode === 'UPDATE_ONLY' && !exists) throw new Error(`${key} does not exist (UPDATE_ONLY)`);
-        deps.onChange(state.upsert(rowInput(row, opts), deps.now()));
-        job.imported++;
-      } catch (err) {
-        const body = (err as { reply?: { body?: unknown } }).reply?.body;
-        job.errors.push({ line: i + 2, message: typeof body === 'string' ? body : err instanceof Error ? err.message : String(err) });
-      }
-    });
-    job.rows = [];
-    job.status = 'FINISHED';
-    job.endMoment = deps.now();
-  };
-
   const landDue = () => {
     if (held) return;
-    for (const job of [...jobs.values()].sort((a, b) => a.id - b.id)) if (job.due && job.status !== 'FINISHED') land(job);
+    for (const job of [...jobs.values()].sort((a, b) => a.id - b.id)) if (job.due && job.status !== 'FINISHED') landImport(job, deps);
   };
 
   const tablePath = '/v4/entity/:entity/table/:table/import';
@@ -152,28 +193,8 @@ export function createActitoImports(deps: ActitoImportDeps) {
           const now = deps.now();
           const day = now.toISOString().slice(0, 10);
           const today = [...jobs.values()].filter((j) => j.creationMoment.toISOString().slice(0, 10) === day).length;
-          if (today >= opts.importsPerTablePerDay) {
-            fail(429, { status: 429, message: `bulk import quota reached: ${opts.importsPerTablePerDay} imports per table per day` });
-          }
-          if (req.rawBody.length > opts.maxImportBytes) fail(400, { status: 400, message: `zip file larger than ${opts.maxImportBytes} bytes` });
-          const separator = SEPARATORS[req.query.get('format') ?? ''];
-          if (!separator) fail(400, { status: 400, message: `format must be one of ${Object.keys(SEPARATORS).join(', ')}` });
-          const mode = req.query.get('mode') ?? '';
-          if (!MODES.includes(mode)) fail(400, { status: 400, message: `mode must be one of ${MODES.join(', ')}` });
-          const keyColumn = req.query.get('headerKeyColumn') ?? '';
-          if (keyColumn !== opts.uniqueKeyAttribute) fail(400, { status: 400, message: `headerKeyColumn must be a unique field (${opts.uniqueKeyAttribute})` });
-          const charset = (req.query.get('charset') ?? 'UTF-8').toUpperCase();
-          if (charset !== 'UTF-8') fail(400, { status: 400, message: 'charset must be UTF-8' });
-          let files: { name: string; content: Buffer }[] = [];
-          try {
-            files = unzip(req.rawBody);
-          } catch (err) {
-            fail(400, { status: 400, message: `body must be a ZIP file: ${err instanceof Error ? err.message : String(err)}` });
-          }
-          if (files.length !== 1) fail(400, { status: 400, message: `the ZIP file must hold exactly one CSV file, not ${files.length}` });
-          const [header, ...records] = parseCsv(files[0]!.content.toString('utf8'), separator!);
-          if (!header?.includes(keyColumn)) fail(400, { status: 400, message: `the CSV has no ${keyColumn} column` });
-          const rows = records.map((r) => Object.fromEntries(header!.map((column, i) => [column, r[i] ?? ''])));
+          if (today >= opts.importsPerTablePerDay) fail(429, { status: 429, message: `bulk import quota reached: ${opts.importsPerTablePerDay} imports per table per day` });
+          const { mode, keyColumn, rows } = parseImport(req, opts);
           const job: ImportJob = { id: nextId++, status: 'WAITING', mode, keyColumn, rows, imported: 0, errors: [], creationMoment: now, due: false };
           jobs.set(job.id, job);
           const timer = setTimeout(() => {
@@ -191,15 +212,7 @@ export function createActitoImports(deps: ActitoImportDeps) {
         table((req) => {
           const job = jobs.get(Number(req.param('id')));
           if (!job) fail(404, { status: 404, message: `import ${req.param('id')} not found` });
-          return json(200, {
-            id: job.id,
-            status: job.status,
-            rows: job.status === 'FINISHED' ? job.imported + job.errors.length : job.rows.length,
-            imported: job.imported,
-            errors: job.errors,
-            creationMoment: job.creationMoment.toISOString(),
-            ...(job.endMoment ? { endMoment: job.endMoment.toISOString() } : {}),
-          });
+          return json(200, importStatus(job));
         }),
       );
     },

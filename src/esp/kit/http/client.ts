@@ -137,6 +137,98 @@ function decodeBody(text: string, responseType: HttpRequestOptions['responseType
   }
 }
 
+/** Where a client's requests go and the limits each one keeps; fixed when the client is made. */
+interface Endpoint {
+  transport: typeof http | typeof https;
+  protocol: string;
+  hostname: string;
+  port: string;
+  maxLength: number;
+  logger: HttpClientOptions['logger'];
+  secrets: readonly string[];
+  timeoutMs: number;
+}
+
+/**
+ * One request's life: the whole-request timeout, the caller's abort, the response size cap, a
+ * debug line without query or secrets, and any non-2xx answer as an HttpStatusError.
+ */
+function send<T>(
+  endpoint: Endpoint,
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+  payload: string | Uint8Array | undefined,
+  opts: HttpRequestOptions,
+): Promise<HttpResponse<T>> {
+  const started = performance.now();
+  const signal = opts.signal;
+
+  return new Promise<HttpResponse<T>>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    let settled = false;
+    const finish = (error: unknown, response?: HttpResponse<T>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (endpoint.logger?.isLevelEnabled('debug')) {
+        const e = error as { code?: string } | undefined;
+        endpoint.logger.debug(
+          {
+            method,
+            path: safeUrlForLog(target, endpoint.secrets),
+            durationMs: Math.round(performance.now() - started),
+            status: response?.status ?? (error instanceof HttpStatusError ? error.status : undefined),
+            ...(error && !(error instanceof HttpStatusError) ? { code: e?.code } : {}),
+          },
+          error ? 'esp http failure' : 'esp http response',
+        );
+      }
+      if (error) reject(error);
+      else resolve(response!);
+    };
+    const req = endpoint.transport.request(
+      { protocol: endpoint.protocol, hostname: endpoint.hostname, port: endpoint.port, path: target, method, headers },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let length = 0;
+        res.on('data', (chunk: Buffer) => {
+          length += chunk.length;
+          if (length > endpoint.maxLength) {
+            finish(new HttpTransportError(`response larger than ${endpoint.maxLength} bytes`, 'ERR_BAD_RESPONSE'));
+            res.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (err) => finish(err));
+        res.on('end', () => {
+          const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          const response: HttpResponse<T> = { status, headers: res.headers, data: decodeBody(text, opts.responseType) as T };
+          if (status >= 200 && status < 300) finish(undefined, response);
+          else finish(new HttpStatusError(method, safeUrlForLog(target, endpoint.secrets), response));
+        });
+      },
+    );
+    const onAbort = () => {
+      req.destroy();
+      finish(signal!.reason);
+    };
+    const timer = setTimeout(
+      () => req.destroy(new HttpTransportError(`timeout of ${endpoint.timeoutMs} ms exceeded`, 'ETIMEDOUT')),
+      endpoint.timeoutMs,
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (err) => finish(err));
+    req.end(payload);
+  });
+}
+
 /**
  * The one way this project talks HTTP to an ESP, on Node's own http module with keep-alive (its
  * global agents). It replaced axios, whose per-request config merging, header objects and
@@ -166,78 +258,14 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     return full;
   };
 
+  const endpoint: Endpoint = { transport, protocol: base.protocol, hostname, port: base.port, maxLength, logger, secrets, timeoutMs: options.timeoutMs };
+
   function request<T>(method: string, path: string, body: HttpBody | undefined, opts: HttpRequestOptions = {}): Promise<HttpResponse<T>> {
     const headers: Record<string, string> = { ...defaults };
     if (opts.headers) for (const key in opts.headers) if (opts.headers[key] !== undefined) headers[key] = opts.headers[key];
     const payload = encodeBody(body, headers);
     if (payload !== undefined) headers['Content-Length'] = String(Buffer.byteLength(payload));
-    const target = pathOf(path, opts.params);
-    const started = performance.now();
-    const signal = opts.signal;
-
-    return new Promise<HttpResponse<T>>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      let settled = false;
-      const finish = (error: unknown, response?: HttpResponse<T>) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (logger?.isLevelEnabled('debug')) {
-          const e = error as { code?: string } | undefined;
-          logger.debug(
-            {
-              method,
-              path: safeUrlForLog(target, secrets),
-              durationMs: Math.round(performance.now() - started),
-              status: response?.status ?? (error instanceof HttpStatusError ? error.status : undefined),
-              ...(error && !(error instanceof HttpStatusError) ? { code: e?.code } : {}),
-            },
-            error ? 'esp http failure' : 'esp http response',
-          );
-        }
-        if (error) reject(error);
-        else resolve(response!);
-      };
-      const req = transport.request(
-        { protocol: base.protocol, hostname, port: base.port, path: target, method, headers },
-        (res: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          let length = 0;
-          res.on('data', (chunk: Buffer) => {
-            length += chunk.length;
-            if (length > maxLength) {
-              finish(new HttpTransportError(`response larger than ${maxLength} bytes`, 'ERR_BAD_RESPONSE'));
-              res.destroy();
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('error', (err) => finish(err));
-          res.on('end', () => {
-            const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-            const status = res.statusCode ?? 0;
-            const response: HttpResponse<T> = { status, headers: res.headers, data: decodeBody(text, opts.responseType) as T };
-            if (status >= 200 && status < 300) finish(undefined, response);
-            else finish(new HttpStatusError(method, safeUrlForLog(target, secrets), response));
-          });
-        },
-      );
-      const onAbort = () => {
-        req.destroy();
-        finish(signal!.reason);
-      };
-      const timer = setTimeout(
-        () => req.destroy(new HttpTransportError(`timeout of ${options.timeoutMs} ms exceeded`, 'ETIMEDOUT')),
-        options.timeoutMs,
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err) => finish(err));
-      req.end(payload);
-    });
+    return send<T>(endpoint, method, pathOf(path, opts.params), headers, payload, opts);
   }
 
   return {
