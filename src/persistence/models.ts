@@ -1,6 +1,7 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { ContactIdentity, EffectiveState, Lane, Listing, ListingRef } from '../domain/index.js';
-import { type ChannelOutcome, ESP_NAMES } from '../esp/types.js';
+import { ESP_NAMES } from '../esp/registry.js';
+import type { ChannelOutcome } from '../esp/types.js';
 import { IdentityOwnerCache } from './identity-owner-cache.js';
 
 /**

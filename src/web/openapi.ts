@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../../config/index.js';
 import { consentBatchSchema, consentEventSchema } from '../contracts/consent-event.js';
-import { ESP_NAMES } from '../esp/types.js';
+import { ESP_NAMES } from '../esp/registry.js';
 import { deadLettersQuery, eventIdParam, espParam, requeueBody } from './admin.routes.js';
 import { ADMIN_BASE_PATH } from './admin-common.js';
 import { BOARD_BASE_PATH } from './board.js';

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ESP_NAMES } from '../../../src/esp/types.js';
+import { ESP_NAMES } from '../../../src/esp/registry.js';
 import { type ImportGraph, importCycles, importGraph } from '../../support/import-graph.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));

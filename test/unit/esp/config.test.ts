@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { buildEspSettings, espEnvSchema, parseChannelMap } from '../../../config/esps.js';
-import { ESP_NAMES } from '../../../src/esp/types.js';
+import { ESP_NAMES } from '../../../src/esp/registry.js';
 
 describe('espEnvSchema', () => {
   it('documents every variable and accepts an empty environment', () => {
     for (const [key, schema] of Object.entries(espEnvSchema.shape)) {
-      expect(schema.description, key).toMatch(/\S/);
+      expect((schema as { description?: string }).description, key).toMatch(/\S/);
       expect(key).toMatch(/^[A-Z][A-Z0-9_]*$/);
     }
     expect(espEnvSchema.safeParse({}).success).toBe(true);
