@@ -22,5 +22,9 @@ export const crossengage: EspModule<CrossEngageSettings, CrossEngageSimCredentia
     connectionEnv: (url, c) => ({ CROSSENGAGE_BASE_URL: url, CROSSENGAGE_API_KEY: c.authToken }),
     realCredentialVariable: 'CROSSENGAGE_BASE_URL',
     describeCredentials: (c) => `X-XNG-AuthToken: ${c.authToken}; X-XNG-ApiVersion: 1|2`,
+    // Users by externalId, leads by their business unit and email; only opt-outs are held.
+    recipientKey: ({ externalId, email, businessUnit }) =>
+      externalId ?? (email ? `lead:${businessUnit ?? ''}:${email}` : undefined),
+    absentReadsAs: 'opted_in',
   },
 };

@@ -29,5 +29,7 @@ export const dynamicYield: EspModule<DynamicYieldSettings, DynamicYieldSimCreden
     connectionEnv: (url, c) => ({ DY_BASE_URL: url, DY_API_KEY: c.apiKey }),
     realCredentialVariable: 'DY_BASE_URL',
     describeCredentials: (c) => `DY-API-Key: ${c.apiKey}`,
+    // SMS consent is keyed by phone number, the rest by email.
+    recipientKey: ({ email, phone }, channel) => (channel === 'sms' ? phone : email),
   },
 };

@@ -83,4 +83,19 @@ export interface EspSimulator<C extends object = object, O extends object = obje
   readonly realCredentialVariable: string;
   /** One line on how to call it, for `npm run sim`'s table. */
   describeCredentials(credentials: C): string;
+  /**
+   * The key under which its `/__sim/state` recipients hold a contact's channel; default the email.
+   * The demo summary and the convergence tests compare that state with ours through it.
+   */
+  recipientKey?(identities: SimIdentities, channel: string): string | undefined;
+  /** What a contact it holds nothing for reads as: `opted_in` for an opt-out list (nothing held = may be messaged). */
+  readonly absentReadsAs?: 'opted_in';
+}
+
+/** A contact's identities, as the simulators key them. */
+export interface SimIdentities {
+  readonly externalId?: string | undefined;
+  readonly email?: string | undefined;
+  readonly phone?: string | undefined;
+  readonly businessUnit?: string | undefined;
 }

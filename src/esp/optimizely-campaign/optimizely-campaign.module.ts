@@ -41,6 +41,8 @@ export const optimizelyCampaign: EspModule<
       OPTIMIZELY_FORM_AUTH_CODE: c.formAuthCode,
     }),
     realCredentialVariable: 'OPTIMIZELY_BASE_URL',
+    // Its state is the opt-out list, keyed by recipient id (the email).
+    absentReadsAs: 'opted_in',
     describeCredentials: (c) =>
       `REST Basic ${c.apiUser}:${c.apiPassword} at /rest/${c.clientId}; HTTP API /http/form/${c.formAuthCode}/<op> (list ${c.recipientListId})`,
   },
