@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BUILT_IN_ESPS, type EspModule } from '../src/esp/registry.js';
 import type { InlineRetryPolicy } from '../src/esp/kit/http/with-retry.js';
 import { type EspSettings, positiveInt } from '../src/esp/kit/settings-kit.js';
+import { ESP_NAME_PATTERN } from '../src/esp/types.js';
 
 /**
  * Per-ESP settings. Secrets come from the environment; every value esp-contracts.md marks NOT FOUND
@@ -88,6 +89,9 @@ export function espEnvSchemaFor(esps: readonly EspModule[]) {
   const owner = new Map<string, string>(Object.keys(shape).map((v) => [v, 'the shared retry policy']));
   const names = new Set<string>();
   for (const esp of esps) {
+    if (!ESP_NAME_PATTERN.test(esp.name)) {
+      throw new Error(`ESP module name "${esp.name}" must be lower-case letters, digits and dashes (it names queues, metric labels and URLs)`);
+    }
     if (names.has(esp.name)) throw new Error(`two ESP modules are named "${esp.name}"`);
     names.add(esp.name);
     for (const [variable, schema] of Object.entries(moduleEnvShape(esp))) {
@@ -121,13 +125,14 @@ function withoutEmptyValues(env: Readonly<Record<string, string | undefined>>): 
  * own, plus the lane-1 reserve and reconciliation schedule every module may have.
  */
 export function espSettingsFrom(env: Readonly<Record<string, unknown>>, esps: readonly EspModule[]): Readonly<Record<string, EspSettings>> {
+  const shared = env as z.infer<typeof sharedRetryEnvSchema>;
   const retry = (retryRateLimited: boolean): InlineRetryPolicy => ({
-    retries: env['ESP_INLINE_RETRIES'] as number,
-    baseDelayMs: env['ESP_RETRY_BASE_MS'] as number,
-    maxDelayMs: env['ESP_RETRY_MAX_MS'] as number,
+    retries: shared.ESP_INLINE_RETRIES,
+    baseDelayMs: shared.ESP_RETRY_BASE_MS,
+    maxDelayMs: shared.ESP_RETRY_MAX_MS,
     retryRateLimited,
-    maxInlineWaitMs: env['ESP_MAX_INLINE_WAIT_MS'] as number,
-    retryAfterCapMs: env['ESP_RETRY_AFTER_CAP_MS'] as number,
+    maxInlineWaitMs: shared.ESP_MAX_INLINE_WAIT_MS,
+    retryAfterCapMs: shared.ESP_RETRY_AFTER_CAP_MS,
   });
   const settings: Record<string, EspSettings> = {};
   for (const esp of esps) {
