@@ -4,20 +4,15 @@
  * scripted faults and serves control routes under `/__sim/*` (see core/control.ts). Used by tests, benchmarks and
  * the demo; never called from production code paths.
  *
- * Recipient keys of `/__sim/state` (details at the top of each `<esp>.simulator.ts`):
- * - optimizely-campaign: the recipient id (usually the email address), as sent
- * - crossengage: the external id; leads `lead:<businessUnit>:<email>`
- * - actito: the profile's unique key value (default attribute `emailAddress`, lower-cased)
- * - dynamic-yield: the pushID, or the cuid / Reconnect identifier value (emails lower-cased)
- * - ometria: the profile's email (lower-cased), else `customer:<customer_id>`, else the profile id
+ * Each ESP's folder holds its simulator (src/esp/<esp>/simulator/) and its module says how to start
+ * it; the recipient keys of its `/__sim/state` are described at the top of its `<esp>.simulator.ts`
+ * (and followed by the module's `simulator.recipientKey`).
  */
 import { BUILT_IN_ESPS, type BuiltInEspName, ESP_NAMES, type EspModule, espModule } from '../esp/registry.js';
 import { type HostOptions, startSimServer } from './core/http-server.js';
 import type { SimulatorHandle } from './core/types.js';
 import { WebhookDispatcher } from './core/webhooks.js';
 import { type SimCredentialsOverride, credentialsFor } from './credentials.js';
-
-export { ACTITO_SIM_SUBSCRIPTIONS } from '../esp/actito/simulator/actito.options.js';
 export type {
   CanonicalChannel,
   ConsentWord,
