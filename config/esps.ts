@@ -14,17 +14,12 @@ import { ESP_NAME_PATTERN } from '../src/esp/types.js';
  * modules' variables and settings, in the registry's order.
  */
 
-export type { ActitoSettings } from '../src/esp/actito/actito.settings.js';
-export type { CrossEngageSettings } from '../src/esp/crossengage/crossengage.settings.js';
-export type { DynamicYieldSettings } from '../src/esp/dynamic-yield/dynamic-yield.settings.js';
 export {
   type BulkPathSettings,
   type EspSettings,
   parseChannelMap,
   type RateLimit,
 } from '../src/esp/kit/settings-kit.js';
-export type { OmetriaSettings } from '../src/esp/ometria/ometria.settings.js';
-export type { OptimizelyCampaignSettings } from '../src/esp/optimizely-campaign/optimizely-campaign.settings.js';
 
 const sharedRetryEnvSchema = z.object({
   // Shared in-job retry policy (src/README.md "Failures, in one vocabulary"; reliability.md §4).
