@@ -6,6 +6,7 @@ import { withDatabase } from '../src/dev/mongo-server.js';
 import { createPolicy } from '../src/domain/index.js';
 import type { Logger } from '../src/lib/logger.js';
 import { connectMongo } from '../src/persistence/connect.js';
+import { ESP_NAMES } from '../src/esp/registry.js';
 import { createModels, ensureIndexes, type Models } from '../src/persistence/models.js';
 import { applyRetry } from '../src/queues/retry-policy.js';
 import { QueueRuntime } from '../src/queues/runtime.js';
@@ -106,7 +107,7 @@ async function runConcurrent(n: number, concurrency: number, op: (i: number) => 
 export async function openModels(mongoUri: string, database: string): Promise<{ conn: Connection; models: Models }> {
   const conn = await connectMongo(withDatabase(mongoUri, database));
   const models = createModels(conn);
-  await ensureIndexes(models);
+  await ensureIndexes(models, ESP_NAMES);
   return { conn, models };
 }
 

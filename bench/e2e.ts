@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConsentClient, type ConsentEventInput } from '../src/client/index.js';
-import { ESP_NAMES, type EspName } from '../src/esp/types.js';
+import { ESP_NAMES } from '../src/esp/registry.js';
+import type { BuiltInEspName } from '../src/esp/registry.js';
 import { openModels } from './baselines.js';
 import { appEnv } from './lib/env.js';
 import { makeEvents } from './lib/events.js';
@@ -23,7 +24,7 @@ export interface E2eSetup {
   /** The single Redis at redisUrl, for counting; a run may name another (E2eOptions.redis). */
   redis: BenchRedis;
   mongoUri: string;
-  simUrls: Record<EspName, string>;
+  simUrls: Record<BuiltInEspName, string>;
   sims: BenchChild;
   serverPids: { mongo?: number };
   logDir: string;
@@ -289,7 +290,7 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
   const children = [...workers, web];
   try {
     const [readies, { url, rssKb: webReadyKb }] = await Promise.all([
-      Promise.all(workers.map((w) => w.waitEvent<{ esps: EspName[]; rssKb: number }>('ready', 60_000))),
+      Promise.all(workers.map((w) => w.waitEvent<{ esps: BuiltInEspName[]; rssKb: number }>('ready', 60_000))),
       web.waitEvent<{ url: string; rssKb: number }>('ready', 60_000),
     ]);
     const workerReadyKb = Math.max(...readies.map((r) => r.rssKb));
@@ -413,7 +414,7 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       setup.sims.request<{ tallies: Record<string, SimTally> }>('stats'),
     ]);
     const workerStats = sumWorkerStats(eachWorkerStats);
-    const dumps = await Promise.all(workers.map((w) => w.request<{ esps: EspName[] }>('dump')));
+    const dumps = await Promise.all(workers.map((w) => w.request<{ esps: BuiltInEspName[] }>('dump')));
     const esps = dumps[0]!.esps;
     const figures = sampler.stop();
     const machineBusyAfter = machineBusySeconds();

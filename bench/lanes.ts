@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ConsentClient, type ConsentEventInput } from '../src/client/index.js';
-import type { EspName } from '../src/esp/types.js';
+import type { BuiltInEspName } from '../src/esp/registry.js';
 import { openModels } from './baselines.js';
 import type { E2eSetup, WorkerRecords } from './e2e.js';
 import { appEnv } from './lib/env.js';
@@ -21,7 +21,7 @@ import { maxInWindow, percentiles } from './lib/stats.js';
 
 /** Documented request limits per 60 s (Actito 100 calls/minute, Ometria push 8 rps); the others
  * publish none, so consent-sync's default budget (10 rps) is the reference. */
-export const DOCUMENTED_LIMITS: Record<EspName, { per60s: number; text: string }> = {
+export const DOCUMENTED_LIMITS: Record<BuiltInEspName, { per60s: number; text: string }> = {
   'optimizely-campaign': { per60s: 600, text: '10 rps (no published limit; consent-sync default)' },
   crossengage: { per60s: 600, text: '10 rps (no published limit; consent-sync default)' },
   actito: { per60s: 100, text: '100 calls/minute, 5 concurrent' },
@@ -78,7 +78,7 @@ export async function runLanes(
   });
   const children: BenchChild[] = [sims];
   try {
-    const { urls } = await sims.waitEvent<{ urls: Record<EspName, string> }>('ready', 60_000);
+    const { urls } = await sims.waitEvent<{ urls: Record<BuiltInEspName, string> }>('ready', 60_000);
     const env = appEnv({ ...setup, simUrls: urls, database, prefix: `bench_${tag}`, budgets: 'default' });
     const script = join(setup.here, 'children', 'app.ts');
     const procfile = join(setup.here, '..', 'Procfile');
@@ -94,7 +94,7 @@ export async function runLanes(
     });
     children.push(worker, web);
     const [{ esps }, { url }] = await Promise.all([
-      worker.waitEvent<{ esps: EspName[] }>('ready', 60_000),
+      worker.waitEvent<{ esps: BuiltInEspName[] }>('ready', 60_000),
       web.waitEvent<{ url: string }>('ready', 60_000),
     ]);
     const answers: [string, number, number, number, number][] = [];

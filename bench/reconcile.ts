@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createPolicy, identityKeys } from '../src/domain/index.js';
-import type { EspName } from '../src/esp/types.js';
+import type { BuiltInEspName } from '../src/esp/registry.js';
 import type { Models } from '../src/persistence/models.js';
 import type { ReconcileRunDoc } from '../src/persistence/reconcile-run.model.js';
 import { openModels } from './baselines.js';
@@ -21,10 +21,10 @@ import { seedContacts } from './lib/seed.js';
  * 1% of them opted in on our side (drift: the ESP's unsubscribe is ingested as an opt-out event).
  */
 
-const ESP: EspName = 'optimizely-campaign';
+const ESP: BuiltInEspName = 'optimizely-campaign';
 
 export interface ReconcileResult {
-  esp: EspName;
+  esp: BuiltInEspName;
   contacts: number;
   drift_contacts: number;
   page_size: number;

@@ -12,7 +12,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type LocalRedisCluster, startLocalRedisCluster } from '../src/dev/redis-cluster.js';
 import { startDevServices } from '../src/dev/services.js';
-import { ESP_NAMES, type EspName } from '../src/esp/types.js';
+import { ESP_NAMES } from '../src/esp/registry.js';
+import type { BuiltInEspName } from '../src/esp/registry.js';
 import { createLogger } from '../src/lib/logger.js';
 import { type BullmqBaseline, bullmqBaseline, type MongoBaseline, mongoBaseline, openModels } from './baselines.js';
 import { type E2eResult, type E2eSetup, runE2e } from './e2e.js';
@@ -172,7 +173,7 @@ try {
   };
   say(`machine: ${machine.cpu_model}, ${machine.cores} cores, Node ${machine.node}, Redis ${machine.redis}, ${machine.mongo_server}`);
 
-  const { urls } = await sims.waitEvent<{ urls: Record<EspName, string> }>('ready', 60_000);
+  const { urls } = await sims.waitEvent<{ urls: Record<BuiltInEspName, string> }>('ready', 60_000);
   const setup: E2eSetup = {
     redisUrl: services.redisUrl,
     mongoUri: services.mongoUri,

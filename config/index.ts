@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { type CoreEnv, coreEnvSchema } from './env.schema.js';
-import { buildEspSettings, type EspSettingsByName, espEnvSchema } from './esps.js';
+import { BUILT_IN_ESPS, type EspModule } from '../src/esp/registry.js';
+import type { EspName } from '../src/esp/types.js';
+import { cronPattern, type EspSettings, espEnvSchemaFor, espSettingsFrom } from './esps.js';
 import {
   buildWebhookConfig,
   describeWebhookConfig,
   type WebhookConfig,
-  webhookEnvSchema,
+  webhookEnvSchemaFor,
   webhookProductionProblems,
 } from './webhooks.js';
 
@@ -31,7 +33,10 @@ export interface Config {
   /** How often the scheduler re-asserts its job schedulers; the port of its /metrics (0 = off). */
   readonly scheduler: { readonly checkIntervalMs: number; readonly metricsPort: number };
   readonly unsubscribeSecret: string;
-  readonly esps: EspSettingsByName;
+  /** The configured ESPs (src/esp/registry.ts BUILT_IN_ESPS unless loadConfig was given others), in order. */
+  readonly espModules: readonly EspModule[];
+  /** Each configured ESP's settings, enabled or not, by name. */
+  readonly esps: Readonly<Record<EspName, EspSettings>>;
   readonly espWorkerConcurrency: number;
   /** Events settled by one batch write, and how long a batch waits for other jobs' events. */
   readonly applyBatch: { readonly size: number; readonly lingerMs: number };
@@ -47,7 +52,8 @@ export interface Config {
   readonly webhooks: WebhookConfig;
   readonly workerMetricsPort: number;
   readonly workerLocks: { readonly lockDurationMs: number; readonly stalledIntervalMs: number; readonly maxStalledCount: number };
-  readonly reconcile: { readonly cron: string; readonly cronDynamicYield: string; readonly pageSize: number };
+  /** `cron`: when each ESP with no schedule of its own (EspSettings.reconcileCron) is reconciled. */
+  readonly reconcile: { readonly cron: string; readonly pageSize: number };
   /** Fault injection for reliability tests only (refused in production). */
   readonly faults: { readonly exitAfterApplyEvery: number };
 }
@@ -105,35 +111,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** Percent of an ESP's request budget (and one concurrency slot) that only lane 1 may use. */
-function reservePercent(esp: string) {
-  return z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(90)
-    .default(20)
-    .describe(
-      `Percent of ${esp}'s request budget kept for lane 1 (a person's own opt-outs): imports and other lanes never use it, so an unsubscribe never waits for budget. 0 = no reserve (lanes still go in order).`,
-    );
-}
-
-const RESERVE_VARIABLES = {
-  'optimizely-campaign': 'OPTIMIZELY_FIRST_LANE_RESERVE',
-  crossengage: 'CROSSENGAGE_FIRST_LANE_RESERVE',
-  actito: 'ACTITO_FIRST_LANE_RESERVE',
-  'dynamic-yield': 'DY_FIRST_LANE_RESERVE',
-  ometria: 'OMETRIA_FIRST_LANE_RESERVE',
-} as const;
-
-function withLaneReserves(esps: EspSettingsByName, env: z.infer<typeof espQueueEnvSchema>): EspSettingsByName {
-  const out = { ...esps } as Record<string, unknown>;
-  for (const [esp, variable] of Object.entries(RESERVE_VARIABLES)) {
-    out[esp] = { ...esps[esp as keyof EspSettingsByName], firstLaneReservePercent: env[variable] };
-  }
-  return out as EspSettingsByName;
-}
-
 const espQueueEnvSchema = z.object({
   ESP_WORKER_CONCURRENCY: z.coerce
     .number()
@@ -182,11 +159,6 @@ const espQueueEnvSchema = z.object({
     .min(60)
     .default(86_400)
     .describe('A bulk the ESP has not reported processed after this long is given up: its contacts are pushed one by one again. Their newer states wait for the bulk until then.'),
-  OPTIMIZELY_FIRST_LANE_RESERVE: reservePercent('Optimizely Campaign'),
-  CROSSENGAGE_FIRST_LANE_RESERVE: reservePercent('CrossEngage'),
-  ACTITO_FIRST_LANE_RESERVE: reservePercent('Actito'),
-  DY_FIRST_LANE_RESERVE: reservePercent('Dynamic Yield'),
-  OMETRIA_FIRST_LANE_RESERVE: reservePercent('Ometria'),
   ESP_BACKOFF_MS: z.coerce
     .number()
     .int()
@@ -219,16 +191,9 @@ const espQueueEnvSchema = z.object({
     .min(500)
     .default(30_000)
     .describe('How often workers look for stalled jobs (whose lock expired) and put them back.'),
-  RECONCILE_CRON: z
-    .string()
-    .regex(/^(\S+\s+){4,5}\S+$/, 'a cron pattern of 5 or 6 fields, e.g. "0 3 * * *"')
+  RECONCILE_CRON: cronPattern('0 3 * * *')
     .default('0 3 * * *')
     .describe('When each ESP with a read-back is reconciled (cron, UTC).'),
-  RECONCILE_CRON_DYNAMIC_YIELD: z
-    .string()
-    .regex(/^(\S+\s+){4,5}\S+$/, 'a cron pattern of 5 or 6 fields, e.g. "0 4 * * 0"')
-    .default('0 4 * * 0')
-    .describe('When Dynamic Yield (no read-back: our state is re-asserted) is reconciled; slower by default.'),
   RECONCILE_PAGE_SIZE: z.coerce
     .number()
     .int()
@@ -238,10 +203,24 @@ const espQueueEnvSchema = z.object({
     .describe('Contacts or ESP list entries per reconciliation page job.'),
 });
 
-export const fullEnvSchema = coreEnvSchema
-  .extend(espEnvSchema.shape)
-  .extend(espQueueEnvSchema.shape)
-  .extend(webhookEnvSchema.shape);
+const fixedEnvSchema = coreEnvSchema.extend(espQueueEnvSchema.shape);
+
+/** Every variable of a deployment with `esps`: one schema, so one error lists every bad variable. */
+export function fullEnvSchemaFor(esps: readonly EspModule[]) {
+  // The modules' variables are known only at run time; the cast keeps the fixed ones' types, which
+  // zod's extend would otherwise fold into the modules' string-indexed shape.
+  return fixedEnvSchema.extend(espEnvSchemaFor(esps).shape).extend(webhookEnvSchemaFor(esps).shape) as unknown as z.ZodObject<
+    typeof fixedEnvSchema.shape & Readonly<Record<string, z.core.$ZodType>>
+  >;
+}
+
+/** Every variable of the built-in ESPs' deployment (the README tables). */
+export const fullEnvSchema = fullEnvSchemaFor(BUILT_IN_ESPS);
+
+export interface LoadConfigOptions {
+  /** The ESPs this deployment knows; default the built-in ones (src/esp/registry.ts). */
+  readonly esps?: readonly EspModule[];
+}
 
 const DEVELOPMENT_UNSUBSCRIBE_SECRET = 'development-only-unsubscribe-secret';
 
@@ -296,13 +275,16 @@ function productionProblems(env: CoreEnv, raw: Record<string, string>): string[]
  * Parses and validates every setting once. Throws a ConfigError that lists every bad
  * variable by name, so an operator fixes them all in one go instead of one per restart.
  */
-export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
+export function loadConfig(rawEnv: Record<string, string | undefined>, options: LoadConfigOptions = {}): Config {
+  const espModules = options.esps ?? BUILT_IN_ESPS;
   const raw = withoutEmptyValues(rawEnv);
   // One schema for every variable, so a single error lists core and ESP problems together.
-  const parsed = fullEnvSchema.safeParse(raw);
+  const parsed = fullEnvSchemaFor(espModules).safeParse(raw);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
-  const env = parsed.data;
-  const webhooks = buildWebhookConfig(raw, { port: env.PORT });
+  // The ESP part of the schema is built from the module list, so its type is only known per module
+  // (espSettingsFrom reads it); the fixed part keeps its types.
+  const env = parsed.data as z.infer<typeof fixedEnvSchema> & Record<string, unknown>;
+  const webhooks = buildWebhookConfig(raw, { port: env.PORT }, espModules);
   const producer = producerApiConfig(env);
   const problems = [...productionProblems(env, raw), ...producer.problems, ...webhookProductionProblems(webhooks, env.NODE_ENV)];
   if (env.NODE_ENV === 'production' && env.FAULT_EXIT_AFTER_APPLY_EVERY > 0) {
@@ -335,7 +317,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
     sweeper: { delayMs: env.SWEEP_DELAY_MS, intervalMs: env.SWEEP_INTERVAL_MS },
     scheduler: { checkIntervalMs: env.SCHEDULE_CHECK_INTERVAL_MS, metricsPort: env.SCHEDULER_METRICS_PORT },
     unsubscribeSecret: env.UNSUBSCRIBE_SECRET ?? DEVELOPMENT_UNSUBSCRIBE_SECRET,
-    esps: withLaneReserves(buildEspSettings(raw), env),
+    espModules,
+    esps: espSettingsFrom(env, espModules),
     espWorkerConcurrency: env.ESP_WORKER_CONCURRENCY,
     applyBatch: { size: env.APPLY_BATCH_SIZE, lingerMs: env.APPLY_BATCH_LINGER_MS },
     push: { claimMs: env.PUSH_CLAIM_MS, maxContactsPerJob: env.PUSH_JOB_MAX_CONTACTS },
@@ -348,7 +331,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): Config {
       stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
     },
-    reconcile: { cron: env.RECONCILE_CRON, cronDynamicYield: env.RECONCILE_CRON_DYNAMIC_YIELD, pageSize: env.RECONCILE_PAGE_SIZE },
+    reconcile: { cron: env.RECONCILE_CRON, pageSize: env.RECONCILE_PAGE_SIZE },
     faults: { exitAfterApplyEvery: env.FAULT_EXIT_AFTER_APPLY_EVERY },
   });
 }
@@ -370,6 +353,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     producer: { ...config.producer, keys: config.producer.keys.map((k) => ({ name: k.name, secret: '***' })) },
     unsubscribeSecret: '***',
     webhooks: describeWebhookConfig(config.webhooks),
+    espModules: config.espModules.map((m) => m.name),
     esps: Object.fromEntries(
       Object.entries(config.esps).map(([name, s]) => [
         name,

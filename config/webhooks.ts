@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import type { WebhookEndpointSettings } from '../src/esp/kit/esp-module.js';
+import { BUILT_IN_ESPS, type EspModule } from '../src/esp/registry.js';
+
+export type { WebhookAuth } from '../src/esp/kit/esp-module.js';
 
 /**
  * Settings of the inbound ESP webhooks and the RFC 8058 one-click unsubscribe endpoint
@@ -9,69 +13,11 @@ import { z } from 'zod';
  * that does not exist), so an unconfigured deployment exposes nothing that accepts opt-outs unsigned.
  */
 
-/** `hmac`, `key:<Header-Name>` or `basic:<user>`. */
-const AUTH_MODE = /^(hmac|key:[A-Za-z0-9-]{1,64}|basic:[^:\s]{1,128})$/;
-const authMode = (defaultValue: string) =>
-  z.string().regex(AUTH_MODE, 'must be `hmac`, `key:<Header-Name>` or `basic:<user>`').default(defaultValue);
-
-/** Comma-separated secrets (new first, then old while rotating); each at least 16 characters. */
-const secrets = z
-  .string()
-  .refine(
-    (v) => v.split(',').every((s) => s.trim().length >= 16),
-    'comma-separated secrets of at least 16 characters each',
-  );
-
-const IPV4_OR_6 = /^[0-9A-Fa-f:.]+$/;
-
-export const webhookEnvSchema = z.object({
-  WEBHOOK_SECRET_OPTIMIZELY: secrets
-    .optional()
-    .describe(
-      'Secret of `POST /v1/webhooks/optimizely-campaign` (the keyAuth passphrase, basicAuth password or HMAC key per WEBHOOK_AUTH_OPTIMIZELY); comma-separate a new and an old one while rotating. Unset = the endpoint is disabled and answers 404.',
-    ),
-  // DOC esp-contracts.md §1.2: Optimizely webhooks authenticate with `authentication` none | basicAuth | keyAuth.
-  WEBHOOK_AUTH_OPTIMIZELY: authMode('key:X-Webhook-Key').describe(
-    'How Optimizely Campaign webhooks authenticate: `key:<Header>` (keyAuth: the header carries the secret), `basic:<user>` (basicAuth, password = the secret) or `hmac` (X-Webhook-Timestamp + X-Webhook-Signature).',
-  ),
-  // DOC esp-contracts.md §1.2: webhooks are POSTed from 193.169.180.1. Needs the proxy's trustProxy setting when behind one.
-  WEBHOOK_OPTIMIZELY_ALLOWED_IPS: z
-    .string()
-    .refine((v) => v.split(',').every((ip) => IPV4_OR_6.test(ip.trim())), 'comma-separated IP addresses')
-    .optional()
-    .describe(
-      'Comma-separated client IPs allowed to call the Optimizely webhook (Optimizely sends from 193.169.180.1); unset = any IP.',
-    ),
-  // NOT FOUND in esp-contracts.md §3.4: how Actito authenticates webhooks; INFERENCE: our HMAC scheme, configurable.
-  WEBHOOK_SECRET_ACTITO: secrets
-    .optional()
-    .describe(
-      'Secret of `POST /v1/webhooks/actito` (HMAC key by default); comma-separate new and old while rotating. Unset = the endpoint is disabled and answers 404.',
-    ),
-  WEBHOOK_AUTH_ACTITO: authMode('hmac').describe(
-    'How Actito webhooks authenticate: `hmac`, `key:<Header>` or `basic:<user>` (Actito documents no scheme).',
-  ),
-  WEBHOOK_SECRET_GENERIC: secrets
-    .optional()
-    .describe(
-      'Secret of `POST /v1/webhooks/generic` (CrossEngage-style `mail.unsubscribe` events; HMAC key by default). Unset = the endpoint is disabled and answers 404.',
-    ),
-  WEBHOOK_AUTH_GENERIC: authMode('hmac').describe(
-    'How the generic webhook authenticates: `hmac`, `key:<Header>` or `basic:<user>`.',
-  ),
-  WEBHOOK_GENERIC_ESP: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, 'lower-case ESP name, e.g. crossengage')
-    .default('crossengage')
-    .describe('ESP the generic webhook speaks for: its events get the source `esp:<name>`.'),
-  // INFERENCE per esp-contracts.md §2.2: `mail.unsubscribe` is the legacy name of `message.unsubscribed` ("Message Unsubscribed").
-  WEBHOOK_GENERIC_EVENTS: z
-    .string()
-    .min(1)
-    .default('mail.unsubscribe,message.unsubscribed,Message Unsubscribed')
-    .describe(
-      'Comma-separated event names of the generic webhook that mean "unsubscribed"; others are ignored (202).',
-    ),
+/**
+ * The variables every webhook shares. Each endpoint's own (WEBHOOK_SECRET_<ESP>, WEBHOOK_AUTH_<ESP>…)
+ * are declared by its ESP's module (src/esp/<esp>/<esp>.webhook.ts); webhookEnvSchemaFor adds them.
+ */
+const sharedWebhookEnvSchema = z.object({
   // reliability.md §5.2: Stripe and Standard Webhooks use 300 s.
   WEBHOOK_MAX_SKEW_S: z.coerce
     .number()
@@ -119,23 +65,24 @@ export const webhookEnvSchema = z.object({
     ),
 });
 
-export type WebhookEnv = z.infer<typeof webhookEnvSchema>;
+/** The shared webhook variables and each configured ESP's endpoint variables. */
+export function webhookEnvSchemaFor(esps: readonly EspModule[]) {
+  const shape: Record<string, z.core.$ZodType> = { ...sharedWebhookEnvSchema.shape };
+  for (const esp of esps) Object.assign(shape, esp.webhook?.envSchema.shape ?? {});
+  return z.object(shape);
+}
 
-export type WebhookAuth =
-  | { readonly type: 'hmac' }
-  | { readonly type: 'key'; readonly header: string }
-  | { readonly type: 'basic'; readonly username: string };
+/** The built-in ESPs' webhook variables (README tables). */
+export const webhookEnvSchema = webhookEnvSchemaFor(BUILT_IN_ESPS);
 
-export interface WebhookEndpointConfig {
-  /** Empty = the endpoint is disabled (404). */
-  readonly secrets: readonly string[];
-  readonly auth: WebhookAuth;
+/** One endpoint: the ESP whose module serves it, and its settings. */
+export interface WebhookEndpointConfig extends WebhookEndpointSettings {
+  readonly esp: string;
 }
 
 export interface WebhookConfig {
-  readonly optimizely: WebhookEndpointConfig & { readonly allowedIps: readonly string[] };
-  readonly actito: WebhookEndpointConfig;
-  readonly generic: WebhookEndpointConfig & { readonly esp: string; readonly events: readonly string[] };
+  /** By endpoint name (`POST /v1/webhooks/<name>`), one per configured ESP that has a webhook. */
+  readonly endpoints: Readonly<Record<string, WebhookEndpointConfig>>;
   readonly maxSkewS: number;
   readonly bodyLimitBytes: number;
   readonly maxEvents: number;
@@ -144,18 +91,6 @@ export interface WebhookConfig {
   /** 0 = tokens never expire. */
   readonly unsubscribeTokenMaxAgeS: number;
 }
-
-function parseAuth(mode: string): WebhookAuth {
-  if (mode.startsWith('key:')) return { type: 'key', header: mode.slice(4).toLowerCase() };
-  if (mode.startsWith('basic:')) return { type: 'basic', username: mode.slice(6) };
-  return { type: 'hmac' };
-}
-
-const list = (value: string | undefined): string[] =>
-  (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 function withoutEmptyValues(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -169,21 +104,21 @@ function withoutEmptyValues(env: Readonly<Record<string, string | undefined>>): 
 export function buildWebhookConfig(
   rawEnv: Readonly<Record<string, string | undefined>>,
   defaults: { port: number } = { port: 3000 },
+  esps: readonly EspModule[] = BUILT_IN_ESPS,
 ): WebhookConfig {
-  const env = webhookEnvSchema.parse(withoutEmptyValues(rawEnv));
+  // Endpoints' variables come from the module list, so only the shared part keeps its types.
+  const all: Record<string, unknown> = webhookEnvSchemaFor(esps).parse(withoutEmptyValues(rawEnv));
+  const env = all as z.infer<typeof sharedWebhookEnvSchema>;
+  const endpoints: Record<string, WebhookEndpointConfig> = {};
+  for (const esp of esps) {
+    if (!esp.webhook) continue;
+    if (endpoints[esp.webhook.endpoint]) {
+      throw new Error(`ESPs ${endpoints[esp.webhook.endpoint]?.esp} and ${esp.name} both serve /v1/webhooks/${esp.webhook.endpoint}`);
+    }
+    endpoints[esp.webhook.endpoint] = { ...esp.webhook.endpointConfig(all), esp: esp.name };
+  }
   return Object.freeze({
-    optimizely: {
-      secrets: list(env.WEBHOOK_SECRET_OPTIMIZELY),
-      auth: parseAuth(env.WEBHOOK_AUTH_OPTIMIZELY),
-      allowedIps: list(env.WEBHOOK_OPTIMIZELY_ALLOWED_IPS),
-    },
-    actito: { secrets: list(env.WEBHOOK_SECRET_ACTITO), auth: parseAuth(env.WEBHOOK_AUTH_ACTITO) },
-    generic: {
-      secrets: list(env.WEBHOOK_SECRET_GENERIC),
-      auth: parseAuth(env.WEBHOOK_AUTH_GENERIC),
-      esp: env.WEBHOOK_GENERIC_ESP,
-      events: list(env.WEBHOOK_GENERIC_EVENTS),
-    },
+    endpoints,
     maxSkewS: env.WEBHOOK_MAX_SKEW_S,
     bodyLimitBytes: env.WEBHOOK_BODY_LIMIT_BYTES,
     maxEvents: env.WEBHOOK_MAX_EVENTS,
@@ -209,15 +144,13 @@ export function webhookProductionProblems(config: WebhookConfig, nodeEnv: string
 
 /** Secrets replaced, for the start-up log line (describeConfig). */
 export function describeWebhookConfig(config: WebhookConfig): Record<string, unknown> {
-  const mask = <T extends WebhookEndpointConfig>(e: T) => ({
+  const mask = (e: WebhookEndpointConfig) => ({
     ...e,
     secrets: e.secrets.map(() => '***'),
     enabled: e.secrets.length > 0,
   });
   return {
     ...config,
-    optimizely: mask(config.optimizely),
-    actito: mask(config.actito),
-    generic: mask(config.generic),
+    endpoints: Object.fromEntries(Object.entries(config.endpoints).map(([name, e]) => [name, mask(e)])),
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LANES, type Lane } from '../src/domain/index.js';
-import { ESP_NAMES, type EspName } from '../src/esp/types.js';
+import type { EspName } from '../src/esp/types.js';
 import type { Services } from '../src/app/context.js';
 import { defineJob } from '../src/queues/define-job.js';
 import { espFirstLaneQueueName, espQueueName, QUEUE_MAINTENANCE } from '../src/queues/names.js';
@@ -32,14 +32,22 @@ function espPushJob(esp: EspName, queue: string) {
   });
 }
 
-const firstLaneJobs = ESP_NAMES.map((esp) => espPushJob(esp, espFirstLaneQueueName(esp)));
-const otherLaneJobs = ESP_NAMES.map((esp) => espPushJob(esp, espQueueName(esp)));
+const pushJobs = new Map<string, ReturnType<typeof espPushJob>>();
 
-export const espPushJobs = [...firstLaneJobs, ...otherLaneJobs];
-
-/** The push job of an ESP for a lane: lane 1 on its own queue. */
+/** The push job of an ESP for a lane: lane 1 on its own queue. Defined on first use, for any configured ESP. */
 export function espPushJobOf(esp: EspName, lane: Lane) {
-  return (lane === 1 ? firstLaneJobs : otherLaneJobs)[ESP_NAMES.indexOf(esp)]!;
+  const queue = lane === 1 ? espFirstLaneQueueName(esp) : espQueueName(esp);
+  let job = pushJobs.get(queue);
+  if (job === undefined) {
+    job = espPushJob(esp, queue);
+    pushJobs.set(queue, job);
+  }
+  return job;
+}
+
+/** The push jobs of `esps`: each ESP's lane 1 queue and its shared queue. */
+export function espPushJobsFor(esps: readonly EspName[]) {
+  return esps.flatMap((esp) => [espPushJobOf(esp, 1), espPushJobOf(esp, 2)]);
 }
 
 /** In the shared queue BullMQ takes prioritized jobs lowest number first: lane 2 before lane 3. */

@@ -1,11 +1,15 @@
 import { z } from 'zod';
-import { ESP_NAMES } from '../src/esp/types.js';
 import type { Services } from '../src/app/context.js';
+import { ESP_NAME_PATTERN } from '../src/esp/types.js';
 import { defineJob } from '../src/queues/define-job.js';
 import { QUEUE_RECONCILE } from '../src/queues/names.js';
 import { reconcileRetry } from '../src/queues/retry-policy.js';
 
-const espName = z.enum(ESP_NAMES as [string, ...string[]]);
+/**
+ * Any ESP name the registry could give: the configured list is known only to the process, whose
+ * services refuse an ESP that is not connected.
+ */
+const espName = z.string().regex(ESP_NAME_PATTERN, 'an ESP name: lower-case letters, digits and dashes');
 
 /** Fired by the per-ESP job scheduler: opens a run and queues its first page. */
 export const reconcileScheduledJob = defineJob({

@@ -12,7 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../../config/index.js';
-import type { EspName } from '../../src/esp/types.js';
+import type { BuiltInEspName } from '../../src/esp/registry.js';
 import { createContext } from '../../src/app/context.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { startWorkers } from '../../src/app/workers.js';
@@ -173,7 +173,7 @@ if (role === 'web') {
       return true;
     },
     reconcile: async (payload) => {
-      const { esp } = payload as { esp: EspName };
+      const { esp } = payload as { esp: BuiltInEspName };
       const started = performance.now();
       const run = await ctx.services.reconcileInline(esp, (r) => emit('progress', { compared: r.compared, pages: r.pages }));
       return { run, ms: performance.now() - started, ...stats() };

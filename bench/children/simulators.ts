@@ -3,7 +3,7 @@
  * raised so the ESP budget never binds, or as documented with BENCH_SIM_LIMITS=documented),
  * with a request tally per ESP and route.
  */
-import type { EspName } from '../../src/esp/types.js';
+import type { BuiltInEspName } from '../../src/esp/registry.js';
 import { ESP_ORDER, type LoggedRequest, startSimulators } from '../../src/simulators/index.js';
 import { contactEmail, contactExternalId } from '../lib/events.js';
 import { emit, serve } from '../lib/ipc.js';
@@ -102,4 +102,4 @@ serve({
   },
 });
 
-emit('ready', { urls: sims.urls as Record<EspName, string> });
+emit('ready', { urls: sims.urls as Record<BuiltInEspName, string> });

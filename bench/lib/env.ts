@@ -1,6 +1,7 @@
 import { withDatabase } from '../../src/dev/mongo-server.js';
 import { simulatorConnectionEnv } from '../../src/dev/simulator-env.js';
-import { ESP_NAMES, type EspName } from '../../src/esp/types.js';
+import { ESP_NAMES } from '../../src/esp/registry.js';
+import type { BuiltInEspName } from '../../src/esp/registry.js';
 
 /**
  * ESP budgets raised so the documented request limits (Ometria 8 rps, Actito 100 calls/min…)
@@ -23,8 +24,8 @@ export function appEnv(opts: {
   mongoUri: string;
   database: string;
   prefix: string;
-  simUrls: Record<EspName, string>;
-  esps?: readonly EspName[];
+  simUrls: Record<BuiltInEspName, string>;
+  esps?: readonly BuiltInEspName[];
   extra?: Record<string, string>;
   /** 'default': consent-sync's own ESP budgets (the lanes phase); otherwise UNBOUNDED_ESP_BUDGETS. */
   budgets?: 'unbounded' | 'default';

@@ -1,5 +1,5 @@
 import { applyEvent, type ConsentPolicy, identityKeys } from '../../src/domain/index.js';
-import { ESP_NAMES } from '../../src/esp/types.js';
+import { ESP_NAMES } from '../../src/esp/registry.js';
 import type { ContactDoc, IdentityDoc, Models } from '../../src/persistence/models.js';
 import { summariseState } from '../../src/persistence/models.js';
 import { contactIdentity } from './events.js';

@@ -90,7 +90,7 @@ async function connectStores(config: Config, log: Logger) {
   await assertRedisReachable({ url: config.redis.url, clusterNodes: config.redis.clusterNodes });
   const mongo = await connectMongo(config.mongo.uri);
   const models = createModels(mongo);
-  await ensureIndexes(models);
+  await ensureIndexes(models, config.espModules.map((m) => m.name));
   const runtime = new QueueRuntime({ redisUrl: config.redis.url, clusterNodes: config.redis.clusterNodes, prefix: config.redis.prefix, log });
   await runtime.ready();
   const producer = new JobProducer<unknown>(runtime, config);

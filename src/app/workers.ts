@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import { catalog } from '../../jobs/index.js';
+import { catalogFor } from '../../jobs/index.js';
 import { espOfQueue, QUEUE_APPLY, allQueueNames } from '../queues/names.js';
 import { startCatalogWorkers } from '../queues/runtime.js';
 import type { AppContext } from './context.js';
@@ -14,7 +14,7 @@ export function startWorkers(ctx: AppContext, opts: { queues?: readonly string[]
   const unknown = wanted.filter((q) => !known.has(q));
   if (unknown.length > 0)
     throw new Error(`WORKER_QUEUES names unknown or disabled queues: ${unknown.join(', ')}`);
-  const workers = startCatalogWorkers(ctx.runtime, catalog, ctx.services, ctx.log, {
+  const workers = startCatalogWorkers(ctx.runtime, catalogFor(ctx.esps), ctx.services, ctx.log, {
     queues: wanted,
     workerOptions: (queue) => ({
       lockDuration: ctx.config.workerLocks.lockDurationMs,

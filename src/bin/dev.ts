@@ -19,10 +19,11 @@ import { formatDevEnv, readDevEnv, removeDevEnv, writeDevEnv } from '../dev/dev-
 import { withDatabase } from '../dev/mongo-server.js';
 import { projectRoot } from '../dev/project-root.js';
 import { startDevServices } from '../dev/services.js';
-import { REAL_CREDENTIAL_VARS, simulatorConnectionEnv } from '../dev/simulator-env.js';
+import { simulatorConnectionEnv } from '../dev/simulator-env.js';
 import { type Supervised, startEntry, stopInReverse } from '../dev/supervisor.js';
 import { startTraffic, type Traffic } from '../dev/traffic.js';
-import { ESP_NAMES, type EspName } from '../esp/types.js';
+import { BUILT_IN_ESPS } from '../esp/registry.js';
+import type { EspName } from '../esp/types.js';
 import { createLogger } from '../lib/logger.js';
 import { startSimulators } from '../simulators/index.js';
 
@@ -68,17 +69,17 @@ const childEnv: NodeJS.ProcessEnv = {
 };
 say(`redis ${services.redisUrl}; mongodb (${services.mongoKind}) ${services.mongoUri}`);
 
-// The five ESP simulators on SIM_PORT…SIM_PORT+4; an ESP with real settings is left alone.
+// The built-in ESP simulators on SIM_PORT, SIM_PORT+1…; an ESP with real settings is left alone.
 const simPort = Number(process.env['SIM_PORT'] ?? 4101);
 const simulators = await startSimulators({ basePort: simPort }).catch(async (err: Error) => {
-  process.stderr.write(`[dev] could not start the ESP simulators on ${simPort}-${simPort + 4}: ${err.message}\n`);
+  process.stderr.write(`[dev] could not start the ESP simulators on ${simPort}-${simPort + BUILT_IN_ESPS.length - 1}: ${err.message}\n`);
   await services.stop();
   process.exit(1);
 });
 const simulated: Partial<Record<EspName, string>> = {};
-for (const esp of ESP_NAMES) {
-  if (process.env[REAL_CREDENTIAL_VARS[esp]]) {
-    say(`${esp}: using the configured ${REAL_CREDENTIAL_VARS[esp]}`);
+for (const { name: esp, simulator } of BUILT_IN_ESPS) {
+  if (process.env[simulator.realCredentialVariable]) {
+    say(`${esp}: using the configured ${simulator.realCredentialVariable}`);
     continue;
   }
   Object.assign(childEnv, simulatorConnectionEnv(esp, simulators.urls[esp]));

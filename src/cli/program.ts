@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { type Config, maskUrlCredentials } from '../../config/index.js';
 import { consentBatchSchema, describeZodIssues, READABLE_ERRORS } from '../contracts/consent-event.js';
-import { ESP_NAMES, type EspName } from '../esp/types.js';
+import type { EspName } from '../esp/types.js';
 import type { AppContext } from '../app/context.js';
 import { allQueueNames } from '../queues/names.js';
 import { parseIdentityParam } from '../operate/contact-view.js';
@@ -31,11 +31,31 @@ export interface CliIo {
 
 const EXPORT_COLUMNS = ['eventId', 'contactId', 'kind', 'channel', 'value', 'force', 'source', 'moment', 'received', 'applied', 'outcome', 'reason', 'version', 'way', 'proof'] as const;
 
-function espName(value: string): EspName {
-  if (!(ESP_NAMES as readonly string[]).includes(value)) {
-    throw new InvalidArgumentError(`must be one of ${ESP_NAMES.join(', ')}`);
+/**
+ * An option parser that takes the name of a configured ESP. The configuration is read when the
+ * option is, so `--help` and `sim` still need none.
+ */
+function espNameOf(io: CliIo) {
+  return (value: string): EspName => {
+    const names = io.config().espModules.map((m) => m.name);
+    if (!names.includes(value)) throw new InvalidArgumentError(`must be one of ${names.join(', ')}`);
+    return value;
+  };
+}
+
+/**
+ * An `<esp>` argument whose choices (shown in usage lines) are the configured ESPs and `extra`. A
+ * configuration that does not load leaves the check to espNameOf, whose read names the bad variable.
+ */
+function espArgument(io: CliIo, description: string, extra: readonly string[] = []): Argument {
+  const argument = new Argument('<esp>', description);
+  let names: string[];
+  try {
+    names = io.config().espModules.map((m) => m.name);
+  } catch {
+    return argument.argParser(espNameOf(io));
   }
-  return value as EspName;
+  return argument.choices([...names, ...extra]);
 }
 
 function positiveInt(value: string): number {
@@ -184,7 +204,7 @@ function addReplayCommand(program: Command, io: CliIo): void {
   program
     .command('replay')
     .description('push dead-lettered changes again (after fixing their cause at the ESP)')
-    .option('--esp <name>', 'only this ESP', espName)
+    .option('--esp <name>', 'only this ESP', espNameOf(io))
     .action(async (opts: { esp?: EspName }) => {
       const ctx = await io.context();
       const replayed = await ctx.services.replayDeadLetters(opts.esp ? [opts.esp] : undefined);
@@ -201,7 +221,7 @@ function addDeadLetterCommands(program: Command, io: CliIo): void {
   deadletters
     .command('list', { isDefault: true })
     .description('paused ESPs (why, how to resume), then every dead letter: ESP, contact id, since, version, reason')
-    .option('--esp <name>', 'only this ESP', espName)
+    .option('--esp <name>', 'only this ESP', espNameOf(io))
     .option('--limit <n>', 'at most this many per ESP', positiveInt, 1_000)
     .option('--json', 'one JSON object: {esps, deadLetters}')
     .action(async (opts: { esp?: EspName; limit: number; json?: boolean }) => {
@@ -234,7 +254,7 @@ function addDeadLetterCommands(program: Command, io: CliIo): void {
     .command('requeue')
     .description('push dead letters again through the outbox (after fixing their cause): one contact, or --all')
     .argument('[contactId]', 'the contact whose dead letters to requeue')
-    .option('--esp <name>', 'only this ESP', espName)
+    .option('--esp <name>', 'only this ESP', espNameOf(io))
     .option('--all', 'every dead letter (of --esp, or of every ESP)')
     .action(async (contactId: string | undefined, opts: { esp?: EspName; all?: boolean }) => {
       if ((contactId === undefined) === (opts.all !== true)) {
@@ -258,7 +278,7 @@ function addResumeCommand(program: Command, io: CliIo): void {
   program
     .command('resume')
     .description('resume an ESP queue paused after an authentication failure (fix the credentials first)')
-    .addArgument(new Argument('<esp>', 'ESP name').choices(ESP_NAMES))
+    .addArgument(espArgument(io, 'ESP name'))
     .action(async (esp: EspName) => {
       const ctx = await io.context();
       await ctx.services.resumeEsp(esp);
@@ -271,7 +291,7 @@ function addReconcileCommand(program: Command, io: CliIo): void {
   program
     .command('reconcile')
     .description('reconcile now: compare one ESP (or all) with our state and repair drift, with a progress line')
-    .addArgument(new Argument('<esp>', 'an ESP name or "all"').choices([...ESP_NAMES, 'all']))
+    .addArgument(espArgument(io, 'an ESP name or "all"', ['all']))
     .action(async (target: string) => {
       const ctx = await io.context();
       const esps = target === 'all' ? ctx.esps : [target as EspName];

@@ -2,6 +2,7 @@
  * What an ESP simulator holds for our contacts, against MongoDB: shared by the demo's summary
  * (src/dev/demo-summary.ts) and the convergence and chaos tests (test/support/chaos.ts).
  */
+import { BUILT_IN_ESPS, type EspModule, espModule } from '../esp/registry.js';
 import type { EspName } from '../esp/types.js';
 import type { ContactDoc } from '../persistence/models.js';
 
@@ -15,29 +16,21 @@ export const SIM_CHANNELS = ['email', 'sms', 'push', 'tracking'] as const;
 export type SimChannel = (typeof SIM_CHANNELS)[number];
 
 /**
- * The state a simulator holds for one contact's channel, read in its own keys: Optimizely by
- * recipient id (email), CrossEngage by externalId or its lead key, Dynamic Yield SMS by phone,
- * the others by email. Opt-out lists (Optimizely, CrossEngage) hold nothing for a person who may
- * be messaged, which is opted in.
+ * The state a simulator holds for one contact's channel, read under the key its ESP's module gives
+ * (`simulator.recipientKey`: CrossEngage by externalId or its lead key, Dynamic Yield SMS by phone,
+ * the others by email). Opt-out lists (Optimizely, CrossEngage) hold nothing for a person who may
+ * be messaged, which reads as their `absentReadsAs`, opted in.
  */
 export function simHolds(
   esp: EspName,
   recipients: Record<string, Record<string, string>>,
   identities: ContactDoc['identities'],
   channel: SimChannel,
+  esps: readonly EspModule[] = BUILT_IN_ESPS,
 ): string | undefined {
-  const { externalId, email, phone, businessUnit } = identities;
-  const at = (key: string | undefined) => (key === undefined ? undefined : recipients[key]?.[channel]);
-  switch (esp) {
-    case 'optimizely-campaign':
-      return at(email) ?? 'opted_in';
-    case 'crossengage':
-      return at(externalId ?? (email ? `lead:${businessUnit ?? ''}:${email}` : undefined)) ?? 'opted_in';
-    case 'dynamic-yield':
-      return at(channel === 'sms' ? phone : email);
-    default:
-      return at(email);
-  }
+  const { simulator } = espModule(esps, esp);
+  const key = simulator.recipientKey ? simulator.recipientKey(identities, channel) : identities.email;
+  return (key === undefined ? undefined : recipients[key]?.[channel]) ?? simulator.absentReadsAs;
 }
 
 export async function simRecipients(sims: SimulatorUrls, esp: EspName): Promise<Record<string, Record<string, string>>> {
@@ -64,7 +57,12 @@ const REFUSED: ReadonlySet<string> = new Set(['reactivation_blocked', 'dead_lett
  * that the ESP cannot carry it; an undecided one must not read opted_out there. A difference
  * MongoDB itself explains (reactivation_blocked or a dead letter) is listed apart.
  */
-export async function compareEspsWithMongo(sims: SimulatorUrls, esps: readonly EspName[], contacts: readonly ContactDoc[]): Promise<EspComparison> {
+export async function compareEspsWithMongo(
+  sims: SimulatorUrls,
+  esps: readonly EspName[],
+  contacts: readonly ContactDoc[],
+  modules: readonly EspModule[] = BUILT_IN_ESPS,
+): Promise<EspComparison> {
   const result: EspComparison = { compared: 0, mismatches: [], explained: [], notCarried: 0 };
   for (const esp of esps) {
     const recipients = await simRecipients(sims, esp);
@@ -72,7 +70,7 @@ export async function compareEspsWithMongo(sims: SimulatorUrls, esps: readonly E
       const sync = c.sync[esp];
       for (const channel of SIM_CHANNELS) {
         const ours = channel === 'tracking' ? c.effective.tracking.state : c.effective.marketing[channel]?.state;
-        const theirs = simHolds(esp, recipients, c.identities, channel);
+        const theirs = simHolds(esp, recipients, c.identities, channel, modules);
         const decided = ours === 'opted_in' || ours === 'opted_out';
         const outcome = sync?.channels?.[channel]?.kind;
         if (decided && outcome !== undefined && NOT_CARRIED.has(outcome)) {

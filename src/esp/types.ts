@@ -6,15 +6,14 @@
  * retries a whole batch after a transient failure).
  */
 
-export type EspName = 'optimizely-campaign' | 'crossengage' | 'actito' | 'dynamic-yield' | 'ometria';
+/**
+ * An ESP's name as the configured modules give it (src/esp/registry.ts): any string, so a module
+ * added to the configured list flows through delivery, reconciliation and metrics like the built-in ones.
+ */
+export type EspName = string;
 
-export const ESP_NAMES: readonly EspName[] = Object.freeze([
-  'optimizely-campaign',
-  'crossengage',
-  'actito',
-  'dynamic-yield',
-  'ometria',
-] as const);
+/** What an ESP's name looks like (it becomes part of queue names, metric labels and URLs). */
+export const ESP_NAME_PATTERN = /^[a-z][a-z0-9-]{0,47}$/;
 
 export type EffectiveValue = 'opted_in' | 'opted_out' | 'unknown';
 

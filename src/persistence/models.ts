@@ -1,6 +1,6 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { ContactIdentity, EffectiveState, Lane, Listing, ListingRef } from '../domain/index.js';
-import { type ChannelOutcome, ESP_NAMES } from '../esp/types.js';
+import type { ChannelOutcome } from '../esp/types.js';
 import { IdentityOwnerCache } from './identity-owner-cache.js';
 
 /**
@@ -194,12 +194,16 @@ const contactSchema = new Schema<ContactDoc>(
   { ...options, collection: 'contacts' },
 );
 
-// Pending pushes per ESP, by lane and age: the outbox sweeper, the backlog and oldest-pending
-// gauges and a contact's place in line read them; without these indexes each of those reads
-// scans every contact. Contacts with nothing pending index as null and are never in range.
-for (const esp of ESP_NAMES) contactSchema.index({ [`outbox.${esp}.lane`]: 1, [`outbox.${esp}.since`]: 1 });
-// Dead letters per ESP, oldest first: the dead-letter gauge and the operator's list (persistence/dead-letters.ts).
-for (const esp of ESP_NAMES) contactSchema.index({ [`deadLetters.${esp}.at`]: 1 });
+/**
+ * The contact indexes of one ESP (ensureIndexes creates them for each configured ESP). Pending
+ * pushes by lane and age: the outbox sweeper, the backlog and oldest-pending gauges and a
+ * contact's place in line read them; without these indexes each of those reads scans every
+ * contact (contacts with nothing pending index as null and are never in range). Dead letters,
+ * oldest first: the dead-letter gauge and the operator's list (persistence/dead-letters.ts).
+ */
+export function espContactIndexes(esp: string): Record<string, 1>[] {
+  return [{ [`outbox.${esp}.lane`]: 1, [`outbox.${esp}.since`]: 1 }, { [`deadLetters.${esp}.at`]: 1 }];
+}
 
 const identitySchema = new Schema<IdentityDoc>(
   { _id: String, contactId: { type: String, required: true } },
@@ -260,13 +264,17 @@ export function createModels(connection: Connection): Models {
   };
 }
 
-/** Explicit index creation at start-up (autoIndex is off so a bad index never blocks a request). */
-export async function ensureIndexes(models: Models): Promise<void> {
+/**
+ * Explicit index creation at start-up (autoIndex is off so a bad index never blocks a request),
+ * with the per-ESP contact indexes of each of `esps`, the configured ESPs.
+ */
+export async function ensureIndexes(models: Models, esps: readonly string[]): Promise<void> {
   await Promise.all([
     models.events.createIndexes(),
     models.contacts.createIndexes(),
     models.identities.createIndexes(),
     models.audit.createIndexes(),
+    ...esps.flatMap((esp) => espContactIndexes(esp).map((keys) => models.contacts.collection.createIndex(keys))),
   ]);
 }
 

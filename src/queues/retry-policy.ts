@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import type { Config } from '../../config/index.js';
 import type { EspName } from '../esp/types.js';
+import { settingsOf } from '../esp/registry.js';
 
 /**
  * The one place that decides how often, and after how long, a failed job is tried again.
@@ -26,7 +27,7 @@ export function applyRetry(): JobsOptions {
 /** Pushes to one ESP: its own attempts (<ESP>_ATTEMPTS) and ESP_BACKOFF_MS. */
 export function pushRetry(config: Config, esp: EspName): JobsOptions {
   return {
-    attempts: config.esps[esp].attempts,
+    attempts: settingsOf(config.esps, esp).attempts,
     backoff: { type: 'exponential', delay: config.espBackoffMs, jitter: 0.5 },
     ...KEEP,
   };

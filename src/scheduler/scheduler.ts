@@ -20,7 +20,7 @@ export function schedules(config: AppContext['config'], esps: readonly string[] 
   const reconcile: Schedule[] = esps.map((esp) => ({
     id: `reconcile-${esp}`,
     queue: reconcileScheduledJob.queue,
-    pattern: esp === 'dynamic-yield' ? config.reconcile.cronDynamicYield : config.reconcile.cron,
+    pattern: config.esps[esp]?.reconcileCron ?? config.reconcile.cron,
     job: { name: reconcileScheduledJob.name, data: { esp } },
   }));
   return [

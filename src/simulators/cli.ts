@@ -1,16 +1,11 @@
 /**
- * `npm run sim`: start the five ESP simulators on basePort..basePort+4 (default 4101), print their URLs and
+ * `npm run sim`: start the built-in ESP simulators on basePort, basePort+1… (default 4101), print their URLs and
  * credentials, and stop cleanly on SIGINT/SIGTERM.
  *   --base-port <n> | -p <n>   first port (0 = random ports)
  *   --host <addr>              listen address (default 127.0.0.1)
  */
-import {
-  ESP_ORDER,
-  type EspName,
-  type RunningSimulators,
-  simulatorCredentials,
-  startSimulators,
-} from './index.js';
+import { BUILT_IN_ESPS, type EspModule } from '../esp/registry.js';
+import { type RunningSimulators, startSimulators } from './index.js';
 
 export const DEFAULT_BASE_PORT = 4101;
 
@@ -54,27 +49,14 @@ export function parseSimulatorsCliArgs(argv: readonly string[]): CliArgs {
   return args;
 }
 
-function credentialSummary(name: EspName): string {
-  switch (name) {
-    case 'optimizely-campaign': {
-      const c = simulatorCredentials[name];
-      return `REST Basic ${c.apiUser}:${c.apiPassword} at /rest/${c.clientId}; HTTP API /http/form/${c.formAuthCode}/<op> (list ${c.recipientListId})`;
-    }
-    case 'crossengage':
-      return `X-XNG-AuthToken: ${simulatorCredentials[name].authToken}; X-XNG-ApiVersion: 1|2`;
-    case 'actito': {
-      const c = simulatorCredentials[name];
-      return `GET /auth/token with Authorization: ${c.apiKey}; /v4/entity/${c.entity}/table/${c.profileTable}/profile`;
-    }
-    case 'dynamic-yield':
-      return `DY-API-Key: ${simulatorCredentials[name].apiKey}`;
-    case 'ometria':
-      return `X-Ometria-Auth: ${simulatorCredentials[name].apiKey}`;
-  }
-}
-
-export function formatSimulatorTable(urls: Record<EspName, string>): string[] {
-  const rows = ESP_ORDER.map((name) => [name, urls[name], credentialSummary(name)] as const);
+/** One row per simulator: its name, URL and how to call it with its default credentials. */
+export function formatSimulatorTable(
+  urls: Readonly<Record<string, string | undefined>>,
+  esps: readonly EspModule[] = BUILT_IN_ESPS,
+): string[] {
+  const rows = esps.map(
+    (m) => [m.name, urls[m.name] ?? '(not started)', m.simulator.describeCredentials(m.simulator.credentials)] as const,
+  );
   const w0 = Math.max(9, ...rows.map((r) => r[0].length));
   const w1 = Math.max(3, ...rows.map((r) => r[1].length));
   const line = (a: string, b: string, c: string): string => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`;
@@ -90,7 +72,7 @@ export async function runSimulatorsCli(argv: readonly string[], io: SimulatorsCl
   const print = io.print ?? ((line: string) => console.log(line));
   const args = parseSimulatorsCliArgs(argv);
   if (args.help) {
-    print('usage: sim [--base-port 4101] [--host 127.0.0.1]   (ports basePort..basePort+4; 0 = random)');
+    print(`usage: sim [--base-port 4101] [--host 127.0.0.1]   (ports basePort..basePort+${BUILT_IN_ESPS.length - 1}; 0 = random)`);
     return;
   }
   const running = await startSimulators({

@@ -1,33 +1,18 @@
 /**
- * Local HTTP simulators of the five ESPs (esp-contracts.md). Each one is a
+ * Local HTTP simulators of the ESPs (esp-contracts.md), one per configured ESP module. Each one is a
  * stateful `node:http` server on 127.0.0.1 that follows its ESP's documented contract, logs every request, plays
  * scripted faults and serves control routes under `/__sim/*` (see core/control.ts). Used by tests, benchmarks and
  * the demo; never called from production code paths.
  *
- * Recipient keys of `/__sim/state` (details at the top of each `<esp>.simulator.ts`):
- * - optimizely-campaign: the recipient id (usually the email address), as sent
- * - crossengage: the external id; leads `lead:<businessUnit>:<email>`
- * - actito: the profile's unique key value (default attribute `emailAddress`, lower-cased)
- * - dynamic-yield: the pushID, or the cuid / Reconnect identifier value (emails lower-cased)
- * - ometria: the profile's email (lower-cased), else `customer:<customer_id>`, else the profile id
+ * Each ESP's folder holds its simulator (src/esp/<esp>/simulator/) and its module says how to start
+ * it; the recipient keys of its `/__sim/state` are described at the top of its `<esp>.simulator.ts`
+ * (and followed by the module's `simulator.recipientKey`).
  */
-import type { ActitoOptions } from '../esp/actito/simulator/actito.options.js';
-import { createActitoSimulator } from '../esp/actito/simulator/actito.simulator.js';
-import type { SimContext, SimulatorDefinition } from './core/definition.js';
+import { BUILT_IN_ESPS, type BuiltInEspName, ESP_NAMES, type EspModule, espModule } from '../esp/registry.js';
 import { type HostOptions, startSimServer } from './core/http-server.js';
-import { ESP_ORDER, type EspName, type SimulatorHandle } from './core/types.js';
+import type { SimulatorHandle } from './core/types.js';
 import { WebhookDispatcher } from './core/webhooks.js';
-import { type SimCredentials, type SimCredentialsOverride, credentialsFor } from './credentials.js';
-import type { CrossEngageOptions } from '../esp/crossengage/simulator/crossengage.options.js';
-import { createCrossEngageSimulator } from '../esp/crossengage/simulator/crossengage.simulator.js';
-import type { DynamicYieldOptions } from '../esp/dynamic-yield/simulator/dynamic-yield.options.js';
-import { createDynamicYieldSimulator } from '../esp/dynamic-yield/simulator/dynamic-yield.simulator.js';
-import type { OmetriaOptions } from '../esp/ometria/simulator/ometria.options.js';
-import { createOmetriaSimulator } from '../esp/ometria/simulator/ometria.simulator.js';
-import type { OptimizelyCampaignOptions } from '../esp/optimizely-campaign/simulator/optimizely-campaign.options.js';
-import { createOptimizelyCampaignSimulator } from '../esp/optimizely-campaign/simulator/optimizely-campaign.simulator.js';
-
-export { ACTITO_SIM_SUBSCRIPTIONS, type ActitoOptions } from '../esp/actito/simulator/actito.options.js';
+import { type SimCredentialsOverride, credentialsFor } from './credentials.js';
 export type {
   CanonicalChannel,
   ConsentWord,
@@ -43,21 +28,14 @@ export type {
   UnsubscribeResult,
 } from './core/types.js';
 export type { WebhookDelivery } from './core/webhooks.js';
-export type { CrossEngageOptions } from '../esp/crossengage/simulator/crossengage.options.js';
-export type { DynamicYieldOptions } from '../esp/dynamic-yield/simulator/dynamic-yield.options.js';
-export type { OmetriaOptions } from '../esp/ometria/simulator/ometria.options.js';
-export type { OptimizelyCampaignOptions } from '../esp/optimizely-campaign/simulator/optimizely-campaign.options.js';
-export { ESP_ORDER };
+/** The built-in ESPs in their canonical order (also the port order of `startSimulators({ basePort })`). */
+export const ESP_ORDER: readonly BuiltInEspName[] = ESP_NAMES;
 export { simulatorCredentials, type SimCredentials, type SimCredentialsOverride } from './credentials.js';
 
-/** ESP-specific options per simulator. */
-export interface EspSimulatorOptions {
-  'optimizely-campaign': OptimizelyCampaignOptions;
-  crossengage: CrossEngageOptions;
-  actito: ActitoOptions;
-  'dynamic-yield': DynamicYieldOptions;
-  ometria: OmetriaOptions;
-}
+type BuiltIn = (typeof BUILT_IN_ESPS)[number];
+
+/** ESP-specific options per built-in simulator. */
+export type EspSimulatorOptions = { [M in BuiltIn as M['name']]: Parameters<M['simulator']['create']>[0] };
 
 /** Options every simulator takes. */
 export interface CommonSimulatorOptions extends HostOptions {
@@ -71,26 +49,20 @@ export interface CommonSimulatorOptions extends HostOptions {
   webhookSecret?: string;
 }
 
-export type StartSimulatorOptions<N extends EspName> = CommonSimulatorOptions & EspSimulatorOptions[N];
+export type StartSimulatorOptions<N extends BuiltInEspName> = CommonSimulatorOptions & EspSimulatorOptions[N];
 
-type Factory<N extends EspName> = (
-  opts: EspSimulatorOptions[N],
-  creds: SimCredentials[N],
-  ctx: SimContext,
-) => SimulatorDefinition;
-
-const factories: { [N in EspName]: Factory<N> } = {
-  'optimizely-campaign': createOptimizelyCampaignSimulator,
-  crossengage: createCrossEngageSimulator,
-  actito: createActitoSimulator,
-  'dynamic-yield': createDynamicYieldSimulator,
-  ometria: createOmetriaSimulator,
-};
-
-/** Start one simulator on 127.0.0.1 (`port` 0 or absent = a free port). */
-export async function startSimulator<N extends EspName>(
+/** Start one built-in simulator on 127.0.0.1 (`port` 0 or absent = a free port). */
+export function startSimulator<N extends BuiltInEspName>(
   name: N,
   opts: StartSimulatorOptions<N> = {} as StartSimulatorOptions<N>,
+): Promise<SimulatorHandle> {
+  return startEspSimulator(espModule(BUILT_IN_ESPS, name), opts);
+}
+
+/** Start the simulator of any ESP module; options beyond the common ones go to its factory. */
+export async function startEspSimulator(
+  esp: EspModule,
+  opts: CommonSimulatorOptions & object = {},
 ): Promise<SimulatorHandle> {
   const {
     credentials,
@@ -105,11 +77,7 @@ export async function startSimulator<N extends EspName>(
     ...espOptions
   } = opts;
   const webhooks = new WebhookDispatcher(now, webhookTarget, webhookSecret ? { secret: webhookSecret } : undefined);
-  const factory = factories[name] as Factory<N>;
-  const def = factory(espOptions as EspSimulatorOptions[N], credentialsFor(name, credentials), {
-    now,
-    webhooks,
-  });
+  const def = esp.simulator.create(espOptions, credentialsFor(esp, credentials), { now, webhooks });
   const hostOptions: HostOptions = {};
   if (host !== undefined) hostOptions.host = host;
   if (port !== undefined) hostOptions.port = port;
@@ -120,7 +88,9 @@ export async function startSimulator<N extends EspName>(
 }
 
 export interface StartSimulatorsOptions {
-  /** 0 or absent = random ports; else basePort..basePort+4 in ESP_ORDER. */
+  /** The ESPs to simulate, in port order; default the built-in ones (ESP_ORDER). */
+  esps?: readonly EspModule[];
+  /** 0 or absent = random ports; else basePort, basePort+1… in the order of `esps`. */
   basePort?: number;
   host?: string;
   credentials?: SimCredentialsOverride;
@@ -128,34 +98,40 @@ export interface StartSimulatorsOptions {
   /** Webhook signing secret for every simulator (see CommonSimulatorOptions.webhookSecret). */
   webhookSecret?: string;
   /** Per-ESP options (ports come from `basePort`). */
-  options?: { [N in EspName]?: Omit<StartSimulatorOptions<N>, 'port' | 'host' | 'credentials' | 'now'> };
+  options?: { [N in BuiltInEspName]?: Omit<StartSimulatorOptions<N>, 'port' | 'host' | 'credentials' | 'now'> } & {
+    readonly [esp: string]: object | undefined;
+  };
 }
 
+/**
+ * By ESP name. Typed with the built-in names for their callers' convenience: when `esps` leaves
+ * one out, it is absent.
+ */
 export interface RunningSimulators {
-  sims: Record<EspName, SimulatorHandle>;
-  urls: Record<EspName, string>;
+  sims: Record<BuiltInEspName, SimulatorHandle> & { readonly [esp: string]: SimulatorHandle | undefined };
+  urls: Record<BuiltInEspName, string> & { readonly [esp: string]: string | undefined };
   close(): Promise<void>;
 }
 
-/** Start all five simulators. If one fails to start, the others are closed and the error is rethrown. */
+/** Start one simulator per ESP. If one fails to start, the others are closed and the error is rethrown. */
 export async function startSimulators(opts: StartSimulatorsOptions = {}): Promise<RunningSimulators> {
   const started: SimulatorHandle[] = [];
   try {
-    for (const [i, name] of ESP_ORDER.entries()) {
-      const perEsp = (opts.options?.[name] ?? {}) as StartSimulatorOptions<typeof name>;
+    for (const [i, esp] of (opts.esps ?? BUILT_IN_ESPS).entries()) {
+      const perEsp = opts.options?.[esp.name] ?? {};
       const common: CommonSimulatorOptions = { port: opts.basePort ? opts.basePort + i : 0 };
       if (opts.host !== undefined) common.host = opts.host;
       if (opts.credentials !== undefined) common.credentials = opts.credentials;
       if (opts.now !== undefined) common.now = opts.now;
       if (opts.webhookSecret !== undefined) common.webhookSecret = opts.webhookSecret;
-      started.push(await startSimulator(name, { ...perEsp, ...common }));
+      started.push(await startEspSimulator(esp, { ...perEsp, ...common }));
     }
   } catch (err) {
     await Promise.allSettled(started.map((s) => s.close()));
     throw err;
   }
-  const sims = Object.fromEntries(started.map((s) => [s.name, s])) as Record<EspName, SimulatorHandle>;
-  const urls = Object.fromEntries(started.map((s) => [s.name, s.url])) as Record<EspName, string>;
+  const sims = Object.fromEntries(started.map((s) => [s.name, s])) as RunningSimulators['sims'];
+  const urls = Object.fromEntries(started.map((s) => [s.name, s.url])) as RunningSimulators['urls'];
   return {
     sims,
     urls,

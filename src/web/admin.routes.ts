@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { describeZodIssues } from '../contracts/consent-event.js';
 import { IdentityError } from '../domain/index.js';
-import { ESP_NAMES, type EspName } from '../esp/types.js';
+import { ESP_NAME_PATTERN, type EspName } from '../esp/types.js';
 import type { AppContext } from '../app/context.js';
 import { contactJobs, contactPagePath } from '../operate/contact-jobs.js';
 import { ADMIN_PAGE_HTML, ADMIN_PAGE_SCRIPT } from './admin-page.js';
@@ -22,15 +22,17 @@ import { ADMIN_BASE_PATH, boardLoginHook, setAdminPageHeaders } from './admin-co
 
 export const ADMIN_WRITE_HEADER = 'x-requested-by';
 
-export const espParam = z.strictObject({ esp: z.enum(ESP_NAMES) });
+/** An ESP's name; whether it is connected here is checked against the context (`connected`). */
+export const espName = z.string().regex(ESP_NAME_PATTERN, 'must be an ESP name (lower-case letters, digits and dashes)');
+export const espParam = z.strictObject({ esp: espName });
 export const eventIdParam = z.strictObject({ eventId: z.string().min(1).max(128) });
 export const deadLettersQuery = z.strictObject({
-  esp: z.enum(ESP_NAMES).optional(),
+  esp: espName.optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
 });
 export const requeueBody = z
   .strictObject({
-    esp: z.enum(ESP_NAMES).optional(),
+    esp: espName.optional(),
     contactId: z.string().min(1).max(64).optional(),
     all: z.literal(true).optional(),
   })

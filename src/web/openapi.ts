@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../../config/index.js';
 import { consentBatchSchema, consentEventSchema } from '../contracts/consent-event.js';
-import { ESP_NAMES } from '../esp/types.js';
 import { deadLettersQuery, eventIdParam, espParam, requeueBody } from './admin.routes.js';
 import { ADMIN_BASE_PATH } from './admin-common.js';
 import { BOARD_BASE_PATH } from './board.js';
@@ -215,7 +214,7 @@ const bad = (field: string, rule: string): Response => ({ description: 'bad inpu
  * Every operation the `web` process serves (Bull Board's own API under its prefix excepted). Over 80
  * lines on purpose: one entry per operation, so the API's catalog reads in one place.
  */
-export function operations(config: Pick<Config, 'consent'>, esps: readonly string[]): Operation[] {
+export function operations(config: Pick<Config, 'consent' | 'webhooks'>, esps: readonly string[]): Operation[] {
   const channels = config.consent.channels;
   const single = consentEventSchema(channels);
   const batch = consentBatchSchema(channels, config.consent.maxEventsPerRequest);
@@ -272,7 +271,7 @@ export function operations(config: Pick<Config, 'consent'>, esps: readonly strin
     },
     { method: 'get', path: '/v1/reconciliation/runs', summary: 'recent runs and the latest per ESP', tag: 'reconciliation', security: 'producer', responses: { '200': { description: 'runs', schema: z.strictObject({ latest: z.record(z.string(), reconcileRun.nullable()), runs: z.array(reconcileRun) }) } } },
     { method: 'get', path: '/v1/reconciliation/runs/{id}', summary: 'one run and its drift report', tag: 'reconciliation', security: 'producer', params: z.strictObject({ id: z.string() }), responses: { '200': { description: 'the run', schema: reconcileRun }, '404': notFound('no reconciliation run has this id') } },
-    ...(['optimizely-campaign', 'actito', 'generic'] as const).map(
+    ...Object.keys(config.webhooks.endpoints).map(
       (endpoint): Operation => ({
         method: 'post', path: `/v1/webhooks/${endpoint}`, summary: `ESP webhook (${endpoint}): unsubscribes and bounces in the ESP's own format (README "ESP webhooks")`, tag: 'webhooks', security: 'webhook',
         body: { schema: z.unknown().describe("the ESP's documented webhook payload") },
@@ -294,7 +293,7 @@ export function operations(config: Pick<Config, 'consent'>, esps: readonly strin
     },
     {
       method: 'get', path: `${ADMIN_BASE_PATH}/api/dead-letters`, summary: 'dead letters, oldest first per ESP', tag: 'admin', security: 'board', query: deadLettersQuery,
-      responses: { '200': { description: 'dead letters', schema: z.strictObject({ deadLetters: z.array(deadLetter) }), examples: { one: { summary: 'one refused push', value: { deadLetters: [{ esp: 'ometria', contactId: CONTACT_ID, version: 3, contactVersion: 3, reason: 'email address is not valid for Ometria', at: '2026-11-20T10:15:02.000Z', contactPath: `${ADMIN_BASE_PATH}/#contact=${CONTACT_ID}` }] } } } }, '400': bad('esp', 'Invalid option') },
+      responses: { '200': { description: 'dead letters', schema: z.strictObject({ deadLetters: z.array(deadLetter) }), examples: { one: { summary: 'one refused push', value: { deadLetters: [{ esp: 'ometria', contactId: CONTACT_ID, version: 3, contactVersion: 3, reason: 'email address is not valid for Ometria', at: '2026-11-20T10:15:02.000Z', contactPath: `${ADMIN_BASE_PATH}/#contact=${CONTACT_ID}` }] } } } }, '400': bad('esp', 'must be a connected ESP') },
     },
     { method: 'get', path: `${ADMIN_BASE_PATH}/api/dead-letters/{contactId}`, summary: "one contact's dead letters", tag: 'admin', security: 'board', params: contactIdParams, responses: { '200': { description: 'dead letters', schema: z.strictObject({ contactId: z.string(), deadLetters: z.array(deadLetter) }) }, '404': notFound('no contact has this id') } },
     {
@@ -302,7 +301,7 @@ export function operations(config: Pick<Config, 'consent'>, esps: readonly strin
       body: { schema: requeueBody, examples: { one: { summary: 'one contact at one ESP', value: { esp: 'ometria', contactId: CONTACT_ID } }, all: { summary: 'every dead letter', value: { all: true } } } },
       responses: { '200': { description: 'requeued, per ESP', schema: z.strictObject({ requeued: z.record(z.string(), z.number().int()), total: z.number().int() }), examples: { done: { summary: 'one requeued', value: { requeued: { ometria: 1 }, total: 1 } } } }, '400': bad('(body)', 'give contactId (one contact) or "all": true (every dead letter), not both'), '403': { description: 'no X-Requested-By header', schema: errorResponse }, '404': notFound('contact has no dead letter') },
     },
-    { method: 'post', path: `${ADMIN_BASE_PATH}/api/esps/{esp}/resume`, summary: 'resume an ESP paused after a 401/403 (fix the credentials first)', tag: 'admin', security: 'board', params: espParam, responses: { '200': { description: 'resumed', schema: z.strictObject({ esp: z.enum(ESP_NAMES), paused: z.literal(false) }) }, '403': { description: 'no X-Requested-By header', schema: errorResponse } } },
+    { method: 'post', path: `${ADMIN_BASE_PATH}/api/esps/{esp}/resume`, summary: 'resume an ESP paused after a 401/403 (fix the credentials first)', tag: 'admin', security: 'board', params: espParam, responses: { '200': { description: 'resumed', schema: z.strictObject({ esp: z.string(), paused: z.literal(false) }) }, '403': { description: 'no X-Requested-By header', schema: errorResponse } } },
     {
       method: 'post', path: `${ADMIN_BASE_PATH}/api/contacts/search`, summary: 'find a contact by identity in the body; answers its id and page', tag: 'admin', security: 'board',
       body: { schema: contactSearchBody, examples: { phone: { summary: 'by phone', value: { phone: '+447700900123' } } } },
@@ -348,7 +347,7 @@ function response(r: Response) {
   return { description: r.description };
 }
 
-export function openApiDocument(config: Pick<Config, 'consent'>, esps: readonly string[]) {
+export function openApiDocument(config: Pick<Config, 'consent' | 'webhooks'>, esps: readonly string[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations(config, esps)) {
     paths[op.path] ??= {};
@@ -383,7 +382,7 @@ export function openApiDocument(config: Pick<Config, 'consent'>, esps: readonly 
   };
 }
 
-export function registerOpenApiRoute(app: FastifyInstance, config: Pick<Config, 'consent'>, esps: readonly string[]): void {
+export function registerOpenApiRoute(app: FastifyInstance, config: Pick<Config, 'consent' | 'webhooks'>, esps: readonly string[]): void {
   // Built once: the document depends only on configuration, fixed at start-up.
   const document = openApiDocument(config, esps);
   app.get('/openapi.json', async (_request, reply) => reply.header('cache-control', 'no-cache').send(document));

@@ -1,19 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebhookConfig, WebhookEndpointConfig } from '../../config/webhooks.js';
+import type { WebhookBaseSettings } from '../esp/kit/webhook-kit.js';
+import { espModule, settingsOf } from '../esp/registry.js';
 import type { WireConsentEvent } from '../contracts/consent-event.js';
 import type { AppContext } from '../app/context.js';
 import { EventIdConflictError, EventValidationError, type RecordResult } from '../ingest/record-events.js';
-import {
-  WEBHOOK_PARSERS,
-  type WebhookItem,
-  type WebhookParseSettings,
-  WebhookPayloadError,
-} from '../ingest/webhook-events.js';
+import { type WebhookItem, WebhookPayloadError } from '../ingest/webhook-events.js';
 import { verifyWebhook, WEBHOOK_HEADERS } from '../ingest/webhook-verify.js';
 import { errorBody } from './errors.js';
 
 /**
- * ESP webhook endpoints (product.md §4 last paragraph; reliability.md §5.2):
+ * ESP webhook endpoints (product.md §4 last paragraph; reliability.md §5.2): `POST /v1/webhooks/<endpoint>`
+ * for each configured ESP whose module has a webhook (src/esp/<esp>/<esp>.webhook.ts), e.g.
  *
  *   POST /v1/webhooks/optimizely-campaign   Optimizely Campaign `unsubscribe`, `blocklist` (esp-contracts.md §1.2)
  *   POST /v1/webhooks/actito                Actito `UPDATED_SUBSCRIPTION` / `UPDATE` (esp-contracts.md §3.4)
@@ -28,7 +26,8 @@ import { errorBody } from './errors.js';
  * Raw-body access is scoped to these routes: the plugin replaces the JSON parser with a buffer one.
  */
 
-export type WebhookEndpoint = 'optimizely-campaign' | 'actito' | 'generic';
+/** An endpoint's name, as its ESP's module gives it. */
+export type WebhookEndpoint = string;
 
 export type WebhookOutcome =
   | 'accepted'
@@ -69,30 +68,6 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-/** The settings the payload parsers need, from the shared configuration. */
-export function webhookParseSettings(ctx: AppContext, config: WebhookConfig): WebhookParseSettings {
-  const esps = ctx.config.esps;
-  return {
-    channels: ctx.config.consent.channels,
-    maxEvents: config.maxEvents,
-    optimizely: {
-      recipientId: esps['optimizely-campaign'].recipientId,
-      mediaTypes: esps['optimizely-campaign'].mediaTypes,
-    },
-    actito: {
-      uniqueKeyAttribute: esps.actito.uniqueKeyAttribute,
-      marketingConsentChannel: esps.actito.marketingConsentChannel,
-      subscriptions: esps.actito.subscriptions,
-      trackingAttribute: esps.actito.trackingAttribute,
-    },
-    generic: {
-      esp: config.generic.esp,
-      events: config.generic.events,
-      channelTypes: esps.crossengage.channelTypes,
-    },
-  };
-}
-
 const normaliseIp = (ip: string) => ip.replace(/^::ffff:/i, '');
 
 interface EndpointDef {
@@ -100,33 +75,23 @@ interface EndpointDef {
   path: string;
   endpoint: WebhookEndpointConfig;
   allowedIps: readonly string[];
-  parse: (body: unknown, s: WebhookParseSettings) => WebhookItem[];
+  parse: (body: unknown, base: WebhookBaseSettings) => WebhookItem[];
 }
 
-function endpointsOf(config: WebhookConfig): EndpointDef[] {
-  return [
-    {
-      name: 'optimizely-campaign',
-      path: '/v1/webhooks/optimizely-campaign',
-      endpoint: config.optimizely,
-      allowedIps: config.optimizely.allowedIps.map(normaliseIp),
-      parse: WEBHOOK_PARSERS['optimizely-campaign'],
-    },
-    {
-      name: 'actito',
-      path: '/v1/webhooks/actito',
-      endpoint: config.actito,
-      allowedIps: [],
-      parse: WEBHOOK_PARSERS.actito,
-    },
-    {
-      name: 'generic',
-      path: '/v1/webhooks/generic',
-      endpoint: config.generic,
-      allowedIps: [],
-      parse: WEBHOOK_PARSERS.crossengage,
-    },
-  ];
+/** One route per configured endpoint, parsed by its ESP's module with that ESP's settings. */
+function endpointsOf(ctx: AppContext, config: WebhookConfig): EndpointDef[] {
+  return Object.entries(config.endpoints).map(([name, endpoint]) => {
+    const webhook = espModule(ctx.config.espModules, endpoint.esp).webhook;
+    if (!webhook) throw new Error(`ESP ${endpoint.esp} has no webhook, yet endpoint ${name} is configured for it`);
+    const settings = settingsOf(ctx.config.esps, endpoint.esp);
+    return {
+      name,
+      path: `/v1/webhooks/${name}`,
+      endpoint,
+      allowedIps: endpoint.allowedIps.map(normaliseIp),
+      parse: (body, base) => webhook.parse(body, base, settings, endpoint),
+    };
+  });
 }
 
 /** A delivery turned away: the answer and how it is counted. */
@@ -188,7 +153,7 @@ function parseDelivery(
   def: EndpointDef,
   request: FastifyRequest,
   rawBody: Buffer,
-  settings: WebhookParseSettings,
+  settings: WebhookBaseSettings,
 ): Refusal | WebhookItem[] {
   let body: unknown;
   try {
@@ -257,7 +222,7 @@ async function record(
 interface RouteDeps {
   ctx: AppContext;
   config: WebhookConfig;
-  settings: WebhookParseSettings;
+  settings: WebhookBaseSettings;
   now: () => number;
   count: (endpoint: WebhookEndpoint, outcome: WebhookOutcome, n?: number) => void;
 }
@@ -355,7 +320,7 @@ export function registerWebhookRoutes(
   options: WebhookRouteOptions = {},
 ): WebhookStats {
   const now = options.now ?? Date.now;
-  const settings = webhookParseSettings(ctx, config);
+  const settings: WebhookBaseSettings = { channels: ctx.config.consent.channels, maxEvents: config.maxEvents };
   const counts: Record<string, Partial<Record<WebhookOutcome, number>>> = {};
   const count = (endpoint: WebhookEndpoint, outcome: WebhookOutcome, n = 1) => {
     if (n <= 0) return;
@@ -376,7 +341,7 @@ export function registerWebhookRoutes(
         done(null, body);
       },
     );
-    for (const def of endpointsOf(config)) {
+    for (const def of endpointsOf(ctx, config)) {
       scope.post(def.path, { bodyLimit: config.bodyLimitBytes }, webhookHandler(def, deps));
     }
   });

@@ -293,7 +293,7 @@ describe('ESP convergence: a faulty storm, then every ESP holds the store per ch
     for (const [i, esp] of app.ctx.esps.entries()) {
       const script = faultScript(ESP_SEED + i);
       scripted[esp] = script.rules[0]!.steps.filter((s) => Object.keys(s).length > 0).length;
-      sims.sims[esp].setFaults(script);
+      sims.sims[esp]!.setFaults(script);
     }
 
     const load = await sendEvents(app.url, [], { batches, inFlight: 4 });

@@ -55,7 +55,7 @@ describe('the demo summary', () => {
     }
     expect(summary.esps.map((e) => e.esp)).toEqual(app.ctx.esps);
     for (const e of summary.esps) {
-      const log = sims.sims[e.esp].requests();
+      const log = sims.sims[e.esp]!.requests();
       expect(e.requests, e.esp).toBe(log.length);
       expect(e.requests, e.esp).toBeGreaterThan(0);
       expect(Object.values(e.statuses).reduce((a, b) => a + b, 0)).toBe(e.requests);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ESP_NAMES, type EspName } from '../../src/esp/types.js';
+import { ESP_NAMES } from '../../src/esp/registry.js';
+import type { BuiltInEspName } from '../../src/esp/registry.js';
 import { espQueueName } from '../../src/queues/names.js';
 import { startTestApp } from '../support/app.js';
 import { startEspSimulators } from '../support/esp-sims.js';
@@ -13,12 +14,12 @@ interface SimState {
   recipients: Record<string, Record<string, string>>;
 }
 
-async function simState(sims: Sims, esp: EspName): Promise<SimState> {
+async function simState(sims: Sims, esp: BuiltInEspName): Promise<SimState> {
   return (await fetch(`${sims.urls[esp]}/__sim/state`)).json() as Promise<SimState>;
 }
 
 /** The recipient as each simulator keys it, for a full user with an email. */
-function recipientKey(esp: EspName, externalId: string, email: string): string {
+function recipientKey(esp: BuiltInEspName, externalId: string, email: string): string {
   return esp === 'crossengage' ? externalId : email;
 }
 

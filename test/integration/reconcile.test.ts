@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireConsentEvent } from '../../src/contracts/consent-event.js';
 import type { ListReadBack, RemoteSuppression } from '../../src/esp/readback.js';
-import type { EspName } from '../../src/esp/types.js';
+import type { BuiltInEspName } from '../../src/esp/registry.js';
 import { reconcileRunModel } from '../../src/persistence/reconcile-run.model.js';
 import { createRun, type ReconcileDeps, runPage } from '../../src/reconcile/engine.js';
 import { simulatorCredentials } from '../../src/simulators/index.js';
@@ -17,7 +17,7 @@ describe('reconciliation: list-unsubscribe drift between the ESPs and us', () =>
   let app: App;
   const json = { 'content-type': 'application/json' };
 
-  async function simState(esp: EspName) {
+  async function simState(esp: BuiltInEspName) {
     return ((await (await fetch(`${sims.urls[esp]}/__sim/state`)).json()) as { recipients: Record<string, Record<string, string>> }).recipients;
   }
   async function record(event: Record<string, unknown>) {

@@ -1,7 +1,7 @@
 import type { CommandStartedEvent } from 'mongodb';
 import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ESP_NAMES } from '../../src/esp/types.js';
+import { ESP_NAMES } from '../../src/esp/registry.js';
 import { startTestApp } from '../support/app.js';
 import { startEspSimulators } from '../support/esp-sims.js';
 import { isolatedEnv } from '../support/integration.js';

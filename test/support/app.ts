@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import type { EspModule } from '../../src/esp/registry.js';
 import { startWorkers } from '../../src/app/workers.js';
 import { createApp } from '../../src/web/app.js';
 import { createTestContext } from './integration.js';
 
 export type TestContext = Awaited<ReturnType<typeof createTestContext>>;
 
-/** A context with the web app listening on a real loopback port, and optionally workers. */
-export async function startTestApp(opts: { env?: Record<string, string>; workers?: number } = {}) {
-  const ctx = await createTestContext(opts.env);
+/** A context with the web app listening on a real loopback port, and optionally workers; `esps`: the configured ESPs. */
+export async function startTestApp(opts: { env?: Record<string, string>; workers?: number; esps?: readonly EspModule[] } = {}) {
+  const ctx = await createTestContext(opts.env, opts.esps ? { esps: opts.esps } : {});
   const app: FastifyInstance = await createApp(ctx);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

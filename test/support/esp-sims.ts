@@ -1,5 +1,6 @@
 import { simulatorConnectionEnv } from '../../src/dev/simulator-env.js';
-import { ESP_NAMES, type EspName } from '../../src/esp/types.js';
+import { ESP_NAMES } from '../../src/esp/registry.js';
+import type { BuiltInEspName } from '../../src/esp/registry.js';
 import { startSimulators } from '../../src/simulators/index.js';
 
 /** Fast failure handling for tests: short timeouts, generous rate limits, millisecond backoff. */
@@ -25,7 +26,7 @@ const FAST_ENV: Record<string, string> = {
  * `documentedLimits`: the simulators enforce the ESPs' documented limits (Ometria 8 pushes/s,
  * Actito 100 calls/minute) instead of generous ones.
  */
-export async function startEspSimulators(only: readonly EspName[] = ESP_NAMES, opts: { documentedLimits?: boolean } = {}) {
+export async function startEspSimulators(only: readonly BuiltInEspName[] = ESP_NAMES, opts: { documentedLimits?: boolean } = {}) {
   const options = opts.documentedLimits ? {} : { ometria: { pushRatePerSecond: 1_000 }, actito: { callsPerMinute: 100_000 } };
   const sims = await startSimulators({ basePort: 0, options } as Parameters<typeof startSimulators>[0]);
   const env: Record<string, string> = { ...FAST_ENV };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { type Config, loadConfig } from '../../config/index.js';
+import { type Config, type LoadConfigOptions, loadConfig } from '../../config/index.js';
 import { withDatabase } from '../../src/dev/mongo-server.js';
 import { type AppContext, createContext } from '../../src/app/context.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
@@ -24,8 +24,8 @@ export function isolatedEnv(extra: Record<string, string> = {}): Record<string, 
   };
 }
 
-export function testConfig(extra: Record<string, string> = {}): Config {
-  return loadConfig(isolatedEnv(extra));
+export function testConfig(extra: Record<string, string> = {}, options: LoadConfigOptions = {}): Config {
+  return loadConfig(isolatedEnv(extra), options);
 }
 
 export function testLogger(config: Config): Logger {
@@ -33,8 +33,11 @@ export function testLogger(config: Config): Logger {
 }
 
 /** A full application context on the shared servers; `dispose` removes its queues and database. */
-export async function createTestContext(extra: Record<string, string> = {}): Promise<AppContext & { dispose(): Promise<void> }> {
-  const config = testConfig(extra);
+export async function createTestContext(
+  extra: Record<string, string> = {},
+  options: LoadConfigOptions = {},
+): Promise<AppContext & { dispose(): Promise<void> }> {
+  const config = testConfig(extra, options);
   const ctx = await createContext(config, testLogger(config));
   return Object.assign(ctx, {
     async dispose() {

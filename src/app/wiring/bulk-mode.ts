@@ -7,6 +7,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { bulkModels } from '../../persistence/bulk.model.js';
 import type { Models } from '../../persistence/models.js';
+import { settingsOf } from '../../esp/registry.js';
 
 interface BulkModeWiring {
   config: Config;
@@ -36,14 +37,14 @@ export function createBulkTicks(w: BulkModeWiring): () => Promise<Record<string,
     const results: Record<string, BulkTickResult | { error: string }> = {};
     // One ESP's failure never stops another's check.
     for (const esp of esps) {
-      const settings = config.esps[esp];
+      const settings = settingsOf(config.esps, esp);
       const adapter = adapters[esp]!;
       try {
         results[esp] = await bulkTick(esp, {
           models,
           bulkModels: bulkStore,
           adapter,
-          afterSeconds: ('bulk' in settings ? settings.bulk.afterSeconds : undefined) ?? config.bulk.afterSeconds,
+          afterSeconds: settings.bulk?.afterSeconds ?? config.bulk.afterSeconds,
           maxPendingMs: config.bulk.maxPendingMs,
           contactsPerSecond: laneThreeContactsPerSecond({
             calls: settings.rateLimit.max,

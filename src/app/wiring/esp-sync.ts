@@ -1,8 +1,8 @@
 import type { Config } from '../../../config/index.js';
 import type { Lane } from '../../domain/index.js';
-import { createEspAdapters } from '../../esp/registry.js';
+import { createEspAdapters, settingsOf } from '../../esp/registry.js';
 import { sharedPacers } from '../../esp/kit/shared-pacer.js';
-import { ESP_NAMES, type EspAdapter, type EspName } from '../../esp/types.js';
+import type { EspAdapter, EspName } from '../../esp/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Model } from 'mongoose';
 import type { EspPauseDoc } from '../../persistence/esp-pause.model.js';
@@ -38,11 +38,12 @@ export function createEspSync(w: EspSyncWiring) {
   // Every worker process draws on one rate window per ESP, kept in Redis: the ESP's documented
   // limit holds whatever the number of workers.
   const adapters: Partial<Record<EspName, EspAdapter>> = createEspAdapters(
+    config.espModules,
     config.esps,
     log.child({ component: 'esp' }),
     sharedPacers(runtime.producer, config.redis.prefix),
   );
-  const esps = ESP_NAMES.filter((esp) => adapters[esp] !== undefined);
+  const esps = config.espModules.map((m) => m.name).filter((esp) => adapters[esp] !== undefined);
   const enqueuePush = createPushEnqueuer(config, producer, adapters);
   const { isEspPaused, pauseEsp, resumeEsp } = createEspPauseControl(w);
   const repair = createOutboxRepair(models, clock, enqueuePush);
@@ -57,7 +58,7 @@ export function createEspSync(w: EspSyncWiring) {
   const deliveryDeps = (esp: EspName): DeliveryDeps => ({
     models,
     adapter: adapters[esp]!,
-    concurrency: config.esps[esp].concurrency,
+    concurrency: settingsOf(config.esps, esp).concurrency,
     claimMs: config.push.claimMs,
     now: clock,
     log,

@@ -4,6 +4,7 @@ import type { Lane } from '../../domain/index.js';
 import type { EspAdapter, EspName } from '../../esp/types.js';
 import type { EnqueuePush } from '../../delivery/outbox-repair.js';
 import type { JobProducer } from '../../queues/runtime.js';
+import { settingsOf } from '../../esp/registry.js';
 
 /** A push job should take about this long at the ESP's budget, so a waiting lane 1 job soon gets a slot. */
 const PUSH_JOB_TARGET_SECONDS = 2;
@@ -14,7 +15,7 @@ const PUSH_JOB_TARGET_SECONDS = 2;
  * batch endpoints, small enough that a lane 1 job never waits long behind an import's jobs.
  */
 export function contactsPerPushJob(config: Config, esp: EspName, adapter: Pick<EspAdapter, 'maxBatch' | 'contactsPerRequest'>): number {
-  const settings = config.esps[esp];
+  const settings = settingsOf(config.esps, esp);
   const requestsPerSecond = (settings.rateLimit.max * 1_000) / settings.rateLimit.durationMs;
   const requests = Math.max(1, Math.floor(requestsPerSecond * PUSH_JOB_TARGET_SECONDS));
   const perRequest = Math.max(1, Math.min(adapter.maxBatch, adapter.contactsPerRequest ?? adapter.maxBatch));

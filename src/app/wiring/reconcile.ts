@@ -35,7 +35,7 @@ export async function createReconciliation(w: ReconcileWiring) {
   const deps: ReconcileDeps = {
     models: w.models,
     runs,
-    readBacks: createEspReadBacks(w.config.esps, w.log.child({ component: 'readback' })),
+    readBacks: createEspReadBacks(w.config.espModules, w.config.esps, w.log.child({ component: 'readback' })),
     recordEvents: w.recordEvents,
     repush: w.repush,
     now: w.clock,

@@ -15,6 +15,9 @@ import {
   toWireEvent,
   webhookEventId,
 } from '../kit/webhook-kit.js';
+import type { EspWebhook } from '../kit/esp-module.js';
+import { webhookAuthMode, webhookEndpointFrom, webhookSecrets } from '../kit/webhook-settings.js';
+import type { ActitoSettings } from './actito.settings.js';
 
 /**
  * Actito webhooks → opt_out events (esp-contracts.md §3.4: profile-table webhooks,
@@ -185,3 +188,32 @@ export function parseActitoWebhook(body: unknown, settings: ActitoWebhookSetting
     return [...events, ...ignored];
   });
 }
+
+export const actitoWebhookEnvSchema = z.object({
+  // NOT FOUND in esp-contracts.md §3.4: how Actito authenticates webhooks; INFERENCE: our HMAC scheme, configurable.
+  WEBHOOK_SECRET_ACTITO: webhookSecrets
+    .optional()
+    .describe(
+      'Secret of `POST /v1/webhooks/actito` (HMAC key by default); comma-separate new and old while rotating. Unset = the endpoint is disabled and answers 404.',
+    ),
+  WEBHOOK_AUTH_ACTITO: webhookAuthMode('hmac').describe(
+    'How Actito webhooks authenticate: `hmac`, `key:<Header>` or `basic:<user>` (Actito documents no scheme).',
+  ),
+});
+
+/** `POST /v1/webhooks/actito`. */
+export const actitoWebhook: EspWebhook<ActitoSettings, undefined> = {
+  endpoint: 'actito',
+  envSchema: actitoWebhookEnvSchema,
+  endpointConfig: (env) => webhookEndpointFrom(env, { secret: 'WEBHOOK_SECRET_ACTITO', auth: 'WEBHOOK_AUTH_ACTITO' }),
+  parse: (body, base, s) =>
+    parseActitoWebhook(body, {
+      ...base,
+      actito: {
+        uniqueKeyAttribute: s.uniqueKeyAttribute,
+        marketingConsentChannel: s.marketingConsentChannel,
+        subscriptions: s.subscriptions,
+        trackingAttribute: s.trackingAttribute,
+      },
+    }),
+};

@@ -14,6 +14,9 @@ import {
   toWireEvent,
   webhookEventId,
 } from '../kit/webhook-kit.js';
+import type { EspWebhook } from '../kit/esp-module.js';
+import { commaList, webhookAuthMode, webhookEndpointFrom, webhookSecrets } from '../kit/webhook-settings.js';
+import type { CrossEngageSettings } from './crossengage.settings.js';
 
 /**
  * CrossEngage-style webhooks → opt_out events (esp-contracts.md §2.2: `mail.unsubscribe` /
@@ -125,3 +128,45 @@ export function parseGenericWebhook(body: unknown, settings: GenericWebhookSetti
     return [{ kind: 'opt_out', event }];
   });
 }
+
+export const genericWebhookEnvSchema = z.object({
+  WEBHOOK_SECRET_GENERIC: webhookSecrets
+    .optional()
+    .describe(
+      'Secret of `POST /v1/webhooks/generic` (CrossEngage-style `mail.unsubscribe` events; HMAC key by default). Unset = the endpoint is disabled and answers 404.',
+    ),
+  WEBHOOK_AUTH_GENERIC: webhookAuthMode('hmac').describe(
+    'How the generic webhook authenticates: `hmac`, `key:<Header>` or `basic:<user>`.',
+  ),
+  WEBHOOK_GENERIC_ESP: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, 'lower-case ESP name, e.g. crossengage')
+    .default('crossengage')
+    .describe('ESP the generic webhook speaks for: its events get the source `esp:<name>`.'),
+  // INFERENCE per esp-contracts.md §2.2: `mail.unsubscribe` is the legacy name of `message.unsubscribed` ("Message Unsubscribed").
+  WEBHOOK_GENERIC_EVENTS: z
+    .string()
+    .min(1)
+    .default('mail.unsubscribe,message.unsubscribed,Message Unsubscribed')
+    .describe(
+      'Comma-separated event names of the generic webhook that mean "unsubscribed"; others are ignored (202).',
+    ),
+});
+
+/** What the generic endpoint reads from its own variables: whom it speaks for, which events unsubscribe. */
+export interface GenericWebhookOptions {
+  readonly esp: string;
+  readonly events: readonly string[];
+}
+
+/** `POST /v1/webhooks/generic`: CrossEngage's format, which WEBHOOK_GENERIC_ESP may point at another sender. */
+export const genericWebhook: EspWebhook<CrossEngageSettings, GenericWebhookOptions> = {
+  endpoint: 'generic',
+  envSchema: genericWebhookEnvSchema,
+  endpointConfig: (env) => ({
+    ...webhookEndpointFrom(env, { secret: 'WEBHOOK_SECRET_GENERIC', auth: 'WEBHOOK_AUTH_GENERIC' }),
+    options: { esp: String(env['WEBHOOK_GENERIC_ESP']), events: commaList(env['WEBHOOK_GENERIC_EVENTS']) },
+  }),
+  parse: (body, base, s, endpoint) =>
+    parseGenericWebhook(body, { ...base, generic: { ...endpoint.options, channelTypes: s.channelTypes } }),
+};

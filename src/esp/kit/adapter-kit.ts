@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Lane } from '../../domain/index.js';
-import type { EspSettings } from '../../../config/esps.js';
+import type { EspSettings } from './settings-kit.js';
 import { createSemaphore, type Pacer, type PacerFactory, processPacers, type Semaphore } from './concurrency.js';
 import { laneOf } from './lane-scope.js';
 import { createHttpClient, type HttpClient } from './http/client.js';

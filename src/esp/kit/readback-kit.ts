@@ -93,10 +93,6 @@ export interface NoReadBack {
 
 export type EspReadBack = ListReadBack | ContactReadBack | NoReadBack;
 
-/** esp-contracts.md §4.4: no read-back API for Reconnect opt-in or opt-out status was found. */
-export const DYNAMIC_YIELD_NO_READBACK =
-  'Dynamic Yield has no read-back API for opt-in/opt-out status (esp-contracts.md §4.4); its state is re-asserted from ours';
-
 // Helpers shared by the ESP read-back modules.
 
 const CURSOR_VERSION = 'rb1';

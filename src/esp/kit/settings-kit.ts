@@ -55,6 +55,15 @@ export interface CommonEspSettings {
   /** Queue attempts per push job. */
   attempts: number;
   retry: InlineRetryPolicy;
+  /** Its documented bulk path, when it has one (bulk mode). */
+  bulk?: BulkPathSettings;
+  /** This ESP's own reconciliation schedule (cron, UTC), when it has one; else RECONCILE_CRON. */
+  reconcileCron?: string;
+}
+
+/** The settings of any ESP, tagged with its name (src/esp/kit/esp-module.ts builds them). */
+export interface EspSettings extends CommonEspSettings {
+  esp: string;
 }
 
 /** The shared in-job retry policy (ESP_INLINE_RETRIES…), with or without retrying a 429 inside the job. */

@@ -14,6 +14,9 @@ import {
   toWireEvent,
   webhookEventId,
 } from '../kit/webhook-kit.js';
+import type { EspWebhook } from '../kit/esp-module.js';
+import { ipList, webhookAuthMode, webhookEndpointFrom, webhookSecrets } from '../kit/webhook-settings.js';
+import type { OptimizelyCampaignSettings } from './optimizely-campaign.settings.js';
 
 /**
  * Optimizely Campaign webhooks → opt_out events (esp-contracts.md §1.2: webhook types include
@@ -159,3 +162,35 @@ export function parseOptimizelyWebhook(body: unknown, settings: OptimizelyWebhoo
     return [{ kind: 'opt_out', event }];
   });
 }
+
+export const optimizelyWebhookEnvSchema = z.object({
+  WEBHOOK_SECRET_OPTIMIZELY: webhookSecrets
+    .optional()
+    .describe(
+      'Secret of `POST /v1/webhooks/optimizely-campaign` (the keyAuth passphrase, basicAuth password or HMAC key per WEBHOOK_AUTH_OPTIMIZELY); comma-separate a new and an old one while rotating. Unset = the endpoint is disabled and answers 404.',
+    ),
+  // DOC esp-contracts.md §1.2: Optimizely webhooks authenticate with `authentication` none | basicAuth | keyAuth.
+  WEBHOOK_AUTH_OPTIMIZELY: webhookAuthMode('key:X-Webhook-Key').describe(
+    'How Optimizely Campaign webhooks authenticate: `key:<Header>` (keyAuth: the header carries the secret), `basic:<user>` (basicAuth, password = the secret) or `hmac` (X-Webhook-Timestamp + X-Webhook-Signature).',
+  ),
+  // DOC esp-contracts.md §1.2: webhooks are POSTed from 193.169.180.1. Needs the proxy's trustProxy setting when behind one.
+  WEBHOOK_OPTIMIZELY_ALLOWED_IPS: ipList
+    .optional()
+    .describe(
+      'Comma-separated client IPs allowed to call the Optimizely webhook (Optimizely sends from 193.169.180.1); unset = any IP.',
+    ),
+});
+
+/** `POST /v1/webhooks/optimizely-campaign`. */
+export const optimizelyWebhook: EspWebhook<OptimizelyCampaignSettings, undefined> = {
+  endpoint: 'optimizely-campaign',
+  envSchema: optimizelyWebhookEnvSchema,
+  endpointConfig: (env) =>
+    webhookEndpointFrom(env, {
+      secret: 'WEBHOOK_SECRET_OPTIMIZELY',
+      auth: 'WEBHOOK_AUTH_OPTIMIZELY',
+      allowedIps: 'WEBHOOK_OPTIMIZELY_ALLOWED_IPS',
+    }),
+  parse: (body, base, s) =>
+    parseOptimizelyWebhook(body, { ...base, optimizely: { recipientId: s.recipientId, mediaTypes: s.mediaTypes } }),
+};

@@ -10,16 +10,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
-export type EspName = 'optimizely-campaign' | 'crossengage' | 'actito' | 'dynamic-yield' | 'ometria';
-
-/** The five ESPs in their canonical order (also the port order of `startSimulators({ basePort })`). */
-export const ESP_ORDER: EspName[] = [
-  'optimizely-campaign',
-  'crossengage',
-  'actito',
-  'dynamic-yield',
-  'ometria',
-];
+/** A simulator's name: its ESP's (src/esp/registry.ts lists the built-in ones). */
+export type EspName = string;
 
 export type CanonicalChannel = 'email' | 'sms' | 'push';
 export const CANONICAL_CHANNELS: readonly CanonicalChannel[] = ['email', 'sms', 'push'];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireConsentEventInput } from '../../../src/contracts/consent-event.js';
-import type { EspName } from '../../../src/esp/types.js';
+import type { BuiltInEspName } from '../../../src/esp/registry.js';
 import { espQueueNames } from '../../../src/queues/names.js';
 import { startEspSimulators } from '../../support/esp-sims.js';
 import {
@@ -22,8 +22,8 @@ import { waitFor } from '../../support/wait-for.js';
  */
 const CONTACTS = 30;
 const OUTAGE_MIN_MS = 12_000;
-const FAILING: EspName = 'dynamic-yield';
-const HEALTHY: EspName[] = ['ometria', 'crossengage'];
+const FAILING: BuiltInEspName = 'dynamic-yield';
+const HEALTHY: BuiltInEspName[] = ['ometria', 'crossengage'];
 const ATTEMPTS = 8;
 const INLINE_RETRIES = 2;
 /** DY_CONCURRENCY's default: requests one push job has in flight at the ESP. */

@@ -58,7 +58,7 @@ describe('chaos: graceful shutdown under load', () => {
       await events.waitUntilReady();
       listeners.push(events);
     }
-    for (const esp of ctx.esps) stack.sims.sims[esp].setFaults({ latencyMs: 300 });
+    for (const esp of ctx.esps) stack.sims.sims[esp]!.setFaults({ latencyMs: 300 });
 
     const generated = generateEvents({ prefix: 'g', events: EVENTS, contacts: CONTACTS, seed: 20261207 });
     const load = await sendEvents(stack.url, generated.map((g) => g.event), { batch: 50, inFlight: 3 });
@@ -81,7 +81,7 @@ describe('chaos: graceful shutdown under load', () => {
     const second = new AppProcess('worker', stack.env);
     stack.workers.push(second);
     await second.start();
-    for (const esp of ctx.esps) stack.sims.sims[esp].setFaults({ latencyMs: 0 });
+    for (const esp of ctx.esps) stack.sims.sims[esp]!.setFaults({ latencyMs: 0 });
     await waitForQuiescence(ctx, { timeoutMs: 60_000 });
     const report = await convergenceReport(stack, generated, load.acked);
     const log = worker.output();

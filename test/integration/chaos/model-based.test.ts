@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireConsentEventInput } from '../../../src/contracts/consent-event.js';
-import { ESP_NAMES, type EspName } from '../../../src/esp/types.js';
+import { ESP_NAMES } from '../../../src/esp/registry.js';
+import type { BuiltInEspName } from '../../../src/esp/registry.js';
 import { startEspSimulators } from '../../support/esp-sims.js';
 import {
   type AppProcess,
@@ -189,7 +190,7 @@ type Fault = '503' | '500' | 'reset';
 
 class EspFails implements fc.AsyncCommand<Model, Real> {
   constructor(
-    readonly esp: EspName,
+    readonly esp: BuiltInEspName,
     readonly faults: Fault[],
   ) {}
   check = () => true;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireConsentEventInput } from '../../../src/contracts/consent-event.js';
-import type { EspName } from '../../../src/esp/types.js';
+import type { BuiltInEspName } from '../../../src/esp/registry.js';
 import { espQueueNames, QUEUE_APPLY } from '../../../src/queues/names.js';
 import { startEspSimulators } from '../../support/esp-sims.js';
 import {
@@ -27,7 +27,7 @@ import { waitFor } from '../../support/wait-for.js';
  * FLUSHALL while workers run (no reconnect: only the periodic check can notice).
  */
 const SWEEP_INTERVAL_MS = 3_000;
-const ESPS: readonly EspName[] = ['ometria', 'crossengage'];
+const ESPS: readonly BuiltInEspName[] = ['ometria', 'crossengage'];
 const PER_GROUP = 8;
 
 function optOuts(prefix: string, from: number, count: number): WireConsentEventInput[] {

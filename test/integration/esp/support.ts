@@ -2,14 +2,8 @@ import { expect, it } from 'vitest';
 import { buildEspSettings, type EspSettingsByName } from '../../../config/esps.js';
 import { createLogger } from '../../../src/lib/logger.js';
 import { EspError } from '../../../src/esp/kit/http/errors.js';
-import { createEspAdapters } from '../../../src/esp/registry.js';
-import type {
-  ChannelState,
-  ContactSnapshot,
-  EspAdapter,
-  EspName,
-  PushOutcome,
-} from '../../../src/esp/types.js';
+import type { ChannelState, ContactSnapshot, EspAdapter, PushOutcome } from '../../../src/esp/types.js';
+import { BUILT_IN_ESPS, type BuiltInEspName, createEspAdapters } from '../../../src/esp/registry.js';
 import { simulatorConnectionEnv } from '../../../src/dev/simulator-env.js';
 
 export const silentLogger = createLogger({ level: 'silent', format: 'json' });
@@ -22,8 +16,8 @@ const FAST = {
 };
 
 /** Environment that points one ESP at a simulator with the simulator's default credentials. */
-export function simulatorEnv(esp: EspName, url: string): Record<string, string> {
-  const fast: Record<EspName, Record<string, string>> = {
+export function simulatorEnv(esp: BuiltInEspName, url: string): Record<string, string> {
+  const fast: Record<BuiltInEspName, Record<string, string>> = {
     'optimizely-campaign': { OPTIMIZELY_TIMEOUT_MS: '300', OPTIMIZELY_RPS: '1000' },
     crossengage: { CROSSENGAGE_TIMEOUT_MS: '300', CROSSENGAGE_RPS: '1000' },
     actito: { ACTITO_TIMEOUT_MS: '300', ACTITO_CALLS_PER_MINUTE: '100000', ACTITO_SUBSCRIPTIONS: '' },
@@ -33,7 +27,7 @@ export function simulatorEnv(esp: EspName, url: string): Record<string, string> 
   return { ...simulatorConnectionEnv(esp, url), ...fast[esp] };
 }
 
-export function settingsFor<K extends EspName>(
+export function settingsFor<K extends BuiltInEspName>(
   esp: K,
   url: string,
   env: Record<string, string> = {},
@@ -47,13 +41,13 @@ export function settingsFor<K extends EspName>(
  * outcomes of the latest push, or pass `{ channels: true }` to get them (and `holder`) in the outcomes.
  */
 export function adapterFor(
-  esp: EspName,
+  esp: BuiltInEspName,
   url: string,
   env: Record<string, string> = {},
   opts: { channels?: boolean } = {},
 ): EspAdapter & { lastChannels: Map<string, PushOutcome['channels']> } {
   const settings = buildEspSettings({ ...FAST, ...simulatorEnv(esp, url), ...env });
-  const adapter = createEspAdapters(settings, silentLogger)[esp];
+  const adapter = createEspAdapters(BUILT_IN_ESPS, settings, silentLogger)[esp];
   if (!adapter) throw new Error(`${esp} adapter not enabled: ${settings[esp].disabledReason}`);
   const lastChannels = new Map<string, PushOutcome['channels']>();
   return {

@@ -235,7 +235,7 @@ describe('runSimulatorsCli', () => {
   it('prints names, URLs and credentials, and stops when signalled', async () => {
     const lines: string[] = [];
     const stop = new AbortController();
-    let urls: Record<string, string> = {};
+    let urls: Readonly<Record<string, string | undefined>> = {};
     const done = runSimulatorsCli(['--base-port', '0'], {
       print: (l) => lines.push(l),
       signal: stop.signal,

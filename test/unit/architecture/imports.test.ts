@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ESP_NAMES } from '../../../src/esp/types.js';
 import { type ImportGraph, importCycles, importGraph } from '../../support/import-graph.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const graph = importGraph(root, ['src', 'jobs', 'config']);
+// test/fixtures/esp holds an ESP folder too (the sixth, fake ESP): it obeys the same rules.
+const graph = importGraph(root, ['src', 'jobs', 'config', 'test/fixtures/esp']);
 
 /** The stages an event passes through: ingest → apply → delivery, and reconcile beside them; operate reads them. */
 const STAGES = ['src/ingest/', 'src/apply/', 'src/delivery/', 'src/reconcile/', 'src/operate/'] as const;
@@ -58,8 +58,17 @@ function violations(of: ImportGraph, rule: (typeof RULES)[number]): string[] {
   );
 }
 
-const espFolderOf = (file: string) =>
-  ESP_NAMES.find((esp) => file.startsWith(`src/esp/${esp}/`) || file.startsWith(`src/simulators/${esp}/`));
+/** An ESP's folder (src/esp/<esp>/ but the shared kit, or a fixture's test/fixtures/esp/<esp>/), by its path. */
+const ESP_FOLDER = /^(src\/esp\/(?!kit\/)[^/]+\/|test\/fixtures\/esp\/[^/]+\/)/;
+const espFolderOf = (file: string) => ESP_FOLDER.exec(file)?.[1];
+
+function crossings(of: ImportGraph): string[] {
+  return [...of].flatMap(([file, targets]) => {
+    const own = espFolderOf(file);
+    if (own === undefined) return [];
+    return targets.filter((target) => (espFolderOf(target) ?? own) !== own).map((target) => `${file} → ${target}`);
+  });
+}
 
 describe('architecture: imports point inward', () => {
   it('has no runtime import cycle in src/, jobs/ or config/', () => {
@@ -73,12 +82,12 @@ describe('architecture: imports point inward', () => {
   }
 
   it("an ESP's folder never imports another ESP's folder", () => {
-    const crossings = [...graph].flatMap(([file, targets]) => {
-      const own = espFolderOf(file);
-      if (own === undefined) return [];
-      return targets.filter((target) => (espFolderOf(target) ?? own) !== own).map((target) => `${file} → ${target}`);
-    });
-    expect(crossings).toEqual([]);
+    expect(crossings(graph)).toEqual([]);
+    // The check reads every ESP folder, the fixture's among them.
+    const folders = new Set([...graph.keys()].map(espFolderOf).filter((f) => f !== undefined));
+    expect(folders).toContain('src/esp/ometria/');
+    expect(folders).toContain('test/fixtures/esp/acme-mail/');
+    expect(folders).not.toContain('src/esp/kit/');
   });
 
   it('reads the graph it checks: the entry points reach the domain', () => {
@@ -104,6 +113,14 @@ describe('architecture: the checks themselves', () => {
     ]);
     expect(importCycles(cyclic)).toEqual([['a.ts', 'b.ts'], ['d.ts']]);
     expect(importCycles(new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', []]]))).toEqual([]);
+  });
+
+  it("flags an ESP folder importing another's, and lets every ESP folder import the kit", () => {
+    const sample: ImportGraph = new Map([
+      ['test/fixtures/esp/acme-mail/a.ts', ['src/esp/kit/outcome.ts', 'src/esp/ometria/ometria.mapping.ts']],
+      ['src/esp/actito/b.ts', ['src/esp/actito/c.ts', 'src/esp/types.ts']],
+    ]);
+    expect(crossings(sample)).toEqual(['test/fixtures/esp/acme-mail/a.ts → src/esp/ometria/ometria.mapping.ts']);
   });
 
   it('flags a forbidden import and lets the domain import the contracts', () => {

@@ -23,8 +23,8 @@ describe('loadConfig', () => {
   it('PUSH_CLAIM_MS and the lane reserves: defaults, bounds named', () => {
     const config = loadConfig({});
     expect(config.push).toEqual({ claimMs: 60_000, maxContactsPerJob: 2_000 });
-    expect(config.esps.actito.firstLaneReservePercent).toBe(20);
-    expect(loadConfig({ ACTITO_FIRST_LANE_RESERVE: '50' }).esps.actito.firstLaneReservePercent).toBe(50);
+    expect(config.esps['actito']?.firstLaneReservePercent).toBe(20);
+    expect(loadConfig({ ACTITO_FIRST_LANE_RESERVE: '50' }).esps['actito']?.firstLaneReservePercent).toBe(50);
     expect(problemsOf({ PUSH_CLAIM_MS: '500', OMETRIA_FIRST_LANE_RESERVE: '95' })).toEqual([
       expect.stringMatching(/^PUSH_CLAIM_MS: .*10000/),
       expect.stringMatching(/^OMETRIA_FIRST_LANE_RESERVE: .*90/),

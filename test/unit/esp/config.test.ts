@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildEspSettings, espEnvSchema, parseChannelMap } from '../../../config/esps.js';
-import { ESP_NAMES } from '../../../src/esp/types.js';
+import { buildEspSettings, espEnvSchema, espEnvSchemaFor, parseChannelMap } from '../../../config/esps.js';
+import { BUILT_IN_ESPS, ESP_NAMES, type EspModule } from '../../../src/esp/registry.js';
 
 describe('espEnvSchema', () => {
   it('documents every variable and accepts an empty environment', () => {
     for (const [key, schema] of Object.entries(espEnvSchema.shape)) {
-      expect(schema.description, key).toMatch(/\S/);
+      expect((schema as { description?: string }).description, key).toMatch(/\S/);
       expect(key).toMatch(/^[A-Z][A-Z0-9_]*$/);
     }
     expect(espEnvSchema.safeParse({}).success).toBe(true);
@@ -106,5 +106,20 @@ describe('parseChannelMap', () => {
   it('reads channel:NAME pairs', () => {
     expect(parseChannelMap('email:MAIL, sms:SMS')).toEqual({ email: 'MAIL', sms: 'SMS' });
     expect(parseChannelMap('')).toEqual({});
+  });
+});
+
+describe('the configured ESP modules', () => {
+  it('refuses a module whose name could not name a queue, a metric label or a URL', () => {
+    const [first] = BUILT_IN_ESPS;
+    expect(() => espEnvSchemaFor([{ ...first, name: 'Acme Mail' } as unknown as EspModule])).toThrow(
+      /ESP module name "Acme Mail" must be lower-case letters, digits and dashes/,
+    );
+  });
+
+  it('refuses two modules that declare the same variable', () => {
+    const [first] = BUILT_IN_ESPS;
+    const twin = { ...first, name: 'twin' } as unknown as EspModule;
+    expect(() => espEnvSchemaFor([first, twin])).toThrow(/ESP twin declares OPTIMIZELY_\w+, which ESP optimizely-campaign already declares/);
   });
 });

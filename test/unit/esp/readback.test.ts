@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildEspSettings } from '../../../config/esps.js';
+import { BUILT_IN_ESPS } from '../../../src/esp/registry.js';
+import { DYNAMIC_YIELD_NO_READBACK } from '../../../src/esp/dynamic-yield/dynamic-yield.module.js';
 import { EspError } from '../../../src/esp/kit/http/errors.js';
 import {
   clampPageSize,
   createEspReadBacks,
-  DYNAMIC_YIELD_NO_READBACK,
   decodeCursor,
   encodeCursor,
   toIsoUtc,
@@ -107,7 +108,7 @@ describe('createEspReadBacks', () => {
   };
 
   it('builds the documented kind per ESP', () => {
-    const readBacks = createEspReadBacks(buildEspSettings(allEnabled), logger);
+    const readBacks = createEspReadBacks(BUILT_IN_ESPS, buildEspSettings(allEnabled), logger);
     expect(readBacks['optimizely-campaign']?.kind).toBe('list');
     expect(readBacks.ometria?.kind).toBe('list');
     expect(readBacks.crossengage?.kind).toBe('per_contact');
@@ -116,12 +117,12 @@ describe('createEspReadBacks', () => {
   });
 
   it('leaves disabled ESPs out', () => {
-    const readBacks = createEspReadBacks(buildEspSettings({ OMETRIA_API_KEY: 'k' }), logger);
+    const readBacks = createEspReadBacks(BUILT_IN_ESPS, buildEspSettings({ OMETRIA_API_KEY: 'k' }), logger);
     expect(Object.keys(readBacks)).toEqual(['ometria']);
   });
 
   it('Optimizely with only the HTTP API (form code) cannot read: kind none with the reason', () => {
-    const readBacks = createEspReadBacks(buildEspSettings({ OPTIMIZELY_FORM_AUTH_CODE: 'CODE' }), logger);
+    const readBacks = createEspReadBacks(BUILT_IN_ESPS, buildEspSettings({ OPTIMIZELY_FORM_AUTH_CODE: 'CODE' }), logger);
     expect(readBacks['optimizely-campaign']).toMatchObject({
       kind: 'none',
       reason: expect.stringContaining('REST API'),

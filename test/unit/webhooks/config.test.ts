@@ -5,18 +5,24 @@ import { describeEnvSchema } from '../../../src/dev/env-docs.js';
 describe('webhook configuration', () => {
   it('has working defaults: every endpoint disabled, 300 s skew, local base URL', () => {
     const config = buildWebhookConfig({});
-    expect(config.optimizely).toEqual({
+    const { endpoints } = config;
+    // In the registry's order.
+    expect(Object.keys(endpoints)).toEqual(['optimizely-campaign', 'generic', 'actito']);
+    expect(endpoints['optimizely-campaign']).toEqual({
+      esp: 'optimizely-campaign',
       secrets: [],
       auth: { type: 'key', header: 'x-webhook-key' },
       allowedIps: [],
+      options: undefined,
     });
-    expect(config.actito).toEqual({ secrets: [], auth: { type: 'hmac' } });
-    expect(config.generic).toMatchObject({ secrets: [], auth: { type: 'hmac' }, esp: 'crossengage' });
-    expect(config.generic.events).toEqual([
-      'mail.unsubscribe',
-      'message.unsubscribed',
-      'Message Unsubscribed',
-    ]);
+    expect(endpoints['actito']).toEqual({ esp: 'actito', secrets: [], auth: { type: 'hmac' }, allowedIps: [], options: undefined });
+    expect(endpoints['generic']).toEqual({
+      esp: 'crossengage',
+      secrets: [],
+      auth: { type: 'hmac' },
+      allowedIps: [],
+      options: { esp: 'crossengage', events: ['mail.unsubscribe', 'message.unsubscribed', 'Message Unsubscribed'] },
+    });
     expect(config).toMatchObject({
       maxSkewS: 300,
       bodyLimitBytes: 262_144,
@@ -38,13 +44,13 @@ describe('webhook configuration', () => {
       PUBLIC_BASE_URL: 'https://consent.example.com/',
       UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS: '365',
     });
-    expect(config.optimizely).toEqual({
+    expect(config.endpoints['optimizely-campaign']).toMatchObject({
       secrets: ['new-secret-0123456789', 'old-secret-0123456789'],
       auth: { type: 'basic', username: 'optimizely' },
       allowedIps: ['193.169.180.1'],
     });
-    expect(config.actito.auth).toEqual({ type: 'key', header: 'x-actito-key' });
-    expect(config.generic.auth).toEqual({ type: 'hmac' });
+    expect(config.endpoints['actito']?.auth).toEqual({ type: 'key', header: 'x-actito-key' });
+    expect(config.endpoints['generic']?.auth).toEqual({ type: 'hmac' });
     expect(config.publicBaseUrl).toBe('https://consent.example.com');
     expect(config.unsubscribeTokenMaxAgeS).toBe(365 * 86_400);
   });
@@ -90,7 +96,8 @@ describe('describeWebhookConfig', () => {
       buildWebhookConfig({ WEBHOOK_SECRET_ACTITO: 'actito-secret-0123456789' }),
     );
     expect(JSON.stringify(described)).not.toContain('actito-secret-0123456789');
-    expect(described['actito']).toMatchObject({ secrets: ['***'], enabled: true });
-    expect(described['generic']).toMatchObject({ secrets: [], enabled: false });
+    const endpoints = described['endpoints'] as Record<string, unknown>;
+    expect(endpoints['actito']).toMatchObject({ secrets: ['***'], enabled: true });
+    expect(endpoints['generic']).toMatchObject({ secrets: [], enabled: false });
   });
 });

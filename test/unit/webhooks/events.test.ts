@@ -6,11 +6,13 @@ import {
   blocklistAddress,
   parseOptimizelyWebhook,
 } from '../../../src/esp/optimizely-campaign/optimizely-campaign.webhook.js';
-import {
-  type WebhookItem,
-  type WebhookParseSettings,
-  WebhookPayloadError,
-} from '../../../src/ingest/webhook-events.js';
+import { type WebhookItem, WebhookPayloadError } from '../../../src/ingest/webhook-events.js';
+import type { ActitoWebhookSettings } from '../../../src/esp/actito/actito.webhook.js';
+import type { GenericWebhookSettings } from '../../../src/esp/crossengage/crossengage.webhook.js';
+import type { OptimizelyWebhookSettings } from '../../../src/esp/optimizely-campaign/optimizely-campaign.webhook.js';
+
+/** One settings object every parser below reads its part of. */
+type WebhookParseSettings = OptimizelyWebhookSettings & ActitoWebhookSettings & GenericWebhookSettings;
 
 const settings: WebhookParseSettings = {
   channels: ['email', 'sms', 'push'],

@@ -86,3 +86,12 @@ export function resolveActitoOptions(opts: ActitoOptions): ResolvedActitoOptions
     importDelayMs: opts.importDelayMs ?? 2_000,
   };
 }
+
+/** The credentials the simulator accepts (defaults: its module, ../actito.module.ts). */
+export interface ActitoSimCredentials {
+  /** Raw API key for `GET /auth/token` (`Authorization: <key>`, no scheme) (§3.1). */
+  apiKey: string;
+  /** Licence entity and profile table of the V4 paths (§3.3). */
+  entity: string;
+  profileTable: string;
+}

@@ -34,7 +34,7 @@ import { fail, json } from '../../../simulators/core/reply.js';
 import { Router } from '../../../simulators/core/router.js';
 import type { Admission, RouteHandler, UnsubscribeInput, UnsubscribeResult } from '../../../simulators/core/types.js';
 import { channelOf, eventTime, str } from '../../../simulators/core/util.js';
-import type { SimCredentials } from '../../../simulators/credentials.js';
+import type { ActitoSimCredentials } from './actito.options.js';
 import {
   type ActitoOptions,
   type ActitoSeedProfile,
@@ -62,7 +62,7 @@ function actitoDate(d: Date): string {
 /** One Actito simulator's state: profiles, tokens, the in-flight limit and the per-minute window. */
 interface ActitoSim {
   opts: ReturnType<typeof resolveActitoOptions>;
-  creds: SimCredentials['actito'];
+  creds: ActitoSimCredentials;
   ctx: SimContext;
   state: ActitoState;
   inFlight: InFlightLimiter;
@@ -242,7 +242,7 @@ function admission({ opts, inFlight, perMinute }: ActitoSim): Admission {
 
 export function createActitoSimulator(
   options: ActitoOptions,
-  creds: SimCredentials['actito'],
+  creds: ActitoSimCredentials,
   ctx: SimContext,
 ): SimulatorDefinition {
   const opts = resolveActitoOptions(options);

@@ -52,3 +52,9 @@ export function resolveCrossEngageOptions(opts: CrossEngageOptions): ResolvedCro
     leads: opts.leads ?? [],
   };
 }
+
+/** The credentials the simulator accepts (defaults: its module, ../crossengage.module.ts). */
+export interface CrossEngageSimCredentials {
+  /** `X-XNG-AuthToken` master API key (§2). */
+  authToken: string;
+}

@@ -23,7 +23,7 @@ import { fail, json } from '../../../simulators/core/reply.js';
 import { Router } from '../../../simulators/core/router.js';
 import type { UnsubscribeInput, UnsubscribeResult } from '../../../simulators/core/types.js';
 import { channelOf, eventTime } from '../../../simulators/core/util.js';
-import type { SimCredentials } from '../../../simulators/credentials.js';
+import type { CrossEngageSimCredentials } from './crossengage.options.js';
 import type { CeDeps } from './crossengage.common.js';
 import { registerEventRoutes } from './crossengage.events.js';
 import {
@@ -75,7 +75,7 @@ function actOutUnsubscribe(state: CrossEngageState, ctx: SimContext, input: Unsu
 
 export function createCrossEngageSimulator(
   options: CrossEngageOptions,
-  creds: SimCredentials['crossengage'],
+  creds: CrossEngageSimCredentials,
   ctx: SimContext,
 ): SimulatorDefinition {
   const opts = resolveCrossEngageOptions(options);

@@ -41,3 +41,11 @@ export function resolveDynamicYieldOptions(opts: DynamicYieldOptions): ResolvedD
     strictCuidTypes: opts.strictCuidTypes ?? true,
   };
 }
+
+/** The credentials the simulator accepts (defaults: its module, ../dynamic-yield.module.ts). */
+export interface DynamicYieldSimCredentials {
+  /** Server-side key (`DY-API-Key`), accepted on the standard host (§4.1). */
+  apiKey: string;
+  /** Client-side key, accepted only when the simulator plays the `direct` host (§4.1). */
+  clientApiKey: string;
+}

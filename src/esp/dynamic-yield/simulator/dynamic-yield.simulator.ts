@@ -26,7 +26,7 @@ import type {
   UnsubscribeResult,
 } from '../../../simulators/core/types.js';
 import { channelOf, eventTime, pushCapped } from '../../../simulators/core/util.js';
-import type { SimCredentials } from '../../../simulators/credentials.js';
+import type { DynamicYieldSimCredentials } from './dynamic-yield.options.js';
 import { type DynamicYieldOptions, resolveDynamicYieldOptions } from './dynamic-yield.options.js';
 
 const OPT_OUT = 'message-optout-v1';
@@ -75,7 +75,7 @@ function bad(message: string): never {
 /** One Dynamic Yield simulator's state: consent per recipient and channel, the events and Reconnect calls seen. */
 interface DySim {
   opts: ReturnType<typeof resolveDynamicYieldOptions>;
-  creds: SimCredentials['dynamic-yield'];
+  creds: DynamicYieldSimCredentials;
   ctx: SimContext;
   consent: Map<string, Map<CanonicalChannel, ConsentRecord>>;
   events: Record<string, unknown>[];
@@ -228,7 +228,7 @@ function stateView({ consent, events, reconnect, opts }: DySim) {
 
 export function createDynamicYieldSimulator(
   options: DynamicYieldOptions,
-  creds: SimCredentials['dynamic-yield'],
+  creds: DynamicYieldSimCredentials,
   ctx: SimContext,
 ): SimulatorDefinition {
   const opts = resolveDynamicYieldOptions(options);

@@ -97,3 +97,9 @@ export function resolveOmetriaOptions(opts: OmetriaOptions): ResolvedOmetriaOpti
     contacts: opts.contacts ?? [],
   };
 }
+
+/** The credentials the simulator accepts (defaults: its module, ../ometria.module.ts). */
+export interface OmetriaSimCredentials {
+  /** `X-Ometria-Auth` (§5.1). */
+  apiKey: string;
+}

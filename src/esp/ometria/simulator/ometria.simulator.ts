@@ -29,7 +29,7 @@ import { fail, json } from '../../../simulators/core/reply.js';
 import { Router } from '../../../simulators/core/router.js';
 import type { RouteHandler, UnsubscribeInput, UnsubscribeResult } from '../../../simulators/core/types.js';
 import { channelOf, eventTime, intParam } from '../../../simulators/core/util.js';
-import type { SimCredentials } from '../../../simulators/credentials.js';
+import type { OmetriaSimCredentials } from './ometria.options.js';
 import { formatUnsubscribeTime, type OmetriaChannel } from './ometria.model.js';
 import { type OmetriaOptions, resolveOmetriaOptions } from './ometria.options.js';
 import { applyRecord } from './ometria.records.js';
@@ -62,7 +62,7 @@ function dateParam(value: string | null, name: string): Date | undefined {
 /** One Ometria simulator's state: the profiles, the rate buckets and the push queue not yet applied. */
 interface OmetriaSim {
   opts: ReturnType<typeof resolveOmetriaOptions>;
-  creds: SimCredentials['ometria'];
+  creds: OmetriaSimCredentials;
   ctx: SimContext;
   state: OmetriaState;
   pushBucket: TokenBucket;
@@ -296,7 +296,7 @@ function stateView({ state, queue, opts }: OmetriaSim) {
 
 export function createOmetriaSimulator(
   options: OmetriaOptions,
-  creds: SimCredentials['ometria'],
+  creds: OmetriaSimCredentials,
   ctx: SimContext,
 ): SimulatorDefinition {
   const opts = resolveOmetriaOptions(options);

@@ -2,7 +2,6 @@
  * Options of the Optimizely Campaign simulator. Every NOT FOUND / INFERENCE value of esp-contracts.md §1 is an
  * option; the comment names the documented (or inferred) default and its section.
  */
-import type { SimCredentials } from '../../../simulators/credentials.js';
 
 /** Media types of the REST unsubscribe list; GLOBAL is the documented default (§1.2). */
 export const MEDIA_TYPES = ['GLOBAL', 'EMAIL', 'FAX', 'SMS', 'LETTER', 'PUSH', 'PRINT'] as const;
@@ -90,7 +89,7 @@ export interface ResolvedOptimizelyOptions extends Required<Omit<OptimizelyCampa
 
 export function resolveOptimizelyOptions(
   opts: OptimizelyCampaignOptions,
-  creds: SimCredentials['optimizely-campaign'],
+  creds: OptimizelyCampaignSimCredentials,
 ): ResolvedOptimizelyOptions {
   const authCodes = opts.authCodes ?? { [creds.formAuthCode]: { recipientListId: creds.recipientListId } };
   const mailIds = opts.mailIds ?? {};
@@ -118,4 +117,17 @@ export function resolveOptimizelyOptions(
     webhookOnApiChanges: opts.webhookOnApiChanges ?? false,
     recipients: opts.recipients ?? [],
   };
+}
+
+/** The credentials the simulator accepts (defaults: its module, ../optimizely-campaign.module.ts). */
+export interface OptimizelyCampaignSimCredentials {
+  /** REST API: `/rest/{clientId}/...` (esp-contracts.md §1.2). */
+  clientId: string;
+  /** REST API Basic auth user and password (§1.2). */
+  apiUser: string;
+  apiPassword: string;
+  /** HTTP API form-service authorization code, bound to `recipientListId` (§1.1). */
+  formAuthCode: string;
+  /** The recipient list the form code is bound to, and the list REST writes default to. */
+  recipientListId: string;
 }

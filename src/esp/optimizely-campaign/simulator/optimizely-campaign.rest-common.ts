@@ -1,5 +1,5 @@
 /** Shared pieces of the Optimizely Campaign REST simulator: auth, media type, paging and sorting (§1.2). */
-import type { SimCredentials } from '../../../simulators/credentials.js';
+import type { OptimizelyCampaignSimCredentials } from './optimizely-campaign.options.js';
 import { fail, json } from '../../../simulators/core/reply.js';
 import type { RouteHandler, SimReply, SimRequest } from '../../../simulators/core/types.js';
 import { intParam } from '../../../simulators/core/util.js';
@@ -13,7 +13,7 @@ import type { OptimizelyState, UnsubscribeEntry } from './optimizely-campaign.st
 export interface RestApiDeps {
   state: OptimizelyState;
   opts: ResolvedOptimizelyOptions;
-  creds: SimCredentials['optimizely-campaign'];
+  creds: OptimizelyCampaignSimCredentials;
   now(): Date;
   onUnsubscribe(entry: UnsubscribeEntry): void;
 }
@@ -34,7 +34,7 @@ export const num = (v: string | null): number | string | null =>
 
 /** HTTP Basic `apiUser:apiPassword` (401) and the path's clientId (404). */
 export function restAuth(
-  creds: SimCredentials['optimizely-campaign'],
+  creds: OptimizelyCampaignSimCredentials,
 ): (handler: RouteHandler) => RouteHandler {
   return (handler) => (req) => {
     const header = req.header('authorization') ?? '';

@@ -32,7 +32,7 @@ import { Router } from '../../../simulators/core/router.js';
 import type { UnsubscribeInput, UnsubscribeResult } from '../../../simulators/core/types.js';
 import { channelOf, eventTime, str } from '../../../simulators/core/util.js';
 import type { WebhookDestination } from '../../../simulators/core/webhooks.js';
-import type { SimCredentials } from '../../../simulators/credentials.js';
+import type { OptimizelyCampaignSimCredentials } from './optimizely-campaign.options.js';
 import { registerHttpApi } from './optimizely-campaign.http-api.js';
 import {
   isMediaType,
@@ -64,7 +64,7 @@ const confirmSchema = z.object({ recipient: z.string().min(1), recipientListId: 
 /** One Optimizely Campaign simulator's state: recipient lists, unsubscribes, blocklist, registered webhooks. */
 interface OcSim {
   opts: ReturnType<typeof resolveOptimizelyOptions>;
-  creds: SimCredentials['optimizely-campaign'];
+  creds: OptimizelyCampaignSimCredentials;
   ctx: SimContext;
   state: OptimizelyState;
 }
@@ -188,7 +188,7 @@ function stateView(state: OptimizelyState) {
 
 export function createOptimizelyCampaignSimulator(
   options: OptimizelyCampaignOptions,
-  creds: SimCredentials['optimizely-campaign'],
+  creds: OptimizelyCampaignSimCredentials,
   ctx: SimContext,
 ): SimulatorDefinition {
   const opts = resolveOptimizelyOptions(options, creds);
