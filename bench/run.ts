@@ -3,7 +3,8 @@
  * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,lanes,reconcile,scale,
  * --mongo=java|memory (default java, or memory when MONGOMS_SYSTEM_BINARY names a mongod),
  * --workers=N and --redis=single|cluster (the e2e and half phases), --events=N --contacts=N
- * --reconcile=N --lanes-import=N --scale-events=N, --set=KEY=VALUE.
+ * --reconcile=N --lanes-import=N --scale-events=N, --set=KEY=VALUE, --half-rate=N (the half phase offers
+ * N events/s instead of half the e2e rate: two builds compared at one load, whatever their maximum).
  * See bench/README.md for what is measured and how.
  */
 import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -240,8 +241,9 @@ try {
   }
 
   let half: E2eResult | undefined;
-  if (wants('half') && e2e) {
-    const rate = Math.max(1, e2e.events_per_s / 2);
+  const halfRate = numberOption('half-rate');
+  if (wants('half') && (e2e || halfRate !== undefined)) {
+    const rate = halfRate ?? Math.max(1, e2e!.events_per_s / 2);
     say(`end to end at 50% load: ${round(rate)} events/s for ${profile.halfLoadSeconds} s…`);
     try {
       half = await runE2e(setup, {

@@ -133,6 +133,14 @@ function addTo<K, V>(map: Map<K, V[]>, key: K, value: V) {
   else map.set(key, [value]);
 }
 
+/**
+ * What stepContact and contactChanges read of a contact: the effective state is recomputed from
+ * the listings, and sync states (with their channel outcomes), dead letters and ESP identities
+ * are delivery's, written field by field and never rewritten here. Decoding them, a large part
+ * of a document, cost CPU and young-generation garbage on every apply batch.
+ */
+const STEP_FIELDS = { listings: 1, version: 1, rev: 1, outbox: 1, journal: 1 } as const;
+
 /** Rounds of re-reading and re-stepping contacts whose `rev` guard lost to another writer. */
 const CONFLICT_ROUNDS = 3;
 
@@ -163,7 +171,7 @@ async function stepAndWrite(
   fallback: StoredEventDoc[],
 ): Promise<string[]> {
   const { models } = deps;
-  const contacts = await readByIds(models.contacts, ids);
+  const contacts = await readByIds(models.contacts, ids, STEP_FIELDS);
   const esps = deps.connectedEsps();
   const now = deps.now();
   const writes: { before: ContactDoc; after: ContactDoc; events: readonly StoredEventDoc[]; steps: ContactStep[] }[] = [];

@@ -12,7 +12,7 @@ import {
   TRACKING_CHANNEL,
 } from './consent.js';
 import { parseMoment } from './moment.js';
-import { canonicalListings, compareListings, isForced, listingKey, resolve } from './resolve.js';
+import { canonicalListings, compareListings, isForced, listingKey, resolveCanonical } from './resolve.js';
 
 export interface ApplyResult {
   outcome: ApplyOutcome;
@@ -72,7 +72,7 @@ export function applyEvent(
   policy: ConsentPolicy,
 ): ApplyResult {
   const current = canonicalListings(listings);
-  const previous = resolve(current, policy);
+  const previous = resolveCanonical(current, policy);
   const unchanged = (outcome: ApplyOutcome, extra: Partial<ApplyResult> = {}): ApplyResult => ({
     outcome,
     listings: current,
@@ -107,7 +107,7 @@ export function applyEvent(
   }
 
   const nextListings = canonicalListings([...byKey.values()]);
-  const next = resolve(nextListings, policy);
+  const next = resolveCanonical(nextListings, policy);
   const changedChannels = diffStates(previous, next);
   const result: ApplyResult = {
     outcome: changedChannels.length > 0 ? 'applied' : 'no_change',

@@ -14,9 +14,27 @@ export interface ParsedMoment {
 const MOMENT_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)$/;
 
+/**
+ * Parsed moments by text. Resolution compares the same few moments over and over (every sort,
+ * `latest` and blocked opt-in check of every event applied), and parsing allocated a regex match,
+ * a Date and strings each time: a good share of the apply step's CPU and garbage. Cleared when
+ * full, so it stays bounded whatever the input; the results are frozen because they are shared.
+ */
+const parsed = new Map<string, ParsedMoment | null>();
+const PARSED_MAX = 10_000;
+
 /** Returns undefined for anything that is not a complete, valid ISO-8601 instant with a zone. */
 export function parseMoment(moment: string): ParsedMoment | undefined {
   if (typeof moment !== 'string') return undefined;
+  const known = parsed.get(moment);
+  if (known !== undefined) return known ?? undefined;
+  const result = parseUncached(moment);
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(moment, result ? Object.freeze(result) : null);
+  return result;
+}
+
+function parseUncached(moment: string): ParsedMoment | undefined {
   const match = MOMENT_PATTERN.exec(moment);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, frac, zone] = match;
@@ -58,6 +76,8 @@ export function isValidMoment(moment: string): boolean {
  * every valid one (and among themselves by text) so that ordering stays total and never throws.
  */
 export function compareMoments(a: string, b: string): number {
+  // The same text is the same instant, or the same unparseable text: equal either way.
+  if (a === b) return 0;
   const pa = parseMoment(a);
   const pb = parseMoment(b);
   if (pa && pb) return Math.sign(pa.epochMs - pb.epochMs) || Math.sign(pa.subMsNanos - pb.subMsNanos);
