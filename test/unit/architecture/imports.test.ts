@@ -30,8 +30,8 @@ const RULES: ReadonlyArray<{ from: string; forbidden: readonly string[]; why: st
   },
   {
     from: 'src/esp/',
-    forbidden: [...STAGES, ...DRIVERS, 'src/persistence/', 'src/metrics/'],
-    why: 'an adapter speaks to its ESP; the delivery stage decides when and what',
+    forbidden: [...STAGES, ...DRIVERS, 'src/persistence/', 'src/metrics/', 'config/'],
+    why: 'an adapter speaks to its ESP; the delivery stage decides when and what; each ESP declares its own settings, which config/ composes',
   },
   ...STAGES.map((stage) => ({
     from: stage,
