@@ -12,7 +12,7 @@ import { hydrateContact } from '../persistence/contacts.repository.js';
 import type { ContactDoc, Models } from '../persistence/models.js';
 import { acknowledgeOp, BULK_CLAIM_PREFIX, claimOp, laneOfEntry, releaseOp } from '../persistence/outbox.js';
 import { bulkUpdate, readByIds } from '../persistence/read-by-ids.js';
-import { acknowledgement, pushFields } from './delivery.js';
+import { acknowledgement, type EnqueuePush, pushFields } from './delivery.js';
 import { toSnapshot } from './snapshot.js';
 
 /**
@@ -50,7 +50,7 @@ export interface BulkDeps {
   contactsPerSecond: number;
   now: () => Date;
   log: Logger;
-  enqueuePush: (esp: EspName, lane: Lane, contactIds: readonly string[]) => Promise<void>;
+  enqueuePush: EnqueuePush;
   onMode?: (esp: EspName, on: boolean) => void;
   /** A bulk submitted, processed, failed or given up, with the contacts it carried. */
   onBulk?: (esp: EspName, outcome: string, contacts: number) => void;

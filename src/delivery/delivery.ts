@@ -12,6 +12,9 @@ import { bulkUpdate, readByIds } from '../persistence/read-by-ids.js';
 import { JobRateLimited } from '../queues/failure-policy.js';
 import { toSnapshot } from './snapshot.js';
 
+/** Queues push jobs for contacts pending at an ESP in one lane (the composition root sizes and gathers them). */
+export type EnqueuePush = (esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number) => Promise<void>;
+
 export interface DeliveryDeps {
   models: Models;
   adapter: EspAdapter;
@@ -22,7 +25,7 @@ export interface DeliveryDeps {
   now: () => Date;
   log: Logger;
   /** Queues pushes again: superseded contacts at once, contacts another push holds once its claim ends. */
-  enqueuePush: (esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number) => Promise<void>;
+  enqueuePush: EnqueuePush;
   /** 401/403: stop this ESP's queue and alert; its pending entries stay where they are. */
   pauseEsp: (esp: EspName, reason: string) => Promise<void>;
   /** Per acknowledged contact: its overall outcome and, per decided channel, that channel's. */

@@ -3,9 +3,7 @@ import type { EspName } from '../esp/types.js';
 import { deadLetterFilter } from '../persistence/dead-letters.js';
 import type { ContactDoc, Models } from '../persistence/models.js';
 import { laneOfEntry, pendingFields } from '../persistence/outbox.js';
-
-/** Queues push jobs for contacts pending at an ESP in one lane (the composition root sizes and gathers them). */
-export type EnqueuePush = (esp: EspName, lane: Lane, contactIds: readonly string[], delayMs?: number) => Promise<void>;
+import type { EnqueuePush } from './delivery.js';
 
 /** Putting contacts back into an ESP's outbox: reconciliation's repair and the dead-letter replay. */
 export function createOutboxRepair(models: Models, clock: () => Date, enqueuePush: EnqueuePush) {

@@ -2,7 +2,7 @@ import type { Config } from '../../../config/index.js';
 import { espPushJobOf, pushScheduling } from '../../../jobs/esp-push.job.js';
 import type { Lane } from '../../domain/index.js';
 import type { EspAdapter, EspName } from '../../esp/types.js';
-import type { EnqueuePush } from '../../delivery/outbox-repair.js';
+import type { EnqueuePush } from '../../delivery/delivery.js';
 import type { JobProducer } from '../../queues/runtime.js';
 import { settingsOf } from '../../esp/registry.js';
 
