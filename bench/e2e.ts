@@ -35,7 +35,13 @@ export interface E2eOptions {
   label: string;
   events: number;
   contacts: number;
-  mode: { kind: 'max'; producers: number } | { kind: 'rate'; eventsPerSecond: number; durationS: number };
+  /**
+   * `rate`: `warmupS` seconds at the same rate first warm the measured processes (JIT, caches,
+   * connections: a worker runs for days, its first seconds are start-up, not load); once their
+   * queues are empty the measured traffic starts. Latency is measured on that traffic; the
+   * warm-up's is reported apart as `warmup`, never dropped.
+   */
+  mode: { kind: 'max'; producers: number } | { kind: 'rate'; eventsPerSecond: number; durationS: number; warmupS?: number };
   cpuProfDir?: string;
   /** Extra environment for the measured processes (experiments: --set=KEY=VALUE). */
   extraEnv?: Record<string, string>;
@@ -84,6 +90,10 @@ export interface E2eResult {
   /** Contacts holding a dead letter per ESP at the end (MongoDB `deadLetters.<esp>`). */
   dead_letters: Record<string, number>;
   latency_ms: { p50?: number; p90?: number; p99?: number; max?: number };
+  /** Per ESP: accepted → that ESP answered for the event's version or a newer one (which ESP makes the tail). */
+  latency_ms_by_esp: Record<string, { p50?: number; p99?: number; max?: number }>;
+  /** Rate mode: the first seconds, kept out of latency_ms and reported here (processes just started). */
+  warmup?: { seconds: number; events: number; latency_ms: { p50?: number; p99?: number; max?: number } };
   apply_latency_ms: { p50?: number; p99?: number; max?: number };
   undelivered: number;
   mongo_cmds_per_event: number;
@@ -166,6 +176,11 @@ export class DeliveryLog {
   }
 
   /** When the last ESP first answered for `version` or a newer one, not with a dead letter. */
+  /** When ESP number `esp` first answered for `version` or a newer one, not with a dead letter. */
+  answeredAt(contactId: string, version: number, esp: number): number | undefined {
+    return this.received.get(contactId)?.[esp]?.find(([v]) => v >= version)?.[1];
+  }
+
   deliveredAt(contactId: string, version: number): number | undefined {
     const lists = this.received.get(contactId);
     if (!lists) return undefined;
@@ -295,7 +310,8 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     ]);
     const workerReadyKb = Math.max(...readies.map((r) => r.rssKb));
     const client = new ConsentClient({ baseUrl: url, maxBatch: 500, timeoutMs: 120_000 });
-    const count = opts.mode.kind === 'max' ? opts.events : Math.round(opts.mode.eventsPerSecond * opts.mode.durationS);
+    const warmupS = opts.mode.kind === 'rate' ? (opts.mode.warmupS ?? 0) : 0;
+    const count = opts.mode.kind === 'max' ? opts.events : Math.round(opts.mode.eventsPerSecond * (warmupS + opts.mode.durationS));
     const events = makeEvents({ count, contacts: opts.contacts, tag, seed: opts.seed, endMs: Date.now() - 60_000 });
     const acceptedAt = new Float64Array(count);
     const indexOf = (eventId: string) => Number(eventId.slice(tag.length + 1));
@@ -333,6 +349,22 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       setTimeout(() => monitorSampleOf(redis, 3_000).then(resolve, reject), 2_000),
     );
     let producing: Promise<unknown>;
+    let measuredFrom = started;
+    /** Resolves once `applied` events are applied and no ESP answer has come for 500 ms. */
+    const quiet = async (applied: number) => {
+      let deliveries = -1;
+      let since = Date.now();
+      for (;;) {
+        const replies = await Promise.all(workers.map((w) => w.request<Progress>('progress')));
+        const now = replies.reduce((n, r) => n + r.deliveries, 0);
+        if (now !== deliveries) {
+          deliveries = now;
+          since = Date.now();
+        } else if (appliedAt.size >= applied && Date.now() - since >= 500) return;
+        if (Date.now() - since > opts.stallTimeoutMs) throw new Error(`${opts.label}: the warm-up did not settle`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
     if (opts.mode.kind === 'max') {
       const batches: ConsentEventInput[][] = [];
       for (let i = 0; i < count; i += 500) batches.push(events.slice(i, i + 500));
@@ -345,24 +377,35 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     } else {
       // Open loop: a batch every 100 ms whatever the answers' speed, so queues show up as latency.
       const perTick = opts.mode.eventsPerSecond / 10;
-      const inflight: Promise<void>[] = [];
-      let sent = 0;
-      producing = new Promise<void>((resolve, reject) => {
-        let tick = 0;
-        const timer = setInterval(() => {
-          tick++;
-          const due = Math.min(count, Math.round(perTick * tick));
-          while (sent < due) {
-            const batch = events.slice(sent, Math.min(due, sent + 500));
-            sent += batch.length;
-            inflight.push(send(batch));
-          }
-          if (sent >= count) {
-            clearInterval(timer);
-            Promise.all(inflight).then(() => resolve(), reject);
-          }
-        }, 100);
-      });
+      const atRate = (slice: readonly ConsentEventInput[]) =>
+        new Promise<void>((resolve, reject) => {
+          const inflight: Promise<void>[] = [];
+          let sent = 0;
+          let tick = 0;
+          const timer = setInterval(() => {
+            tick++;
+            const due = Math.min(slice.length, Math.round(perTick * tick));
+            while (sent < due) {
+              const batch = slice.slice(sent, Math.min(due, sent + 500));
+              sent += batch.length;
+              inflight.push(send(batch));
+            }
+            if (sent >= slice.length) {
+              clearInterval(timer);
+              Promise.all(inflight).then(() => resolve(), reject);
+            }
+          }, 100);
+        });
+      const warmupCount = Math.round(opts.mode.eventsPerSecond * warmupS);
+      producing = (async () => {
+        if (warmupCount > 0) {
+          await atRate(events.slice(0, warmupCount));
+          // The measured traffic starts on empty queues: what the warm-up left behind is its own.
+          await quiet(warmupCount);
+        }
+        measuredFrom = Date.now();
+        await atRate(events.slice(warmupCount));
+      })();
     }
     await producing;
     const ingestMs = performance.now() - t0;
@@ -434,8 +477,11 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     // Latency: accepted (the 202 reached the producer) → the last ESP answered (not with a dead
     // letter) for a version at least as new as the one this event produced.
     const latencies: number[] = [];
+    const warmupLatencies: number[] = [];
+    const espLatencies: number[][] = Array.from({ length: nEsp }, () => []);
     const applyLatencies: number[] = [];
     const doneTimes: number[] = [];
+    let delivered = 0;
     let undelivered = 0;
     const timeline = new Map<number, { accepted: number; applied: number; delivered: number }>();
     const bucket = (t: number) => {
@@ -451,8 +497,9 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       const applied = appliedAt.get(a._id);
       const accepted = acceptedAt[i] ?? started;
       if (applied === undefined) continue;
+      const measured = accepted >= measuredFrom;
       lastApplied = Math.max(lastApplied, applied);
-      applyLatencies.push(Math.max(0, applied - accepted));
+      if (measured) applyLatencies.push(Math.max(0, applied - accepted));
       bucket(applied).applied++;
       if (!changers.has(a._id) || !a.contactId || a.version === undefined) {
         doneTimes.push(applied);
@@ -464,12 +511,23 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
         doneTimes.push(applied);
         continue;
       }
-      latencies.push(Math.max(0, doneAt - accepted));
+      delivered++;
+      (measured ? latencies : warmupLatencies).push(Math.max(0, doneAt - accepted));
+      if (measured) {
+        for (let e = 0; e < nEsp; e++) {
+          const answered = log.answeredAt(a.contactId, a.version, e);
+          if (answered !== undefined) espLatencies[e]!.push(Math.max(0, answered - accepted));
+        }
+      }
       doneTimes.push(Math.max(applied, doneAt));
       bucket(doneAt).delivered++;
     }
     const [p50, p90, p99, max] = percentiles(latencies, [50, 90, 99, 100]);
     const [a50, a99, amax] = percentiles(applyLatencies, [50, 99, 100]);
+    const shortLatency = (list: readonly number[]) => {
+      const [l50, l99, lmax] = percentiles(list, [50, 99, 100]);
+      return { p50: l50, p99: l99, max: lmax };
+    };
 
     // Cross-check in MongoDB: outbox entries left behind, and dead letters (never counted as delivered).
     const outboxLeft = await models.contacts.countDocuments({
@@ -510,13 +568,17 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       events_per_s: round((count / totalMs) * 1000),
       ingest_events_per_s: round((count / ingestMs) * 1000),
       apply_events_per_s: round((count / Math.max(1, lastApplied - started)) * 1000),
-      state_changing_events: latencies.length + undelivered,
-      state_changes_per_s: round((latencies.length / totalMs) * 1000),
+      state_changing_events: delivered + undelivered,
+      state_changes_per_s: round((delivered / totalMs) * 1000),
       events_per_s_by_window: windows(doneTimes, started, 10_000),
       jobs_added: jobsAdded,
       jobs_per_event: round(total(jobsAdded) / count, 3),
       dead_letters: deadLetters,
       latency_ms: { p50, p90, p99, max },
+      latency_ms_by_esp: Object.fromEntries(esps.map((esp, e) => [esp, shortLatency(espLatencies[e]!)])),
+      ...(warmupS > 0
+        ? { warmup: { seconds: warmupS, events: warmupLatencies.length, latency_ms: shortLatency(warmupLatencies) } }
+        : {}),
       apply_latency_ms: { p50: a50, p99: a99, max: amax },
       undelivered,
       mongo_cmds_per_event: round(mongoTotal / count, 2),
