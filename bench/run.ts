@@ -2,7 +2,7 @@
  * consent-sync benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
  * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,lanes,reconcile,scale,
  * --mongo=java|memory (default java, or memory when MONGOMS_SYSTEM_BINARY names a mongod),
- * --workers=N and --redis=single|cluster (the e2e and half phases), --events=N --contacts=N
+ * --workers=N, --redis=single|cluster and --esps=a,b (the e2e and half phases), --events=N --contacts=N
  * --reconcile=N --lanes-import=N --scale-events=N, --set=KEY=VALUE, --half-rate=N (the half phase offers
  * N events/s instead of half the e2e rate: two builds compared at one load, whatever their maximum).
  * See bench/README.md for what is measured and how.
@@ -95,6 +95,14 @@ const profile = {
 const only = option('only')?.split(',');
 const wants = (phase: string) => !only || only.includes(phase);
 /** --workers=N: worker processes in the e2e and half phases (the scale phase runs 1, 2 and 4). */
+/** --esps=a,b: the ESPs the e2e and half phases connect (default all): an ESP's cost is the difference. */
+const e2eEsps = option('esps')
+  ?.split(',')
+  .filter((e) => e !== '')
+  .map((e) => {
+    if (!(ESP_NAMES as readonly string[]).includes(e)) throw new Error(`--esps: ${e} is not one of ${ESP_NAMES.join(', ')}`);
+    return e as BuiltInEspName;
+  });
 const workerCount = numberOption('workers') ?? 1;
 if (!Number.isInteger(workerCount) || workerCount < 1) throw new Error(`--workers=${option('workers')}: expected a whole number ≥ 1`);
 /** --redis=single|cluster: the Redis of the e2e and half phases (the scale phase runs on both). */
@@ -227,6 +235,7 @@ try {
         stallTimeoutMs: 120_000,
         extraEnv: experimentEnv,
         workers: workerCount,
+        ...(e2eEsps ? { esps: e2eEsps } : {}),
         redis: e2eRedis,
         ...(cpuProfDir ? { cpuProfDir } : {}),
       });
@@ -257,6 +266,7 @@ try {
         stallTimeoutMs: 120_000,
         extraEnv: experimentEnv,
         workers: workerCount,
+        ...(e2eEsps ? { esps: e2eEsps } : {}),
         redis: e2eRedis,
       });
       say(`    p50 ${half.latency_ms.p50} ms, p99 ${half.latency_ms.p99} ms (warm-up: p99 ${half.warmup?.latency_ms.p99} ms)`);
@@ -480,7 +490,8 @@ function printTable(
   row(`(B) mongoose updateOne by _id /s (concurrency ${APPLY_CONCURRENCY})`, d.mongo?.updates_per_s);
   row(`    mongoose findById /s (concurrency ${APPLY_CONCURRENCY})`, d.mongo?.reads_per_s);
   const e = d.e2e;
-  row('e2e events/s / state changes delivered/s (202 → all 5 ESPs answered)', e ? `${e.events_per_s} / ${e.state_changes_per_s}` : undefined);
+  const espCount = e ? Object.keys(e.latency_ms_by_esp).length : ESP_NAMES.length;
+  row(`e2e events/s / state changes delivered/s (202 → all ${espCount} ESPs answered)`, e ? `${e.events_per_s} / ${e.state_changes_per_s}` : undefined);
   row('ratio e2e / min(A, B)', r.ratio, '≥ 0.5');
   row('  ingest (API) events/s', e?.ingest_events_per_s);
   row('latency p50 / p99 / max ms (max load)', e ? `${e.latency_ms.p50} / ${e.latency_ms.p99} / ${e.latency_ms.max}` : undefined);
