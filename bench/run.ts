@@ -464,6 +464,9 @@ function largestProfile(dir: string): string {
   return files[0].f;
 }
 
+/** Issue 15's targets for requests per event (it names none for the other ESPs). */
+const HTTP_TARGETS: Partial<Record<string, string>> = { crossengage: '≤ 0.1', 'optimizely-campaign': '≤ 0.1', ometria: '≤ 0.05' };
+
 function printTable(
   r: { machine: MachineInfo; ratio: number | null },
   d: {
@@ -492,7 +495,7 @@ function printTable(
   const e = d.e2e;
   const espCount = e ? Object.keys(e.latency_ms_by_esp).length : ESP_NAMES.length;
   row(`e2e events/s / state changes delivered/s (202 → all ${espCount} ESPs answered)`, e ? `${e.events_per_s} / ${e.state_changes_per_s}` : undefined);
-  row('ratio e2e / min(A, B)', r.ratio, '≥ 0.5');
+  row('ratio e2e / min(A, B)', r.ratio, '≥ 0.2');
   row('  ingest (API) events/s', e?.ingest_events_per_s);
   row('latency p50 / p99 / max ms (max load)', e ? `${e.latency_ms.p50} / ${e.latency_ms.p99} / ${e.latency_ms.max}` : undefined);
   row(
@@ -511,13 +514,13 @@ function printTable(
       Object.entries(d.half.latency_ms_by_esp).map(([esp, l]) => `${esp.slice(0, 4)} ${l.p99}`).join(' '),
     );
   }
-  row('worker CPU ms per event', e?.processes['worker']?.cpu_ms_per_event);
-  row('BullMQ jobs added per event (queues\' id counters)', e?.jobs_per_event);
+  row('worker CPU ms per event', e?.processes['worker']?.cpu_ms_per_event, '≤ 1.0');
+  row('BullMQ jobs added per event (queues\' id counters)', e?.jobs_per_event, '≤ 1.5');
   row('MongoDB commands per event', e?.mongo_cmds_per_event, '≤ 3');
-  row('Redis commands per event (INFO commandstats, Lua-internal included)', e?.redis_cmds_per_event);
+  row('Redis commands per event (INFO commandstats, Lua-internal included)', e?.redis_cmds_per_event, '≤ 40');
   row('  of which network round trips (MONITOR sample)', e ? round(e.redis_cmds_per_event * e.redis_monitor.round_trip_share, 1) : undefined);
   for (const esp of ESP_NAMES) {
-    row(`HTTP requests per event: ${esp}`, e?.http_requests_per_event[esp], esp === 'ometria' ? '≤ 0.05' : '');
+    row(`HTTP requests per event: ${esp}`, e?.http_requests_per_event[esp], HTTP_TARGETS[esp] ?? '');
   }
   for (const [label, p] of Object.entries(e?.processes ?? {})) {
     row(`peak RSS MB / CPU ms per event: ${label}`, `${p.peak_rss_mb} / ${p.cpu_ms_per_event}`, label === 'worker' ? 'RSS ≤ 300' : '');
