@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import {
+  concurrencyForBudget,
+  concurrencyForBudgetText,
   availability,
   booleanFlag,
   channelMap,
@@ -57,7 +59,7 @@ export const crossEngageEnvSchema = z.object({
   CROSSENGAGE_TIMEOUT_MS: positiveInt.default(10_000).describe('Per-request timeout.'),
   // NOT FOUND per esp-contracts.md §2.4 (no rate limits, no 429 documented); INFERENCE default 10 rps.
   CROSSENGAGE_RPS: positiveInt.default(10).describe('Requests per second (no published limit).'),
-  CROSSENGAGE_CONCURRENCY: positiveInt.default(4).describe('Concurrent requests per process.'),
+  CROSSENGAGE_CONCURRENCY: positiveInt.optional().describe(concurrencyForBudgetText('CROSSENGAGE_RPS')),
   // DOC §2.2 / v1 blueprint: `POST /events` names one person per request, so no request spans contacts.
   // INFERENCE: the events path (202, async) is the default; the PUT is synchronous and reports an unknown externalId (404).
   CROSSENGAGE_USER_WRITE: z
@@ -99,7 +101,7 @@ export function buildCrossEngageSettings(env: CrossEngageEnv, retry: RetryPolicy
     baseUrl: env.CROSSENGAGE_BASE_URL,
     timeoutMs: env.CROSSENGAGE_TIMEOUT_MS,
     rateLimit: perSecond(env.CROSSENGAGE_RPS),
-    concurrency: env.CROSSENGAGE_CONCURRENCY,
+    concurrency: env.CROSSENGAGE_CONCURRENCY ?? concurrencyForBudget(env.CROSSENGAGE_RPS),
     maxBatch: env.CROSSENGAGE_MAX_BATCH,
     attempts: env.CROSSENGAGE_ATTEMPTS,
     // No 429 in any CrossEngage contract (§2.4); if one appears, the queue limiter waits.

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import {
+  concurrencyForBudget,
+  concurrencyForBudgetText,
   availability,
   booleanFlag,
   channelMap,
@@ -53,7 +55,7 @@ export const dynamicYieldEnvSchema = z.object({
   DY_TIMEOUT_MS: positiveInt.default(10_000).describe('Per-request timeout.'),
   // NOT FOUND per esp-contracts.md §4.2 (rate limits); INFERENCE default 10 rps.
   DY_RPS: positiveInt.default(10).describe('Requests per second (no published limit).'),
-  DY_CONCURRENCY: positiveInt.default(4).describe('Concurrent requests per process.'),
+  DY_CONCURRENCY: positiveInt.optional().describe(concurrencyForBudgetText('DY_RPS')),
   DY_MAX_BATCH: positiveInt.default(1).describe('Contacts per push (one request per contact and channel).'),
   DY_ATTEMPTS: positiveInt.default(8).describe('Queue attempts per push job.'),
 });
@@ -79,7 +81,7 @@ export function buildDynamicYieldSettings(env: DynamicYieldEnv, retry: RetryPoli
     baseUrl: env.DY_BASE_URL ?? dyHost,
     timeoutMs: env.DY_TIMEOUT_MS,
     rateLimit: perSecond(env.DY_RPS),
-    concurrency: env.DY_CONCURRENCY,
+    concurrency: env.DY_CONCURRENCY ?? concurrencyForBudget(env.DY_RPS),
     maxBatch: env.DY_MAX_BATCH,
     attempts: env.DY_ATTEMPTS,
     retry: retry(false),

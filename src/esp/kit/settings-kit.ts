@@ -81,6 +81,23 @@ export function parseChannelMap(value: string): Record<string, string> {
 
 export const perSecond = (max: number): RateLimit => ({ max, durationMs: 1_000 });
 
+/** About how long one request takes at an ESP over the internet, for sizing concurrency against a budget. */
+const ASSUMED_REQUEST_SECONDS = 0.4;
+
+/**
+ * Requests in flight per process when an ESP with no documented concurrency limit is not given
+ * one: enough to spend `rps` at ASSUMED_REQUEST_SECONDS a request, at least 4, at most 32. A
+ * fixed 4 held a budget raised to 100 rps to about 10 rps against a real ESP (4 ÷ 0.4 s), and
+ * made a queue of a per-person ESP on loopback at 200 requests/s.
+ */
+export function concurrencyForBudget(rps: number): number {
+  return Math.min(32, Math.max(4, Math.ceil(rps * ASSUMED_REQUEST_SECONDS)));
+}
+
+/** The description of such a concurrency variable, naming the budget variable it follows. */
+export const concurrencyForBudgetText = (rpsVariable: string) =>
+  `Concurrent requests per process; default: enough to spend ${rpsVariable} at 400 ms a request (${rpsVariable} × 0.4), at least 4, at most 32.`;
+
 export function availability(missing: string[]): Pick<CommonEspSettings, 'enabled' | 'disabledReason'> {
   return missing.length === 0
     ? { enabled: true }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import {
+  concurrencyForBudget,
+  concurrencyForBudgetText,
   availability,
   booleanFlag,
   channelMap,
@@ -93,7 +95,7 @@ export const optimizelyCampaignEnvSchema = z.object({
   OPTIMIZELY_TIMEOUT_MS: positiveInt.default(10_000).describe('Per-request timeout.'),
   // NOT FOUND per esp-contracts.md §1.1/§1.2 (no published limits); INFERENCE default 10 rps with client-side pacing.
   OPTIMIZELY_RPS: positiveInt.default(10).describe('Requests per second (no published limit).'),
-  OPTIMIZELY_CONCURRENCY: positiveInt.default(4).describe('Concurrent requests per process.'),
+  OPTIMIZELY_CONCURRENCY: positiveInt.optional().describe(concurrencyForBudgetText('OPTIMIZELY_RPS')),
   // DOC §1.2: `POST /unsubscribes` takes ≤ 5000 ids; INFERENCE: 500 contacts per push already make one bulk request per
   // media type carry hundreds of ids, while a failed request holds back fewer contacts and a push stays well under the timeout.
   OPTIMIZELY_MAX_BATCH: positiveInt
@@ -150,7 +152,7 @@ export function buildOptimizelyCampaignSettings(
     baseUrl: env.OPTIMIZELY_BASE_URL,
     timeoutMs: env.OPTIMIZELY_TIMEOUT_MS,
     rateLimit: perSecond(env.OPTIMIZELY_RPS),
-    concurrency: env.OPTIMIZELY_CONCURRENCY,
+    concurrency: env.OPTIMIZELY_CONCURRENCY ?? concurrencyForBudget(env.OPTIMIZELY_RPS),
     // REST bulk unsubscribe takes ≤5000 ids (esp-contracts.md §1.2), 500 by default; the HTTP API is one recipient per call.
     maxBatch: env.OPTIMIZELY_MAX_BATCH ?? (writeApi === 'rest' ? 500 : 1),
     attempts: env.OPTIMIZELY_ATTEMPTS,

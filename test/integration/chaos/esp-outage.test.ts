@@ -26,7 +26,7 @@ const FAILING: BuiltInEspName = 'dynamic-yield';
 const HEALTHY: BuiltInEspName[] = ['ometria', 'crossengage'];
 const ATTEMPTS = 8;
 const INLINE_RETRIES = 2;
-/** DY_CONCURRENCY's default: requests one push job has in flight at the ESP. */
+/** Requests one push job has in flight at the ESP (set: the default follows DY_RPS). */
 const DY_CONCURRENCY = 4;
 
 function eventsFor(i: number): WireConsentEventInput[] {
@@ -51,6 +51,7 @@ describe('chaos: one ESP answers 503 for a long stretch, then recovers', () => {
       extra: {
         ESP_BACKOFF_MS: '300',
         DY_ATTEMPTS: String(ATTEMPTS),
+        DY_CONCURRENCY: String(DY_CONCURRENCY),
         ESP_INLINE_RETRIES: String(INLINE_RETRIES),
         SWEEP_DELAY_MS: '5000',
         SWEEP_INTERVAL_MS: '2000',

@@ -31,6 +31,24 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('concurrency of an ESP with no documented limit follows its request budget unless set', () => {
+    const concurrency = (env: Record<string, string>) =>
+      Object.fromEntries(['crossengage', 'dynamic-yield', 'optimizely-campaign', 'actito'].map((esp) => [esp, loadConfig(env).esps[esp]?.concurrency]));
+    // 10 rps at 400 ms a request: 4 in flight; Actito's licence maximum (5) is its own.
+    expect(concurrency({})).toEqual({ crossengage: 4, 'dynamic-yield': 4, 'optimizely-campaign': 4, actito: 5 });
+    expect(concurrency({ CROSSENGAGE_RPS: '25', DY_RPS: '1000', OPTIMIZELY_RPS: '1' })).toEqual({
+      crossengage: 10,
+      'dynamic-yield': 32,
+      'optimizely-campaign': 4,
+      actito: 5,
+    });
+    expect(concurrency({ DY_RPS: '1000', DY_CONCURRENCY: '2' })['dynamic-yield']).toBe(2);
+    expect(problemsOf({ CROSSENGAGE_CONCURRENCY: '0', OPTIMIZELY_CONCURRENCY: 'many' })).toEqual([
+      expect.stringMatching(/^OPTIMIZELY_CONCURRENCY: /),
+      expect.stringMatching(/^CROSSENGAGE_CONCURRENCY: /),
+    ]);
+  });
+
   it('development listens on loopback unless HOST says otherwise; elsewhere on every interface', () => {
     expect(loadConfig({}).http.host).toBe('127.0.0.1');
     expect(loadConfig({ HOST: '0.0.0.0', BOARD_PASSWORD: 'a-long-board-password' }).http.host).toBe('0.0.0.0');
