@@ -35,13 +35,14 @@ export interface E2eOptions {
   label: string;
   events: number;
   contacts: number;
+  mode: { kind: 'max'; producers: number } | { kind: 'rate'; eventsPerSecond: number; durationS: number };
   /**
-   * `rate`: `warmupS` seconds at the same rate first warm the measured processes (JIT, caches,
-   * connections: a worker runs for days, its first seconds are start-up, not load); once their
-   * queues are empty the measured traffic starts. Latency is measured on that traffic; the
-   * warm-up's is reported apart as `warmup`, never dropped.
+   * Events sent first, the same way (as fast as possible, or at the rate), on other people: they
+   * warm the measured processes (JIT, caches, connections; a worker runs for days, its first
+   * seconds are start-up, not load). Once they are delivered everywhere the counters are reset
+   * and the measured events start. Their latency is reported apart as `warmup`, never dropped.
    */
-  mode: { kind: 'max'; producers: number } | { kind: 'rate'; eventsPerSecond: number; durationS: number; warmupS?: number };
+  warmupEvents?: number;
   cpuProfDir?: string;
   /** Extra environment for the measured processes (experiments: --set=KEY=VALUE). */
   extraEnv?: Record<string, string>;
@@ -95,7 +96,7 @@ export interface E2eResult {
   /** Per ESP: accepted → that ESP answered for the event's version or a newer one (which ESP makes the tail). */
   latency_ms_by_esp: Record<string, { p50?: number; p99?: number; max?: number }>;
   /** Rate mode: the first seconds, kept out of latency_ms and reported here (processes just started). */
-  warmup?: { seconds: number; events: number; latency_ms: { p50?: number; p99?: number; max?: number } };
+  warmup?: { events: number; latency_ms: { p50?: number; p99?: number; max?: number } };
   apply_latency_ms: { p50?: number; p99?: number; max?: number };
   undelivered: number;
   mongo_cmds_per_event: number;
@@ -277,6 +278,28 @@ function top(counts: Record<string, number>, n: number, per: number): Record<str
   );
 }
 
+/** Per key, `after - before` (keys only in `after` as they are). */
+function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+/** The simulators' request tallies of the measured part only (the warm-up's taken off). */
+function talliesSince(before: Record<string, SimTally>, after: Record<string, SimTally>): Record<string, SimTally> {
+  const out: Record<string, SimTally> = {};
+  for (const [esp, t] of Object.entries(after)) {
+    const b = before[esp];
+    out[esp] = {
+      total: t.total - (b?.total ?? 0),
+      unseen: t.unseen - (b?.unseen ?? 0),
+      byRoute: difference(t.byRoute, b?.byRoute ?? {}),
+      byStatus: difference(t.byStatus, b?.byStatus ?? {}),
+    };
+  }
+  return out;
+}
+
 export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResult> {
   const tag = `${opts.label}-${Date.now().toString(36)}`;
   const database = `bench_${opts.label}_${Date.now().toString(36)}`;
@@ -312,10 +335,14 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     ]);
     const workerReadyKb = Math.max(...readies.map((r) => r.rssKb));
     const client = new ConsentClient({ baseUrl: url, maxBatch: 500, timeoutMs: 120_000 });
-    const warmupS = opts.mode.kind === 'rate' ? (opts.mode.warmupS ?? 0) : 0;
-    const count = opts.mode.kind === 'max' ? opts.events : Math.round(opts.mode.eventsPerSecond * (warmupS + opts.mode.durationS));
-    const events = makeEvents({ count, contacts: opts.contacts, tag, seed: opts.seed, endMs: Date.now() - 60_000 });
-    const acceptedAt = new Float64Array(count);
+    const count = opts.mode.kind === 'max' ? opts.events : Math.round(opts.mode.eventsPerSecond * opts.mode.durationS);
+    // Warm-up events come first (indexes below warmupCount), on people the measured events never
+    // name, so the measured events meet the same fresh contacts as without a warm-up.
+    const warmupCount = Math.max(0, Math.round(opts.warmupEvents ?? 0));
+    const endMs = Date.now() - 60_000;
+    const warmupEvents = makeEvents({ count: warmupCount, contacts: opts.contacts, tag, seed: opts.seed + 1, endMs, firstPerson: opts.contacts });
+    const events = makeEvents({ count, contacts: opts.contacts, tag, seed: opts.seed, endMs, firstIndex: warmupCount });
+    const acceptedAt = new Float64Array(warmupCount + count);
     const indexOf = (eventId: string) => Number(eventId.slice(tag.length + 1));
 
     // The worker numbers the ESPs it connected in its own order (bench/children/app.ts).
@@ -330,7 +357,66 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
         log.add(batch.deliveries);
       });
     }
+    /** Resolves once `applied` events are applied and no ESP has answered for 500 ms. */
+    const quietAfter = async (applied: number) => {
+      let deliveries = -1;
+      let since = Date.now();
+      for (;;) {
+        const replies = await Promise.all(workers.map((w) => w.request<Progress>('progress')));
+        const now = replies.reduce((n, r) => n + r.deliveries, 0);
+        if (now !== deliveries) {
+          deliveries = now;
+          since = Date.now();
+        } else if (appliedAt.size >= applied && Date.now() - since >= 500) return;
+        if (Date.now() - since > opts.stallTimeoutMs) throw new Error(`${opts.label}: the warm-up did not settle (applied ${appliedAt.size}/${applied})`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const send = async (batch: ConsentEventInput[]) => {
+      await client.recordMany(batch);
+      const now = Date.now();
+      for (const e of batch) acceptedAt[indexOf(e.eventId)] = now;
+    };
+    const produce = (list: readonly ConsentEventInput[]): Promise<unknown> => {
+      if (opts.mode.kind === 'max') {
+        const batches: ConsentEventInput[][] = [];
+        for (let i = 0; i < list.length; i += 500) batches.push(list.slice(i, i + 500));
+        let next = 0;
+        return Promise.all(
+          Array.from({ length: opts.mode.producers }, async () => {
+            while (next < batches.length) await send(batches[next++]!);
+          }),
+        );
+      }
+      // Open loop: a batch every 100 ms whatever the answers' speed, so queues show up as latency.
+      const perTick = opts.mode.eventsPerSecond / 10;
+      return new Promise<void>((resolve, reject) => {
+        const inflight: Promise<void>[] = [];
+        let sent = 0;
+        let tick = 0;
+        const timer = setInterval(() => {
+          tick++;
+          const due = Math.min(list.length, Math.round(perTick * tick));
+          while (sent < due) {
+            const batch = list.slice(sent, Math.min(due, sent + 500));
+            sent += batch.length;
+            inflight.push(send(batch));
+          }
+          if (sent >= list.length) {
+            clearInterval(timer);
+            Promise.all(inflight).then(() => resolve(), reject);
+          }
+        }, 100);
+      });
+    };
+    if (warmupCount > 0) {
+      await produce(warmupEvents);
+      await quietAfter(warmupCount);
+    }
+
     await Promise.all(children.map((c) => c.request('reset')));
+    const simsBefore = await setup.sims.request<{ tallies: Record<string, SimTally> }>('stats');
+    const jobsBefore = await jobsAddedByQueue(redis, env['QUEUE_PREFIX']!);
     const redisLabels = redis.nodes.map((n) => (redis.kind === 'single' ? 'redis' : `redis ${new URL(n.url).port}`));
     const sampler = new ProcessSampler().add('web', web.pid);
     for (const [i, w] of workers.entries()) sampler.add(workerLabels[i]!, w.pid);
@@ -342,74 +428,11 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     const started = Date.now();
     const t0 = performance.now();
 
-    const send = async (batch: ConsentEventInput[]) => {
-      await client.recordMany(batch);
-      const now = Date.now();
-      for (const e of batch) acceptedAt[indexOf(e.eventId)] = now;
-    };
     // A 3 s MONITOR sample from the second second on: round trips vs Lua-internal commands.
     const monitoring = new Promise<MonitorSample>((resolve, reject) =>
       setTimeout(() => monitorSampleOf(redis, 3_000).then(resolve, reject), 2_000),
     );
-    let producing: Promise<unknown>;
-    let measuredFrom = started;
-    /** Resolves once `applied` events are applied and no ESP answer has come for 500 ms. */
-    const quiet = async (applied: number) => {
-      let deliveries = -1;
-      let since = Date.now();
-      for (;;) {
-        const replies = await Promise.all(workers.map((w) => w.request<Progress>('progress')));
-        const now = replies.reduce((n, r) => n + r.deliveries, 0);
-        if (now !== deliveries) {
-          deliveries = now;
-          since = Date.now();
-        } else if (appliedAt.size >= applied && Date.now() - since >= 500) return;
-        if (Date.now() - since > opts.stallTimeoutMs) throw new Error(`${opts.label}: the warm-up did not settle`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    if (opts.mode.kind === 'max') {
-      const batches: ConsentEventInput[][] = [];
-      for (let i = 0; i < count; i += 500) batches.push(events.slice(i, i + 500));
-      let next = 0;
-      producing = Promise.all(
-        Array.from({ length: opts.mode.producers }, async () => {
-          while (next < batches.length) await send(batches[next++]!);
-        }),
-      );
-    } else {
-      // Open loop: a batch every 100 ms whatever the answers' speed, so queues show up as latency.
-      const perTick = opts.mode.eventsPerSecond / 10;
-      const atRate = (slice: readonly ConsentEventInput[]) =>
-        new Promise<void>((resolve, reject) => {
-          const inflight: Promise<void>[] = [];
-          let sent = 0;
-          let tick = 0;
-          const timer = setInterval(() => {
-            tick++;
-            const due = Math.min(slice.length, Math.round(perTick * tick));
-            while (sent < due) {
-              const batch = slice.slice(sent, Math.min(due, sent + 500));
-              sent += batch.length;
-              inflight.push(send(batch));
-            }
-            if (sent >= slice.length) {
-              clearInterval(timer);
-              Promise.all(inflight).then(() => resolve(), reject);
-            }
-          }, 100);
-        });
-      const warmupCount = Math.round(opts.mode.eventsPerSecond * warmupS);
-      producing = (async () => {
-        if (warmupCount > 0) {
-          await atRate(events.slice(0, warmupCount));
-          // The measured traffic starts on empty queues: what the warm-up left behind is its own.
-          await quiet(warmupCount);
-        }
-        measuredFrom = Date.now();
-        await atRate(events.slice(warmupCount));
-      })();
-    }
+    const producing = produce(events);
     await producing;
     const ingestMs = performance.now() - t0;
 
@@ -429,7 +452,7 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
         deliveries: replies.reduce((n, r) => n + r.deliveries, 0),
         failed: replies.reduce((n, r) => n + r.failed, 0),
       };
-      if (!finalVersions && p.applied >= count) {
+      if (!finalVersions && p.applied >= warmupCount + count) {
         finalVersions = new Map();
         const docs = await models.contacts.find({ version: { $gt: 0 } }, { version: 1 }).lean();
         for (const d of docs) finalVersions.set(d._id, d.version);
@@ -445,7 +468,7 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       } else if (Date.now() - lastChange > opts.stallTimeoutMs) {
         await conn.close();
         throw new Error(
-          `${opts.label}: no progress for ${opts.stallTimeoutMs} ms (applied ${p.applied}/${count}, contacts not yet at their final version everywhere ${pending?.size ?? '?'}, failed jobs ${p.failed}); see ${workers.map((w) => w.logFile).join(', ')}`,
+          `${opts.label}: no progress for ${opts.stallTimeoutMs} ms (applied ${p.applied - warmupCount}/${count}, contacts not yet at their final version everywhere ${pending?.size ?? '?'}, failed jobs ${p.failed}); see ${workers.map((w) => w.logFile).join(', ')}`,
         );
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -453,12 +476,13 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
     const observedMs = performance.now() - t0;
     const monitor = await monitoring;
     const redisCmds = commandDelta(redisBefore, await commandStatsOf(redis));
-    const jobsAdded = await jobsAddedByQueue(redis, env['QUEUE_PREFIX']!);
-    const [eachWorkerStats, webStats, simStats] = await Promise.all([
+    const jobsAdded = difference(await jobsAddedByQueue(redis, env['QUEUE_PREFIX']!), jobsBefore);
+    const [eachWorkerStats, webStats, simsAfter] = await Promise.all([
       Promise.all(workers.map((w) => w.request<WorkerStats>('stats'))),
       web.request<WorkerStats>('stats'),
       setup.sims.request<{ tallies: Record<string, SimTally> }>('stats'),
     ]);
+    const simStats = { tallies: talliesSince(simsBefore.tallies, simsAfter.tallies) };
     const workerStats = sumWorkerStats(eachWorkerStats);
     const dumps = await Promise.all(workers.map((w) => w.request<{ esps: BuiltInEspName[] }>('dump')));
     const esps = dumps[0]!.esps;
@@ -493,34 +517,38 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       timeline.set(sec, b);
       return b;
     };
-    for (const t of acceptedAt) bucket(t).accepted++;
+    for (const t of acceptedAt.subarray(warmupCount)) bucket(t).accepted++;
     let lastApplied = started;
+    const measuredContacts = new Set<string>();
     for (const a of audits) {
       const i = indexOf(a._id);
       const applied = appliedAt.get(a._id);
       const accepted = acceptedAt[i] ?? started;
       if (applied === undefined) continue;
-      const measured = accepted >= measuredFrom;
+      const doneAt = changers.has(a._id) && a.contactId && a.version !== undefined ? log.deliveredAt(a.contactId, a.version) : undefined;
+      if (i < warmupCount) {
+        // The warm-up is only reported for its latency; every other figure is the measured part's.
+        if (doneAt !== undefined) warmupLatencies.push(Math.max(0, doneAt - accepted));
+        continue;
+      }
+      if (a.contactId && (a.version ?? 0) > 0) measuredContacts.add(a.contactId);
       lastApplied = Math.max(lastApplied, applied);
-      if (measured) applyLatencies.push(Math.max(0, applied - accepted));
+      applyLatencies.push(Math.max(0, applied - accepted));
       bucket(applied).applied++;
       if (!changers.has(a._id) || !a.contactId || a.version === undefined) {
         doneTimes.push(applied);
         continue;
       }
-      const doneAt = log.deliveredAt(a.contactId, a.version);
       if (doneAt === undefined) {
         undelivered++;
         doneTimes.push(applied);
         continue;
       }
       delivered++;
-      (measured ? latencies : warmupLatencies).push(Math.max(0, doneAt - accepted));
-      if (measured) {
-        for (let e = 0; e < nEsp; e++) {
-          const answered = log.answeredAt(a.contactId, a.version, e);
-          if (answered !== undefined) espLatencies[e]!.push(Math.max(0, answered - accepted));
-        }
+      latencies.push(Math.max(0, doneAt - accepted));
+      for (let e = 0; e < nEsp; e++) {
+        const answered = log.answeredAt(a.contactId, a.version, e);
+        if (answered !== undefined) espLatencies[e]!.push(Math.max(0, answered - accepted));
       }
       doneTimes.push(Math.max(applied, doneAt));
       bucket(doneAt).delivered++;
@@ -578,8 +606,8 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       dead_letters: deadLetters,
       latency_ms: { p50, p90, p99, max },
       latency_ms_by_esp: Object.fromEntries(esps.map((esp, e) => [esp, shortLatency(espLatencies[e]!)])),
-      ...(warmupS > 0
-        ? { warmup: { seconds: warmupS, events: warmupLatencies.length, latency_ms: shortLatency(warmupLatencies) } }
+      ...(warmupCount > 0
+        ? { warmup: { events: warmupCount, latency_ms: shortLatency(warmupLatencies) } }
         : {}),
       apply_latency_ms: { p50: a50, p99: a99, max: amax },
       undelivered,
@@ -615,7 +643,7 @@ export async function runE2e(setup: E2eSetup, opts: E2eOptions): Promise<E2eResu
       outcomes,
       job_failures: workerStats.failed ?? 0,
       outbox_left: outboxLeft,
-      contacts_changed: finalVersions!.size,
+      contacts_changed: measuredContacts.size,
       esp_answers: log.answers,
       timeline: seconds.map((s) => ({ second: s, ...timeline.get(s)! })),
       latency_cdf: cdf(latencies),

@@ -44,6 +44,7 @@ const PROFILES = {
     bullmqJobs: 20_000,
     mongoDocuments: 1_000,
     mongoUpdates: 5_000,
+    e2eWarmupEvents: 5_000,
     halfLoadSeconds: 20,
     halfLoadWarmupSeconds: 5,
     lanesImport: 10_000,
@@ -57,6 +58,7 @@ const PROFILES = {
     bullmqJobs: 50_000,
     mongoDocuments: 10_000,
     mongoUpdates: 20_000,
+    e2eWarmupEvents: 10_000,
     halfLoadSeconds: 60,
     halfLoadWarmupSeconds: 10,
     lanesImport: 10_000,
@@ -90,6 +92,9 @@ const profile = {
   contacts: numberOption('contacts') ?? PROFILES[profileName].contacts,
   lanesImport: numberOption('lanes-import') ?? PROFILES[profileName].lanesImport,
   scaleEvents: numberOption('scale-events') ?? PROFILES[profileName].scaleEvents,
+  // --warmup=N: warm-up events of the e2e phase; --warmup=0 measures the processes from their start, in both phases.
+  e2eWarmupEvents: numberOption('warmup') ?? PROFILES[profileName].e2eWarmupEvents,
+  halfLoadWarmupSeconds: numberOption('warmup') === 0 ? 0 : PROFILES[profileName].halfLoadWarmupSeconds,
   reconcile:
     numberOption('reconcile') !== undefined
       ? [{ contacts: numberOption('reconcile')!, deadlineS: 1_800 }]
@@ -226,7 +231,9 @@ try {
   let e2e: E2eResult | undefined;
   let profileSummary: ProfileSummary | undefined;
   if (wants('e2e')) {
-    say(`end to end, maximum load: ${profile.events.toLocaleString('en')} events over ${profile.contacts.toLocaleString('en')} contacts…`);
+    say(
+      `end to end, maximum load: ${profile.events.toLocaleString('en')} events over ${profile.contacts.toLocaleString('en')} contacts, after ${profile.e2eWarmupEvents.toLocaleString('en')} warm-up events on others…`,
+    );
     try {
       const cpuProfDir = flag('cpu-prof') ? join(workDir, 'profiles') : undefined;
       e2e = await runE2e(setup, {
@@ -234,6 +241,7 @@ try {
         events: profile.events,
         contacts: profile.contacts,
         mode: { kind: 'max', producers: 2 },
+        warmupEvents: profile.e2eWarmupEvents,
         seed: 7,
         stallTimeoutMs: 120_000,
         extraEnv: experimentEnv,
@@ -264,7 +272,8 @@ try {
         label: 'e2e-half',
         events: 0,
         contacts: profile.contacts,
-        mode: { kind: 'rate', eventsPerSecond: rate, durationS: profile.halfLoadSeconds, warmupS: profile.halfLoadWarmupSeconds },
+        mode: { kind: 'rate', eventsPerSecond: rate, durationS: profile.halfLoadSeconds },
+        warmupEvents: Math.round(rate * profile.halfLoadWarmupSeconds),
         seed: 11,
         stallTimeoutMs: 120_000,
         extraEnv: experimentEnv,
@@ -505,7 +514,7 @@ function printTable(
   );
   const warm = d.half?.warmup;
   row(
-    `  its first ${warm?.seconds ?? '–'} s, processes just started (not in the figure above)`,
+    `  its warm-up (${warm?.events ?? '–'} events first, processes just started; not in the figure above)`,
     warm ? `${warm.latency_ms.p50} / ${warm.latency_ms.p99} / ${warm.latency_ms.max}` : undefined,
   );
   if (d.half) {

@@ -145,8 +145,11 @@ if (role === 'web') {
   stops.push(async () => clearInterval(progress));
   serve({
     stats: () => ({ ...stats(), counters, failed }),
+    // After a warm-up: what follows is counted alone (the delivery records keep flowing).
     reset: () => {
       reset();
+      for (const k of Object.keys(counters)) delete counters[k];
+      failed = 0;
       return true;
     },
     // The records not yet sent go out before this reply (one ordered IPC channel).

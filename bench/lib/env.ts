@@ -6,8 +6,9 @@ import type { BuiltInEspName } from '../../src/esp/registry.js';
 /**
  * ESP budgets raised so the documented request limits (Ometria 8 rps, Actito 100 calls/min…)
  * never bind: the benchmark measures consent-sync's own cost, not the ESPs' allowances.
- * Concurrency caps and batch sizes stay at their defaults (Actito's licence maximum of 5 in
- * flight, Ometria batches of 100, Optimizely REST batches of up to 5000).
+ * Concurrency caps and batch sizes stay at their defaults: for CrossEngage, Dynamic Yield and
+ * Optimizely the default follows the budget (32 in flight at these), Actito keeps its licence
+ * maximum of 5, Ometria 2; Ometria batches of 100, Optimizely REST batches of up to 5000.
  */
 export const UNBOUNDED_ESP_BUDGETS: Record<string, string> = {
   OPTIMIZELY_RPS: '100000',

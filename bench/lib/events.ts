@@ -41,18 +41,28 @@ const OPT_OUT_SOURCES = ['preference_center', 'unsubscribe_link', 'list_unsubscr
  * with 10% tracking changes, so nearly every event changes effective state and travels to every
  * ESP. Moments increase with the event index, a millisecond apart, ending `endMs`.
  */
-export function makeEvents(opts: { count: number; contacts: number; tag: string; seed: number; endMs: number }): ConsentEventInput[] {
+export function makeEvents(opts: {
+  count: number;
+  contacts: number;
+  tag: string;
+  seed: number;
+  endMs: number;
+  /** Event ids start at `${tag}-${firstIndex}` (default 0): two sets of one tag never share an id. */
+  firstIndex?: number;
+  /** People are `firstPerson` to `firstPerson + contacts - 1` (default 0): a warm-up on other people. */
+  firstPerson?: number;
+}): ConsentEventInput[] {
   const rand = prng(opts.seed);
   const seqOf = new Map<number, number>();
   const events: ConsentEventInput[] = [];
   const start = opts.endMs - opts.count;
   for (let i = 0; i < opts.count; i++) {
-    const person = Math.floor(rand() * opts.contacts);
+    const person = (opts.firstPerson ?? 0) + Math.floor(rand() * opts.contacts);
     const k = seqOf.get(person) ?? 0;
     seqOf.set(person, k + 1);
     const optOut = k % 2 === 0;
     const moment = new Date(start + i).toISOString();
-    const eventId = `${opts.tag}-${i}`;
+    const eventId = `${opts.tag}-${(opts.firstIndex ?? 0) + i}`;
     const contact = contactIdentity(person);
     if (rand() < 0.1) {
       events.push({ eventId, contact, kind: 'tracking', value: optOut ? 'opt_out' : 'opt_in', source: 'app_settings', force: !optOut, moment });
@@ -72,7 +82,7 @@ export function makeEvents(opts: { count: number; contacts: number; tag: string;
         source: 'form',
         force: true,
         moment,
-        proof: { doubleOptInId: `doi-${opts.tag}-${i}` },
+        proof: { doubleOptInId: `doi-${eventId}` },
       });
     }
   }
