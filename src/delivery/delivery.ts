@@ -217,7 +217,8 @@ async function acknowledge(
     ),
   );
   if (written.matchedCount === acks.length) return [];
-  // Rare: some entries hold a newer version. Which ones, the write result does not say.
+  // Some entries hold a newer version (not rare at full load: the contact changed while its push
+  // was out). Which ones, the write result does not say.
   const after = await readByIds(models.contacts, acks.map((a) => a.contact._id), { [`outbox.${esp}`]: 1 });
   const superseded = acks.filter((a) => after.get(a.contact._id)?.outbox?.[esp] !== undefined);
   if (superseded.length === 0) return [];
