@@ -102,7 +102,6 @@ const profile = {
 };
 const only = option('only')?.split(',');
 const wants = (phase: string) => !only || only.includes(phase);
-/** --workers=N: worker processes in the e2e and half phases (the scale phase runs 1, 2 and 4). */
 /** --esps=a,b: the ESPs the e2e and half phases connect (default all): an ESP's cost is the difference. */
 const e2eEsps = option('esps')
   ?.split(',')
@@ -111,6 +110,7 @@ const e2eEsps = option('esps')
     if (!(ESP_NAMES as readonly string[]).includes(e)) throw new Error(`--esps: ${e} is not one of ${ESP_NAMES.join(', ')}`);
     return e as BuiltInEspName;
   });
+/** --workers=N: worker processes in the e2e and half phases (the scale phase runs 1, 2 and 4). */
 const workerCount = numberOption('workers') ?? 1;
 if (!Number.isInteger(workerCount) || workerCount < 1) throw new Error(`--workers=${option('workers')}: expected a whole number ≥ 1`);
 /** --redis=single|cluster: the Redis of the e2e and half phases (the scale phase runs on both). */

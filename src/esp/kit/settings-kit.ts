@@ -83,6 +83,7 @@ export const perSecond = (max: number): RateLimit => ({ max, durationMs: 1_000 }
 
 /** About how long one request takes at an ESP over the internet, for sizing concurrency against a budget. */
 const ASSUMED_REQUEST_SECONDS = 0.4;
+const BUDGET_CONCURRENCY = { min: 4, max: 32 } as const;
 
 /**
  * Requests in flight per process when an ESP with no documented concurrency limit is not given
@@ -91,12 +92,12 @@ const ASSUMED_REQUEST_SECONDS = 0.4;
  * made a queue of a per-person ESP on loopback at 200 requests/s.
  */
 export function concurrencyForBudget(rps: number): number {
-  return Math.min(32, Math.max(4, Math.ceil(rps * ASSUMED_REQUEST_SECONDS)));
+  return Math.min(BUDGET_CONCURRENCY.max, Math.max(BUDGET_CONCURRENCY.min, Math.ceil(rps * ASSUMED_REQUEST_SECONDS)));
 }
 
 /** The description of such a concurrency variable, naming the budget variable it follows. */
 export const concurrencyForBudgetText = (rpsVariable: string) =>
-  `Concurrent requests per process; default: enough to spend ${rpsVariable} at 400 ms a request (${rpsVariable} × 0.4), at least 4, at most 32.`;
+  `Concurrent requests per process; default: enough to spend ${rpsVariable} at ${ASSUMED_REQUEST_SECONDS * 1_000} ms a request (${rpsVariable} × ${ASSUMED_REQUEST_SECONDS}), at least ${BUDGET_CONCURRENCY.min}, at most ${BUDGET_CONCURRENCY.max}.`;
 
 export function availability(missing: string[]): Pick<CommonEspSettings, 'enabled' | 'disabledReason'> {
   return missing.length === 0
