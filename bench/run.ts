@@ -1,10 +1,11 @@
 /**
  * consent-sync benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
- * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,lanes,reconcile,scale,
+ * Options: --cpu-prof (profile the end-to-end worker), --only=baselines,costs,e2e,half,load,lanes,reconcile,scale,
  * --mongo=java|memory (default java, or memory when MONGOMS_SYSTEM_BINARY names a mongod),
  * --workers=N, --redis=single|cluster and --esps=a,b (the e2e and half phases), --events=N --contacts=N
  * --reconcile=N --lanes-import=N --scale-events=N, --set=KEY=VALUE, --half-rate=N (the half phase offers
- * N events/s instead of half the e2e rate: two builds compared at one load, whatever their maximum).
+ * N events/s instead of half the e2e rate: two builds compared at one load, whatever their maximum),
+ * --load-rates=a,b (the rates of the load phase: worker CPU per event by load).
  * See bench/README.md for what is measured and how.
  */
 import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { baseMachine, type MachineInfo, pidListeningOn, round, uptimeLine } from
 import { type ProfileSummary, summariseProfile } from './lib/profile.js';
 import { redisVersion, total } from './lib/redis-stats.js';
 import { type BenchRedis, clusterRedis, singleRedis } from './lib/redis-topology.js';
+import { formatLoadTable, type LoadRow, loadRow, runLoadSweep } from './load-sweep.js';
 import { type ReconcileResult, runReconcile } from './reconcile.js';
 import { type CostRow, serverCosts } from './server-costs.js';
 import { coreEnvSchema } from '../config/env.schema.js';
@@ -47,6 +49,7 @@ const PROFILES = {
     e2eWarmupEvents: 5_000,
     halfLoadSeconds: 20,
     halfLoadWarmupSeconds: 5,
+    loadRates: [100, 200, 300],
     lanesImport: 10_000,
     reconcile: [{ contacts: 100_000, deadlineS: 900 }],
     costSizes: [500, 2_500],
@@ -61,6 +64,7 @@ const PROFILES = {
     e2eWarmupEvents: 10_000,
     halfLoadSeconds: 60,
     halfLoadWarmupSeconds: 10,
+    loadRates: [100, 200, 300, 400],
     lanesImport: 10_000,
     reconcile: [
       { contacts: 100_000, deadlineS: 1_800 },
@@ -95,11 +99,15 @@ const profile = {
   // --warmup=N: warm-up events of the e2e phase; --warmup=0 measures the processes from their start, in both phases.
   e2eWarmupEvents: numberOption('warmup') ?? PROFILES[profileName].e2eWarmupEvents,
   halfLoadWarmupSeconds: numberOption('warmup') === 0 ? 0 : PROFILES[profileName].halfLoadWarmupSeconds,
+  loadRates: option('load-rates')?.split(',').map(Number) ?? PROFILES[profileName].loadRates,
   reconcile:
     numberOption('reconcile') !== undefined
       ? [{ contacts: numberOption('reconcile')!, deadlineS: 1_800 }]
       : PROFILES[profileName].reconcile,
 };
+for (const rate of profile.loadRates) {
+  if (!Number.isFinite(rate) || rate <= 0) throw new Error(`--load-rates=${option('load-rates')}: expected events/s above 0, separated by commas`);
+}
 const only = option('only')?.split(',');
 const wants = (phase: string) => !only || only.includes(phase);
 /** --esps=a,b: the ESPs the e2e and half phases connect (default all): an ESP's cost is the difference. */
@@ -288,6 +296,24 @@ try {
     }
   }
 
+  const loadRows: LoadRow[] = [];
+  if (wants('load')) {
+    say(`worker CPU per event by load: ${profile.loadRates.join(', ')} events/s, ${profile.halfLoadSeconds} s each after a ${profile.halfLoadWarmupSeconds} s warm-up…`);
+    const sweep = await runLoadSweep(setup, {
+      rates: profile.loadRates,
+      seconds: profile.halfLoadSeconds,
+      warmupSeconds: profile.halfLoadWarmupSeconds,
+      contacts: profile.contacts,
+      extraEnv: experimentEnv,
+      run: { workers: workerCount, redis: e2eRedis, ...(e2eEsps ? { esps: e2eEsps } : {}) },
+      log: say,
+    });
+    loadRows.push(...sweep.rows);
+    Object.assign(errors, sweep.errors);
+  }
+  if (half) loadRows.push(loadRow('half', half));
+  if (e2e) loadRows.push(loadRow('max', e2e));
+
   let lanes: LanesResult | undefined;
   if (wants('lanes')) {
     say(`lanes: ${profile.lanesImport.toLocaleString('en')} imported opt-ins, then 20 person opt-outs over 20 s; ESPs at their documented limits, default budgets…`);
@@ -379,6 +405,10 @@ try {
     p99_latency_ms_at_half_load: half?.latency_ms.p99 ?? null,
     /** The half phase's first seconds (fresh web and worker processes), kept out of the figure above. */
     p99_latency_ms_at_half_load_warmup: half?.warmup?.latency_ms.p99 ?? null,
+    /** The worker's CPU per event at each load of this run (the load phase, half and max): it falls as jobs carry more. */
+    worker_cpu_ms_per_event_by_load: loadRows
+      .map((r) => ({ phase: r.phase, events_per_s: r.events_per_s, worker_cpu_ms_per_event: r.worker_cpu_ms_per_event, worker_cores: r.worker_cores }))
+      .sort((a, b) => a.events_per_s - b.events_per_s),
     dead_letters: e2e ? total(e2e.dead_letters) + (half ? total(half.dead_letters) : 0) : null,
     dead_letters_by_esp: e2e?.dead_letters ?? null,
     events_per_s_by_window: e2e?.events_per_s_by_window ?? null,
@@ -433,6 +463,7 @@ try {
       mongo,
       e2e,
       half,
+      load: loadRows.length > 0 ? loadRows : undefined,
       lanes,
       reconcile: reconciles,
       server_costs: costs,
@@ -446,7 +477,7 @@ try {
   const partial =
     Object.keys(experimentEnv).length > 0 ||
     only !== undefined ||
-    argv.some((a) => /^--(events|contacts|reconcile|lanes-import|scale-events|workers|redis)=/.test(a));
+    argv.some((a) => /^--(events|contacts|reconcile|lanes-import|scale-events|workers|redis|load-rates)=/.test(a));
   const outDir = partial ? workDir : resultsDir;
   const base = `${stamp}-${profileName}-mongo-${mongoChoice}${partial ? '-partial' : ''}`;
   const jsonFile = join(outDir, `${base}.json`);
@@ -458,6 +489,11 @@ try {
   );
 
   printTable(results, { bullmq, mongo, e2e, half, lanes, reconciles, costs, profileSummary });
+  if (loadRows.length > 1) {
+    say('');
+    say('worker CPU per event by load (fresh processes per rate, each after a warm-up at its rate; "max" = the e2e phase):');
+    for (const line of formatLoadTable(loadRows)) say(line);
+  }
   if (scaleOut.length > 0) printScaleTable(scaleOut, machine.cores);
   say('');
   say(`JSON:  ${relative(process.cwd(), jsonFile)}`);
