@@ -8,8 +8,7 @@
  * says what the machine allowed, not what the code costs. The sweep shows the curve, and beside
  * it what held the load where it stopped (the test MongoDB server's CPU, the machine's cores).
  */
-import type { E2eResult, E2eSetup } from './e2e.js';
-import { runE2e } from './e2e.js';
+import { type E2eResult, type E2eSetup, runE2e } from './e2e.js';
 
 /** One rate of the sweep, or the max-load and half-load phases of the same run for comparison. */
 export interface LoadRow {
@@ -47,35 +46,41 @@ export function loadRow(phase: LoadRow['phase'], r: E2eResult): LoadRow {
   };
 }
 
-export interface SweepOptions {
-  rates: readonly number[];
+/** How a fixed-rate run is shaped: the half phase and each rate of the sweep. */
+export interface RateRunOptions {
   seconds: number;
   warmupSeconds: number;
   contacts: number;
   extraEnv: Record<string, string>;
   run: Partial<Pick<Parameters<typeof runE2e>[1], 'workers' | 'esps' | 'redis'>>;
-  log: (line: string) => void;
 }
 
-/** Runs each rate as the half-load phase runs (fresh processes, a warm-up at that rate first). */
-export async function runLoadSweep(setup: E2eSetup, opts: SweepOptions): Promise<{ rows: LoadRow[]; errors: Record<string, string> }> {
+/** Fresh web and worker processes, a warm-up at the rate on other people, then `seconds` at the rate. */
+export function runAtRate(setup: E2eSetup, label: string, rate: number, seed: number, opts: RateRunOptions): Promise<E2eResult> {
+  return runE2e(setup, {
+    label,
+    events: 0,
+    contacts: opts.contacts,
+    mode: { kind: 'rate', eventsPerSecond: rate, durationS: opts.seconds },
+    warmupEvents: Math.round(rate * opts.warmupSeconds),
+    seed,
+    stallTimeoutMs: 120_000,
+    extraEnv: opts.extraEnv,
+    ...opts.run,
+  });
+}
+
+export async function runLoadSweep(
+  setup: E2eSetup,
+  rates: readonly number[],
+  opts: RateRunOptions & { log: (line: string) => void },
+): Promise<{ rows: LoadRow[]; errors: Record<string, string> }> {
   const rows: LoadRow[] = [];
   const errors: Record<string, string> = {};
-  for (const rate of opts.rates) {
+  for (const rate of rates) {
     const label = `load-${rate}`;
     try {
-      const r = await runE2e(setup, {
-        label,
-        events: 0,
-        contacts: opts.contacts,
-        mode: { kind: 'rate', eventsPerSecond: rate, durationS: opts.seconds },
-        warmupEvents: Math.round(rate * opts.warmupSeconds),
-        seed: 17,
-        stallTimeoutMs: 120_000,
-        extraEnv: opts.extraEnv,
-        ...opts.run,
-      });
-      const row = loadRow('sweep', r);
+      const row = loadRow('sweep', await runAtRate(setup, label, rate, 17, opts));
       rows.push(row);
       opts.log(`    ${rate} events/s offered: ${row.events_per_s} delivered/s, worker ${row.worker_cpu_ms_per_event} ms CPU/event (${row.worker_cores} cores)`);
     } catch (err) {

@@ -28,7 +28,7 @@ import { baseMachine, type MachineInfo, pidListeningOn, round, uptimeLine } from
 import { type ProfileSummary, summariseProfile } from './lib/profile.js';
 import { redisVersion, total } from './lib/redis-stats.js';
 import { type BenchRedis, clusterRedis, singleRedis } from './lib/redis-topology.js';
-import { formatLoadTable, type LoadRow, loadRow, runLoadSweep } from './load-sweep.js';
+import { formatLoadTable, type LoadRow, loadRow, type RateRunOptions, runAtRate, runLoadSweep } from './load-sweep.js';
 import { type ReconcileResult, runReconcile } from './reconcile.js';
 import { type CostRow, serverCosts } from './server-costs.js';
 import { coreEnvSchema } from '../config/env.schema.js';
@@ -270,25 +270,21 @@ try {
     }
   }
 
+  /** The half phase and the load phase: fixed rates, each on fresh processes after a warm-up at its rate. */
+  const rateRun: RateRunOptions = {
+    seconds: profile.halfLoadSeconds,
+    warmupSeconds: profile.halfLoadWarmupSeconds,
+    contacts: profile.contacts,
+    extraEnv: experimentEnv,
+    run: { workers: workerCount, redis: e2eRedis, ...(e2eEsps ? { esps: e2eEsps } : {}) },
+  };
   let half: E2eResult | undefined;
   const halfRate = numberOption('half-rate');
   if (wants('half') && (e2e || halfRate !== undefined)) {
     const rate = halfRate ?? Math.max(1, e2e!.events_per_s / 2);
     say(`end to end at 50% load: ${round(rate)} events/s for ${profile.halfLoadSeconds} s after a ${profile.halfLoadWarmupSeconds} s warm-up…`);
     try {
-      half = await runE2e(setup, {
-        label: 'e2e-half',
-        events: 0,
-        contacts: profile.contacts,
-        mode: { kind: 'rate', eventsPerSecond: rate, durationS: profile.halfLoadSeconds },
-        warmupEvents: Math.round(rate * profile.halfLoadWarmupSeconds),
-        seed: 11,
-        stallTimeoutMs: 120_000,
-        extraEnv: experimentEnv,
-        workers: workerCount,
-        ...(e2eEsps ? { esps: e2eEsps } : {}),
-        redis: e2eRedis,
-      });
+      half = await runAtRate(setup, 'e2e-half', rate, 11, rateRun);
       say(`    p50 ${half.latency_ms.p50} ms, p99 ${half.latency_ms.p99} ms (warm-up: p99 ${half.warmup?.latency_ms.p99} ms)`);
     } catch (err) {
       errors['half'] = (err as Error).message;
@@ -299,15 +295,7 @@ try {
   const loadRows: LoadRow[] = [];
   if (wants('load')) {
     say(`worker CPU per event by load: ${profile.loadRates.join(', ')} events/s, ${profile.halfLoadSeconds} s each after a ${profile.halfLoadWarmupSeconds} s warm-up…`);
-    const sweep = await runLoadSweep(setup, {
-      rates: profile.loadRates,
-      seconds: profile.halfLoadSeconds,
-      warmupSeconds: profile.halfLoadWarmupSeconds,
-      contacts: profile.contacts,
-      extraEnv: experimentEnv,
-      run: { workers: workerCount, redis: e2eRedis, ...(e2eEsps ? { esps: e2eEsps } : {}) },
-      log: say,
-    });
+    const sweep = await runLoadSweep(setup, profile.loadRates, { ...rateRun, log: say });
     loadRows.push(...sweep.rows);
     Object.assign(errors, sweep.errors);
   }
