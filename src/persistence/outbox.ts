@@ -78,9 +78,9 @@ export function claimOp(esp: string, contactId: string, token: string, nowMs: nu
   };
 }
 
-/** Gives the claim back (the push failed or was superseded) so the next push need not wait for it to expire. */
 /**
- * Gives a claim back. `heldUntilMs` keeps the entry unclaimable until then: a request that failed
+ * Gives a claim back (the push failed or was superseded), so the next push need not wait for it
+ * to expire. `heldUntilMs` keeps the entry unclaimable until then: a request that failed
  * without an answer (a timeout, a reset) may still be applied by the ESP a moment later, and a
  * push of a newer state must not overtake it there.
  */
