@@ -778,13 +778,30 @@ export async function convergenceReport(
     audits: audit.audits.length,
     distinctAudits: audit.distinct,
     lost: audit.missing,
-    doubleApplied: versionMismatches(contacts, audit.versionsByContact),
+    doubleApplied: versionMismatches(contacts, audit.versionsByContact).map((line) => `${line}; ${versionEvidence(line, byId, audit.audits)}`),
     wrongState: resolutionMismatches(contacts, expected, (c) => c.identities.externalId),
     esp: await compareEspsWithMongo(stack.sims, ctx.esps, contacts),
     failedExplained,
     failedUnexplained,
     auditsById: new Map(audit.audits.map((a) => [a._id, { moment: a.moment, momentClamped: a.momentClamped, outcome: a.outcome }])),
   };
+}
+
+/**
+ * What a version hole's contact holds: its journal (oldest first) and every audit record naming
+ * it. A hole is rare and timing-dependent (seen once in a CI run of mongo-kill), so the
+ * failure message has to carry what is needed to tell a twice-applied event from a mislabelled
+ * audit record, without a rerun.
+ */
+function versionEvidence(
+  line: string,
+  contacts: ReadonlyMap<string, ContactDoc>,
+  audits: readonly { _id: string; contactId?: string; version?: number; outcome?: string }[],
+): string {
+  const id = line.slice(0, line.indexOf(':'));
+  const journal = (contacts.get(id)?.journal ?? []).map((j) => `${j.eventId} v${j.version} ${j.outcome}`);
+  const named = audits.filter((a) => a.contactId === id).map((a) => `${a._id} v${a.version ?? '-'} ${a.outcome ?? '-'}`);
+  return `journal [${journal.join(', ')}]; audits [${named.join(', ')}]`;
 }
 
 /** One line for the test output: the measured figures the issue asks for. */
