@@ -16,6 +16,7 @@ import {
   UnknownEventError,
   writeAudits,
 } from './apply-event.js';
+import { journalOverflow, unsettledEvents } from './journal.js';
 import { type Settled, settleEach } from './micro-batcher.js';
 
 export type ApplyBatchDeps = ApplyDeps;
@@ -200,10 +201,15 @@ async function stepAndWrite(
     else writes.push({ before, after, events, steps: contactSteps });
   }
   if (writes.length === 0) return [];
+  // One read for the whole batch, and only when some journal outgrows its window (journal.ts).
+  const unsettled = await unsettledEvents(
+    models,
+    writes.flatMap(({ before, after }) => journalOverflow(after.journal, after.journal.length - before.journal.length)),
+  );
   const result = await bulkUpdate(
     models.contacts,
     writes.map(({ before, after }) => ({
-      updateOne: { filter: { _id: before._id, rev: before.rev }, update: contactChanges(before, after, esps) as never },
+      updateOne: { filter: { _id: before._id, rev: before.rev }, update: contactChanges(before, after, esps, unsettled) as never },
     })),
   );
   if (result.matchedCount === writes.length) {

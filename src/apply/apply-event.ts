@@ -13,12 +13,8 @@ import { ensureContactDocument, loadContact, resolveContactId } from '../persist
 import type { AuditDoc, ContactDoc, JournalEntry, Models, OutboxEntry, StoredEventDoc } from '../persistence/models.js';
 import { isDuplicateKeyError, summariseState } from '../persistence/models.js';
 import { laneOfEntry, mergeUpdates, pendingFields } from '../persistence/outbox.js';
+import { journalOverflow, trimJournal, unsettledEvents } from './journal.js';
 
-/**
- * Long enough to outlive any retry of a crashed job (a stalled job is retried within seconds),
- * short enough to keep contact documents small: every guarded update reads the document.
- */
-export const JOURNAL_LENGTH = 10;
 const MAX_CONFLICT_RETRIES = 20;
 
 export interface ApplyDeps {
@@ -221,9 +217,9 @@ function pendingLanes(outbox: ContactDoc['outbox'], esps: readonly string[]): Re
  * The update that turns `before` into `after` (its filter guards `rev`). Outbox entries are set
  * field by field (persistence/outbox.ts), never as whole objects, so an acknowledgement or a
  * push's claim written meanwhile for any ESP is not undone. The journal keeps every entry this
- * write adds, even beyond JOURNAL_LENGTH.
+ * write adds, and older entries of `unsettled` events (journal.ts).
  */
-export function contactChanges(before: ContactDoc, after: ContactDoc, esps: readonly string[]) {
+export function contactChanges(before: ContactDoc, after: ContactDoc, esps: readonly string[], unsettled: ReadonlySet<string>) {
   const added = after.journal.length - before.journal.length;
   const contact = {
     $set: {
@@ -231,7 +227,7 @@ export function contactChanges(before: ContactDoc, after: ContactDoc, esps: read
       effective: after.effective,
       version: after.version,
       updatedAt: after.updatedAt,
-      journal: after.journal.slice(-Math.max(JOURNAL_LENGTH, added)),
+      journal: trimJournal(after.journal, added, unsettled),
     },
   };
   const pending =
@@ -257,9 +253,10 @@ async function applyToContact(contactId: string, stored: StoredEventDoc, deps: A
     const esps = deps.connectedEsps();
     const step = stepContact(contact, stored, { policy: deps.policy, now: deps.now(), esps });
     if (!step.contact) return step;
+    const unsettled = await unsettledEvents(models, journalOverflow(step.contact.journal, step.contact.journal.length - contact.journal.length));
     const result = await models.contacts.updateOne(
       { _id: contactId, rev: contact.rev },
-      contactChanges(contact, step.contact, esps) as never,
+      contactChanges(contact, step.contact, esps, unsettled) as never,
     );
     if (result.matchedCount > 0) return step;
     // another worker changed the contact first: recompute

@@ -4,6 +4,7 @@ import type { WireConsentEvent } from '../../src/contracts/consent-event.js';
 import { withDatabase } from '../../src/dev/mongo-server.js';
 import { createContacts } from '../../src/persistence/contacts.repository.js';
 import { applyStoredEvents } from '../../src/apply/apply-batch.js';
+import { JOURNAL_LENGTH } from '../../src/apply/journal.js';
 import { createTestContext } from '../support/integration.js';
 
 /**
@@ -157,5 +158,56 @@ describe('batches that race for the same contact (two workers handed the same ev
       expect(contact.listings.map((l) => l.eventId), `round ${round}`).toContain(ids[0]);
       for (const channel of ['push', 'email', 'sms']) expect(contact.effective.marketing[channel]?.state, `${channel}, round ${round}`).toBe('opted_out');
     }
+  });
+});
+
+describe('a job that crashed between the contact write and the audit', () => {
+  const deps = (models: typeof ctx.models) => ({ models, policy: ctx.policy, connectedEsps: () => ctx.esps, now: () => new Date() });
+  /** The models, except that writing audit records fails: the worker died right after the contact write. */
+  const crashingBeforeAudit = () =>
+    ({
+      ...ctx.models,
+      audit: new Proxy(ctx.models.audit, {
+        get: (target, key, receiver) => (key === 'insertMany' ? async () => Promise.reject(new Error('worker killed')) : Reflect.get(target, key, receiver)),
+      }),
+    }) as typeof ctx.models;
+
+  it.each([
+    ['the batch path', 'batch'],
+    ['the single path', 'single'],
+  ] as const)('is audited with what it did, however many events of the contact were journaled before its retry (%s)', async (_label, path) => {
+    const person = { externalId: `crashed-${path}-${counter}` };
+    // The single path: the person exists and the crashed event has a second identity, which
+    // only the single path links.
+    if (path === 'single') await applyTogether([event(person, 'opt_out', 'push')]);
+    const crashed = event(path === 'single' ? { ...person, email: `crashed.${counter}@example.com` } : person, 'opt_out');
+    await ctx.services.recordEvents([crashed]);
+    // The batch path fails the whole job; the single path settles this event as failed.
+    const crash = await applyStoredEvents([crashed.eventId], deps(crashingBeforeAudit())).then(
+      (settled) => settled.get(crashed.eventId),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    expect(crash).toMatchObject({ ok: false, error: { message: 'worker killed' } });
+    const contactId = (await ownerOf(`ext:${person.externalId}`))!;
+    const written = (await ctx.models.contacts.findById(contactId).lean())!;
+    expect(written.journal.map((j) => j.eventId)).toContain(crashed.eventId);
+    const versionItLeft = written.version;
+
+    // Other jobs journal more events of this person than the journal's window holds.
+    for (let i = 0; i < JOURNAL_LENGTH + 2; i++) await applyTogether([event(person, i % 2 === 0 ? 'opt_out' : 'opt_in', 'sms')]);
+    const before = (await ctx.models.contacts.findById(contactId).lean())!;
+    expect(before.journal.map((j) => j.eventId)).toContain(crashed.eventId);
+    expect(before.journal.length).toBeGreaterThan(JOURNAL_LENGTH);
+
+    // The retry finds its journal entry: the audit says what the event did, at the version it left.
+    const retried = await applyStoredEvents([crashed.eventId], deps(ctx.models));
+    expect(retried.get(crashed.eventId)).toMatchObject({ ok: true, value: { outcome: 'applied', version: versionItLeft } });
+    expect(await ctx.models.audit.findById(crashed.eventId).lean()).toMatchObject({ outcome: 'applied', version: versionItLeft });
+
+    // Settled now, so the next write lets its entry go and the journal is back to its window.
+    await applyTogether([event(person, 'opt_out', 'sms')]);
+    const after = (await ctx.models.contacts.findById(contactId).lean())!;
+    expect(after.journal.map((j) => j.eventId)).not.toContain(crashed.eventId);
+    expect(after.journal).toHaveLength(JOURNAL_LENGTH);
   });
 });
