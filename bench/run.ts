@@ -477,7 +477,8 @@ try {
   );
 
   printTable(results, { bullmq, mongo, e2e, half, lanes, reconciles, costs, profileSummary });
-  if (loadRows.length > 1) {
+  // The max row alone repeats the table above; any sweep row, or half beside max, is a curve.
+  if (loadRows.some((r) => r.phase === 'sweep') || loadRows.length > 1) {
     say('');
     say('worker CPU per event by load (fresh processes per rate, each after a warm-up at its rate; "max" = the e2e phase):');
     for (const line of formatLoadTable(loadRows)) say(line);
