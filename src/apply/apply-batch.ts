@@ -204,7 +204,7 @@ async function stepAndWrite(
   // One read for the whole batch, and only when some journal outgrows its window (journal.ts).
   const unsettled = await unsettledEvents(
     models,
-    writes.flatMap(({ before, after }) => journalOverflow(after.journal, after.journal.length - before.journal.length)),
+    writes.flatMap(({ before, after }) => journalOverflow(before.journal, after.journal)),
   );
   const result = await bulkUpdate(
     models.contacts,

@@ -220,14 +220,13 @@ function pendingLanes(outbox: ContactDoc['outbox'], esps: readonly string[]): Re
  * write adds, and older entries of `unsettled` events (journal.ts).
  */
 export function contactChanges(before: ContactDoc, after: ContactDoc, esps: readonly string[], unsettled: ReadonlySet<string>) {
-  const added = after.journal.length - before.journal.length;
   const contact = {
     $set: {
       listings: after.listings,
       effective: after.effective,
       version: after.version,
       updatedAt: after.updatedAt,
-      journal: trimJournal(after.journal, added, unsettled),
+      journal: trimJournal(before.journal, after.journal, unsettled),
     },
   };
   const pending =
@@ -253,7 +252,7 @@ async function applyToContact(contactId: string, stored: StoredEventDoc, deps: A
     const esps = deps.connectedEsps();
     const step = stepContact(contact, stored, { policy: deps.policy, now: deps.now(), esps });
     if (!step.contact) return step;
-    const unsettled = await unsettledEvents(models, journalOverflow(step.contact.journal, step.contact.journal.length - contact.journal.length));
+    const unsettled = await unsettledEvents(models, journalOverflow(contact.journal, step.contact.journal));
     const result = await models.contacts.updateOne(
       { _id: contactId, rev: contact.rev },
       contactChanges(contact, step.contact, esps, unsettled) as never,

@@ -12,8 +12,8 @@ import { readByIds } from '../persistence/read-by-ids.js';
  * is the case when its job crashed between the contact write and the audit and has not been
  * retried yet. Count alone was not enough: during a MongoDB outage a retried job comes back after
  * its backoff, and by then other jobs can have journaled more than ten events of a busy contact
- * (seen in the mongo-kill chaos test: an opt-in audited `duplicate` at version 4 instead of
- * `applied` at version 2).
+ * (seen in the mongo-kill chaos test: the event that made version 2 audited as `duplicate` at
+ * version 4).
  */
 export const JOURNAL_LENGTH = 10;
 
@@ -24,14 +24,17 @@ export const JOURNAL_LENGTH = 10;
  */
 export const JOURNAL_CAP = 100;
 
-/** How many of the newest entries a write keeps whatever their events' status. */
-function window(added: number): number {
-  return Math.max(JOURNAL_LENGTH, added);
+/**
+ * How many of the newest entries a write keeps whatever their events' status: JOURNAL_LENGTH, or
+ * every entry the write adds (`after` is `before` with the write's entries appended).
+ */
+function window(before: readonly JournalEntry[], after: readonly JournalEntry[]): number {
+  return Math.max(JOURNAL_LENGTH, after.length - before.length);
 }
 
 /** Event ids of the entries beyond the window: the ones a write may drop once settled. */
-export function journalOverflow(journal: readonly JournalEntry[], added: number): string[] {
-  return journal.slice(0, Math.max(0, journal.length - window(added))).map((j) => j.eventId);
+export function journalOverflow(before: readonly JournalEntry[], after: readonly JournalEntry[]): string[] {
+  return after.slice(0, Math.max(0, after.length - window(before, after))).map((j) => j.eventId);
 }
 
 /**
@@ -39,10 +42,11 @@ export function journalOverflow(journal: readonly JournalEntry[], added: number)
  * adds), plus older entries whose events are unsettled, in their order, at most JOURNAL_CAP
  * entries in all (the newest kept).
  */
-export function trimJournal(journal: readonly JournalEntry[], added: number, unsettled: ReadonlySet<string>): JournalEntry[] {
-  const cut = Math.max(0, journal.length - window(added));
-  const kept = [...journal.slice(0, cut).filter((j) => unsettled.has(j.eventId)), ...journal.slice(cut)];
-  return kept.slice(-Math.max(JOURNAL_CAP, window(added)));
+export function trimJournal(before: readonly JournalEntry[], after: readonly JournalEntry[], unsettled: ReadonlySet<string>): JournalEntry[] {
+  const keep = window(before, after);
+  const cut = Math.max(0, after.length - keep);
+  const kept = [...after.slice(0, cut).filter((j) => unsettled.has(j.eventId)), ...after.slice(cut)];
+  return kept.slice(-Math.max(JOURNAL_CAP, keep));
 }
 
 /** Which of these events are not settled yet (not `done`); an event not stored counts as settled. */
